@@ -1,0 +1,89 @@
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A UTC instant with millisecond precision, the Avro `timestamp-millis` type.
+///
+/// In JSON it is written as `2026-11-24T08:15:30.123Z`, a form that Firehose's OpenX JSON SerDe
+/// parses for a Glue `timestamp` column. Reading also accepts any RFC 3339 offset and the SerDe's
+/// `yyyy-MM-dd HH:mm:ss[.fff]` form (taken as UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// Truncates to whole milliseconds, the precision the schema stores.
+    pub fn from_datetime(at: DateTime<Utc>) -> Self {
+        Timestamp(DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at))
+    }
+
+    pub fn from_millis(millis: i64) -> Option<Self> {
+        DateTime::from_timestamp_millis(millis).map(Timestamp)
+    }
+
+    pub fn now() -> Self {
+        Self::from_datetime(Utc::now())
+    }
+
+    /// Parses RFC 3339 (any offset) or `yyyy-MM-dd HH:mm:ss[.fff]` (UTC).
+    pub fn parse(text: &str) -> Option<Self> {
+        if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+            return Some(Self::from_datetime(at.with_timezone(&Utc)));
+        }
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+            .ok()
+            .map(|naive| Self::from_datetime(naive.and_utc()))
+    }
+
+    pub fn millis(self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    pub fn datetime(self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// The UTC date, `YYYY-MM-DD`: the `dt` partition value.
+    pub fn utc_date(self) -> String {
+        self.0.format("%Y-%m-%d").to_string()
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        Timestamp::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
+                "`{}` is not a timestamp (expected RFC 3339, e.g. 2026-11-24T08:15:30.123Z)",
+                crate::validate::clip(&text, 64)
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_millis_with_z_and_reads_other_offsets() {
+        let t = Timestamp::parse("2026-11-24T09:15:30.123456+01:00").unwrap();
+        assert_eq!(t.to_string(), "2026-11-24T08:15:30.123Z");
+        assert_eq!(
+            Timestamp::parse("2026-11-24 08:15:30").unwrap().to_string(),
+            "2026-11-24T08:15:30.000Z"
+        );
+        assert_eq!(t.utc_date(), "2026-11-24");
+        assert!(Timestamp::parse("yesterday").is_none());
+    }
+}
