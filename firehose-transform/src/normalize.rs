@@ -1,0 +1,510 @@
+//! From one raw envelope to one `track_observation`, or a reason not to make one.
+//!
+//! Spotify's shapes, as of 2026 (design brief, section 3): playlist entries carry the track under
+//! `item` (new) or `track` (old), sometimes both; an entry's track is null when it was removed;
+//! podcast episodes sit in playlists beside tracks; local files have no id; `popularity` is gone
+//! for new apps; release dates have year, month or day precision. The Spotify structs below read
+//! only what the record needs and accept every field as missing, so that a missing field becomes
+//! a precise reason instead of a parse failure.
+
+use chrono::NaiveDate;
+use schemas::{RawEnvelope, Source, Timestamp, TrackObservation};
+use serde::{Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+
+/// Why a record was not kept, when we chose not to keep it (Firehose result `Dropped`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// A podcast episode in a playlist or the play history: not a track observation.
+    Episode,
+    /// The entry's track is null: Spotify removed it from the catalog.
+    RemovedTrack,
+}
+
+/// Why a record could not be transformed (Firehose result `ProcessingFailed`; the record lands in
+/// the `processing-failed` error output with its original bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailReason {
+    /// `data` is not base64.
+    InvalidBase64,
+    /// The bytes are not one JSON document.
+    InvalidJson,
+    /// The envelope lacks a required field, has one of the wrong type, or an unknown version.
+    InvalidEnvelope,
+    /// The Spotify object cannot make a record that satisfies the schema.
+    SchemaViolation,
+    /// Kept out of the response so that it stays within Lambda's 6 MB limit.
+    ResponseTooLarge,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 2] = [DropReason::Episode, DropReason::RemovedTrack];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Episode => "episode",
+            DropReason::RemovedTrack => "removed_track",
+        }
+    }
+}
+
+impl FailReason {
+    pub const ALL: [FailReason; 5] = [
+        FailReason::InvalidBase64,
+        FailReason::InvalidJson,
+        FailReason::InvalidEnvelope,
+        FailReason::SchemaViolation,
+        FailReason::ResponseTooLarge,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::InvalidBase64 => "invalid_base64",
+            FailReason::InvalidJson => "invalid_json",
+            FailReason::InvalidEnvelope => "invalid_envelope",
+            FailReason::SchemaViolation => "schema_violation",
+            FailReason::ResponseTooLarge => "response_too_large",
+        }
+    }
+}
+
+/// A failed record: the reason, and a detail for the log (short; never the payload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: FailReason,
+    pub detail: String,
+}
+
+impl Failure {
+    fn new(reason: FailReason, detail: impl Into<String>) -> Self {
+        Failure {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What became of one envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The record, and the source it came from (a partition key, not a column).
+    Keep(Box<TrackObservation>, Source),
+    Drop(DropReason),
+}
+
+/// Reads one record's bytes (an envelope, optionally followed by `\n`) into a verdict.
+pub fn normalize_bytes(bytes: &[u8]) -> Result<Verdict, Failure> {
+    let envelope: RawEnvelope = serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                Failure::new(FailReason::InvalidJson, e.to_string())
+            }
+            Category::Data => Failure::new(FailReason::InvalidEnvelope, e.to_string()),
+        }
+    })?;
+    normalize(&envelope)
+}
+
+/// Turns one envelope into a record, following the rules of its source.
+pub fn normalize(env: &RawEnvelope) -> Result<Verdict, Failure> {
+    if env.v != schemas::ENVELOPE_VERSION {
+        return Err(Failure::new(
+            FailReason::InvalidEnvelope,
+            format!(
+                "envelope version {} is not supported (this transform reads v{})",
+                env.v,
+                schemas::ENVELOPE_VERSION
+            ),
+        ));
+    }
+    let raw = env.spotify.get();
+    let ctx = &env.context;
+    let need = |value: Option<&str>, what: &str| {
+        value.map(str::to_owned).ok_or_else(|| {
+            Failure::new(
+                FailReason::InvalidEnvelope,
+                format!("a {} envelope needs context.{what}", env.source),
+            )
+        })
+    };
+    let rank = || {
+        ctx.rank.map(|r| r as i32).ok_or_else(|| {
+            Failure::new(
+                FailReason::InvalidEnvelope,
+                format!("a {} envelope needs context.rank", env.source),
+            )
+        })
+    };
+
+    // Where the track is, and what the source adds around it.
+    let (track, entry) = match env.source {
+        Source::TopTracks | Source::Search => match parse::<Option<Track>>(raw)? {
+            Some(track) => (track, Entry::default()),
+            None => return Ok(Verdict::Drop(DropReason::RemovedTrack)),
+        },
+        Source::RecentlyPlayed | Source::SavedTracks | Source::Playlist => {
+            let mut entry: Entry = parse(raw)?;
+            match entry.take_track() {
+                Ok(track) => (track, entry),
+                Err(None) => return Ok(Verdict::Drop(DropReason::RemovedTrack)),
+                Err(Some(failure)) => return Err(failure),
+            }
+        }
+    };
+    match track.kind.as_deref() {
+        _ if track.episode == Some(true) => return Ok(Verdict::Drop(DropReason::Episode)),
+        Some("episode") => return Ok(Verdict::Drop(DropReason::Episode)),
+        None | Some("track") => {}
+        Some(other) => {
+            return Err(Failure::new(
+                FailReason::SchemaViolation,
+                format!("unsupported item type `{other}`"),
+            ))
+        }
+    }
+
+    let (event_at, context_id, position) = match env.source {
+        Source::RecentlyPlayed => {
+            let at = ctx.played_at.or(entry.played_at).ok_or_else(|| {
+                Failure::new(
+                    FailReason::InvalidEnvelope,
+                    "a recently_played envelope needs context.played_at",
+                )
+            })?;
+            (at, None, None)
+        }
+        Source::SavedTracks => {
+            let at = entry
+                .added_at
+                .ok_or_else(|| Failure::new(FailReason::SchemaViolation, "saved track has no `added_at`"))?;
+            (at, None, None)
+        }
+        Source::Playlist => {
+            let position = ctx.position.map(|p| p as i32).ok_or_else(|| {
+                Failure::new(
+                    FailReason::InvalidEnvelope,
+                    "a playlist envelope needs context.position",
+                )
+            })?;
+            // Old playlist entries have a null added_at: the observation time stands in for it.
+            let at = entry.added_at.unwrap_or(env.observed_at);
+            (
+                at,
+                Some(need(ctx.playlist_id.as_deref(), "playlist_id")?),
+                Some(position),
+            )
+        }
+        Source::TopTracks => (
+            env.observed_at,
+            Some(need(ctx.time_range.as_deref(), "time_range")?),
+            Some(rank()?),
+        ),
+        Source::Search => (
+            env.observed_at,
+            Some(need(ctx.query.as_deref(), "query")?),
+            Some(rank()?),
+        ),
+    };
+
+    let track_uri = required(track.uri.map(Cow::into_owned), "uri")?;
+    let is_local =
+        track.is_local.or(entry.is_local).unwrap_or(false) || track_uri.starts_with("spotify:local:");
+    let album = track.album.unwrap_or_default();
+    let (album_release_date, album_release_date_precision) = release_date(album.release_date.as_deref());
+    let artists = track.artists.unwrap_or_default();
+    let mut artist_ids = Vec::with_capacity(artists.len());
+    let mut artist_names = Vec::with_capacity(artists.len());
+    for (i, artist) in artists.into_iter().enumerate() {
+        artist_ids.push(non_empty(artist.id));
+        artist_names.push(required(
+            artist.name.map(Cow::into_owned),
+            &format!("artists[{i}].name"),
+        )?);
+    }
+    let user_id = env.user_id.as_deref().map(str::to_owned);
+    let record_key = record_key(
+        env.source,
+        user_id.as_deref(),
+        context_id.as_deref(),
+        position,
+        &track_uri,
+        event_at,
+        env.observed_at,
+    );
+
+    let record = TrackObservation {
+        record_key,
+        event_at,
+        observed_at: env.observed_at,
+        user_id,
+        context_id,
+        position,
+        snapshot_id: ctx.snapshot_id.as_deref().map(str::to_owned),
+        added_by: entry.added_by.and_then(|u| non_empty(u.id)),
+        play_context_type: entry
+            .context
+            .as_ref()
+            .and_then(|c| c.kind.clone().map(Cow::into_owned)),
+        play_context_uri: entry.context.and_then(|c| c.uri.map(Cow::into_owned)),
+        track_id: non_empty(track.id),
+        track_uri,
+        track_name: required(track.name.map(Cow::into_owned), "name")?,
+        duration_ms: int32(required(track.duration_ms, "duration_ms")?, "duration_ms")?,
+        explicit: required(track.explicit, "explicit")?,
+        // Local files report popularity 0, which is no measurement: NULL, like a missing value.
+        popularity: if is_local {
+            None
+        } else {
+            track.popularity.map(|p| int32(p, "popularity")).transpose()?
+        },
+        isrc: track.external_ids.and_then(|e| non_empty(e.isrc)),
+        is_local,
+        disc_number: track.disc_number.map(|n| int32(n, "disc_number")).transpose()?,
+        track_number: track.track_number.map(|n| int32(n, "track_number")).transpose()?,
+        album_id: non_empty(album.id),
+        album_name: album.name.map(Cow::into_owned),
+        album_type: non_empty(album.album_type),
+        album_release_date,
+        album_release_date_precision,
+        album_total_tracks: album
+            .total_tracks
+            .map(|n| int32(n, "album.total_tracks"))
+            .transpose()?,
+        album_image_url: widest_image(album.images.unwrap_or_default()),
+        primary_artist_id: artist_ids.first().cloned().flatten(),
+        primary_artist_name: artist_names.first().cloned(),
+        artist_ids,
+        artist_names,
+    };
+    Ok(Verdict::Keep(Box::new(record), env.source))
+}
+
+/// The deterministic key of an observation, so retried records can be deduplicated downstream.
+///
+/// Events (a play, a save) are keyed by what happened: seeing the same play in two runs gives the
+/// same key. Snapshots (a top list, a playlist, search results) are keyed by the snapshot they
+/// belong to (`observed_at`, which a resent envelope keeps) and the place in it.
+pub fn record_key(
+    source: Source,
+    user_id: Option<&str>,
+    context_id: Option<&str>,
+    position: Option<i32>,
+    track_uri: &str,
+    event_at: Timestamp,
+    observed_at: Timestamp,
+) -> String {
+    let mut h = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        h.update(bytes);
+        h.update([0x1f]); // unit separator: no field can run into the next
+    };
+    part(source.as_str().as_bytes());
+    part(user_id.unwrap_or("").as_bytes());
+    part(track_uri.as_bytes());
+    match source {
+        Source::RecentlyPlayed | Source::SavedTracks => part(&event_at.millis().to_be_bytes()),
+        Source::TopTracks | Source::Playlist | Source::Search => {
+            part(context_id.unwrap_or("").as_bytes());
+            part(&position.unwrap_or(-1).to_be_bytes());
+            part(&observed_at.millis().to_be_bytes());
+        }
+    }
+    let digest = h.finalize();
+    // 128 bits is plenty against collisions and keeps the column short.
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses a Spotify release date of year, month or day precision into its first day.
+/// Spotify writes an unknown year as `0000`: that is no date.
+pub fn release_date(text: Option<&str>) -> (Option<NaiveDate>, Option<String>) {
+    let Some(text) = text else { return (None, None) };
+    let parts: Vec<&str> = text.split('-').collect();
+    let num = |i: usize, len: usize| {
+        parts
+            .get(i)
+            .filter(|p| p.len() == len)
+            .and_then(|p| p.parse::<u32>().ok())
+    };
+    let (precision, year, month, day) = match parts.len() {
+        1 => ("year", num(0, 4), Some(1), Some(1)),
+        2 => ("month", num(0, 4), num(1, 2), Some(1)),
+        3 => ("day", num(0, 4), num(1, 2), num(2, 2)),
+        _ => return (None, None),
+    };
+    match (year, month, day) {
+        (Some(y), Some(m), Some(d)) if y > 0 => match NaiveDate::from_ymd_opt(y as i32, m, d) {
+            Some(date) => (Some(date), Some(precision.to_string())),
+            None => (None, None),
+        },
+        _ => (None, None),
+    }
+}
+
+fn widest_image(images: Vec<Image>) -> Option<String> {
+    let widest = images
+        .iter()
+        .filter(|i| i.url.is_some())
+        .max_by_key(|i| i.width.unwrap_or(0))?;
+    // With no sizes given, max_by_key returns the last; Spotify lists the largest first.
+    let chosen = if widest.width.is_some() {
+        widest
+    } else {
+        images.iter().find(|i| i.url.is_some())?
+    };
+    chosen.url.as_deref().map(str::to_owned)
+}
+
+fn parse<'a, T: Deserialize<'a>>(raw: &'a str) -> Result<T, Failure> {
+    serde_json::from_str(raw).map_err(|_| {
+        // Parse again, slowly, only to name the field that failed.
+        let mut de = serde_json::Deserializer::from_str(raw);
+        let detail = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(e) => format!("spotify.{}: {}", e.path(), e.inner()),
+            Ok(_) => "spotify object does not match".to_string(),
+        };
+        Failure::new(FailReason::SchemaViolation, detail)
+    })
+}
+
+fn required<T>(value: Option<T>, field: &str) -> Result<T, Failure> {
+    value.ok_or_else(|| Failure::new(FailReason::SchemaViolation, format!("track has no `{field}`")))
+}
+
+fn int32(n: i64, field: &str) -> Result<i32, Failure> {
+    i32::try_from(n).map_err(|_| {
+        Failure::new(
+            FailReason::SchemaViolation,
+            format!("`{field}` {n} does not fit an int"),
+        )
+    })
+}
+
+fn non_empty(s: Option<Cow<'_, str>>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(Cow::into_owned)
+}
+
+// ---- Spotify shapes: only what the record reads, every field optional. ----
+
+/// The object around a track: a playlist item, a saved track or a play-history entry.
+#[derive(Default, Deserialize)]
+struct Entry<'a> {
+    /// New name of the track field (2026); `Some(None)` when present and null.
+    #[serde(default, borrow, deserialize_with = "present")]
+    item: Option<Option<Track<'a>>>,
+    /// Old name of the track field.
+    #[serde(default, borrow, deserialize_with = "present")]
+    track: Option<Option<Track<'a>>>,
+    #[serde(default)]
+    played_at: Option<Timestamp>,
+    #[serde(default)]
+    added_at: Option<Timestamp>,
+    #[serde(default, borrow)]
+    added_by: Option<UserRef<'a>>,
+    #[serde(default)]
+    is_local: Option<bool>,
+    #[serde(default, borrow)]
+    context: Option<PlayContext<'a>>,
+}
+
+impl<'a> Entry<'a> {
+    /// The track: `item` first, then `track`. `Err(None)` when the entry's track is null.
+    fn take_track(&mut self) -> Result<Track<'a>, Option<Failure>> {
+        match (self.item.take(), self.track.take()) {
+            (Some(Some(t)), _) | (_, Some(Some(t))) => Ok(t),
+            (Some(None), _) | (_, Some(None)) => Err(None),
+            (None, None) => Err(Some(Failure::new(
+                FailReason::SchemaViolation,
+                "the spotify object has neither `item` nor `track`",
+            ))),
+        }
+    }
+}
+
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Default, Deserialize)]
+struct Track<'a> {
+    #[serde(default, rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    /// Old playlist entries flag episodes this way.
+    #[serde(default)]
+    episode: Option<bool>,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    uri: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    duration_ms: Option<i64>,
+    #[serde(default)]
+    explicit: Option<bool>,
+    #[serde(default)]
+    popularity: Option<i64>,
+    #[serde(default)]
+    is_local: Option<bool>,
+    #[serde(default)]
+    disc_number: Option<i64>,
+    #[serde(default)]
+    track_number: Option<i64>,
+    #[serde(default, borrow)]
+    external_ids: Option<ExternalIds<'a>>,
+    #[serde(default, borrow)]
+    album: Option<Album<'a>>,
+    #[serde(default, borrow)]
+    artists: Option<Vec<Artist<'a>>>,
+}
+
+#[derive(Default, Deserialize)]
+struct ExternalIds<'a> {
+    #[serde(default, borrow)]
+    isrc: Option<Cow<'a, str>>,
+}
+
+#[derive(Default, Deserialize)]
+struct Album<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    album_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    release_date: Option<Cow<'a, str>>,
+    #[serde(default)]
+    total_tracks: Option<i64>,
+    #[serde(default, borrow)]
+    images: Option<Vec<Image<'a>>>,
+}
+
+#[derive(Default, Deserialize)]
+struct Image<'a> {
+    #[serde(default, borrow)]
+    url: Option<Cow<'a, str>>,
+    #[serde(default)]
+    width: Option<i64>,
+}
+
+#[derive(Default, Deserialize)]
+struct Artist<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Default, Deserialize)]
+struct UserRef<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+#[derive(Default, Deserialize)]
+struct PlayContext<'a> {
+    #[serde(default, rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    uri: Option<Cow<'a, str>>,
+}
