@@ -94,12 +94,11 @@ pub enum Verdict {
 /// Reads one record's bytes (an envelope, optionally followed by `\n`) into a verdict.
 pub fn normalize_bytes(bytes: &[u8]) -> Result<Verdict, Failure> {
     let envelope: RawEnvelope = serde_json::from_slice(bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                Failure::new(FailReason::InvalidJson, e.to_string())
-            }
-            Category::Data => Failure::new(FailReason::InvalidEnvelope, e.to_string()),
+        // serde's error category alone cannot tell: a JSON array read into a struct reports a
+        // syntax error. Ask again whether the bytes are JSON at all (error path only).
+        match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Failure::new(FailReason::InvalidEnvelope, format!("not a valid envelope: {e}")),
+            Err(syntax) => Failure::new(FailReason::InvalidJson, syntax.to_string()),
         }
     })?;
     normalize(&envelope)

@@ -46,7 +46,7 @@ pub fn track(n: usize) -> Value {
         ],
         "disc_number": 1,
         "duration_ms": 180_000 + (n % 1000) as i64 * 97,
-        "explicit": n % 7 == 0,
+        "explicit": n.is_multiple_of(7),
         "external_ids": {"isrc": format!("USRC1{n:07}")},
         "external_urls": {"spotify": format!("https://open.spotify.com/track/tr{n:020}")},
         "href": format!("https://api.spotify.com/v1/tracks/tr{n:020}"),

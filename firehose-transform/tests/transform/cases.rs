@@ -1,0 +1,230 @@
+//! The normalization rules, each pinned by a test on a small envelope.
+
+use crate::support::one;
+use firehose_transform::sample::track;
+use firehose_transform::RecordResult::{Dropped, Ok as Kept, ProcessingFailed};
+use serde_json::{json, Value};
+
+const OBSERVED: &str = "2026-11-24T08:00:00.000Z";
+
+fn top(track: Value, rank: u32, observed_at: &str) -> Value {
+    json!({"v": 1, "source": "top_tracks", "observed_at": observed_at, "user_id": "alice",
+           "context": {"time_range": "short_term", "rank": rank}, "spotify": track})
+}
+
+fn played(track: Value, played_at: &str, observed_at: &str) -> Value {
+    json!({"v": 1, "source": "recently_played", "observed_at": observed_at, "user_id": "alice",
+           "context": {"played_at": played_at}, "spotify": {"track": track, "played_at": played_at}})
+}
+
+fn kept(envelope: &Value) -> Value {
+    let (result, record) = one(envelope);
+    assert_eq!(result, Kept, "expected Ok for {envelope}");
+    record.unwrap()
+}
+
+#[test]
+fn item_is_read_before_track() {
+    let mut other = track(2);
+    other["name"] = json!("the old key");
+    let env = json!({"v": 1, "source": "playlist", "observed_at": OBSERVED,
+        "context": {"playlist_id": "p", "position": 0},
+        "spotify": {"added_at": "2025-01-01T00:00:00Z", "item": track(1), "track": other}});
+    assert_eq!(kept(&env)["track_name"], "Track number 1");
+}
+
+#[test]
+fn every_artist_is_kept_in_order() {
+    let r = kept(&top(track(5), 1, OBSERVED));
+    assert_eq!(r["artist_names"], json!(["Artist 5", "Featured Artist"]));
+    assert_eq!(
+        r["artist_ids"],
+        json!(["ar00000000000000000005", "0000000000000000000002"])
+    );
+    assert_eq!(r["primary_artist_name"], "Artist 5");
+}
+
+#[test]
+fn release_dates_of_each_precision() {
+    for (text, date, precision) in [
+        ("1998", json!("1998-01-01"), json!("year")),
+        ("1998-05", json!("1998-05-01"), json!("month")),
+        ("1998-05-12", json!("1998-05-12"), json!("day")),
+        ("0000", Value::Null, Value::Null),
+        ("1998-13", Value::Null, Value::Null),
+        ("soon", Value::Null, Value::Null),
+    ] {
+        let mut t = track(1);
+        t["album"]["release_date"] = json!(text);
+        let r = kept(&top(t, 1, OBSERVED));
+        assert_eq!(
+            (&r["album_release_date"], &r["album_release_date_precision"]),
+            (&date, &precision),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn missing_popularity_is_null_never_zero() {
+    let r = kept(&top(track(1), 1, OBSERVED));
+    assert_eq!(r["popularity"], Value::Null);
+    let mut t = track(1);
+    t["popularity"] = json!(0);
+    assert_eq!(
+        kept(&top(t, 1, OBSERVED))["popularity"],
+        0,
+        "a real 0 from an old app stays 0"
+    );
+}
+
+#[test]
+fn timestamps_are_written_as_openx_serde_reads_them() {
+    let r = kept(&played(track(1), "2026-11-23T23:59:59.25+00:00", OBSERVED));
+    assert_eq!(r["event_at"], "2026-11-23T23:59:59.250Z");
+    assert_eq!(r["observed_at"], OBSERVED);
+}
+
+#[test]
+fn event_time_decides_the_dt_partition() {
+    // Played just before midnight UTC, observed the next morning: dt is the day of the play.
+    let env = played(track(1), "2026-11-23T23:59:59.250Z", OBSERVED);
+    let mut line = serde_json::to_vec(&env).unwrap();
+    line.push(b'\n');
+    let resp = crate::support::response(&firehose_transform::sample::event([line]));
+    let keys = &resp.records[0].metadata.as_ref().unwrap().partition_keys;
+    assert_eq!(keys["dt"], "2026-11-23");
+    assert_eq!(keys["source"], "recently_played");
+}
+
+#[test]
+fn record_key_is_the_same_for_the_same_play_seen_twice() {
+    let a = kept(&played(track(1), "2026-11-23T10:00:00Z", "2026-11-23T10:05:00Z"));
+    let b = kept(&played(track(1), "2026-11-23T10:00:00Z", "2026-11-23T11:05:00Z"));
+    assert_eq!(
+        a["record_key"], b["record_key"],
+        "a play is one observation whenever it is read"
+    );
+    let c = kept(&played(track(1), "2026-11-23T10:04:00Z", "2026-11-23T10:05:00Z"));
+    assert_ne!(
+        a["record_key"], c["record_key"],
+        "another play of the same track is another observation"
+    );
+}
+
+#[test]
+fn record_key_separates_snapshots_and_ranks() {
+    let a = kept(&top(track(1), 1, "2026-11-23T08:00:00Z"));
+    let again = kept(&top(track(1), 1, "2026-11-23T08:00:00Z"));
+    let next_day = kept(&top(track(1), 1, "2026-11-24T08:00:00Z"));
+    let other_rank = kept(&top(track(1), 2, "2026-11-23T08:00:00Z"));
+    assert_eq!(
+        a["record_key"], again["record_key"],
+        "a resent record keeps its key"
+    );
+    assert_ne!(a["record_key"], next_day["record_key"]);
+    assert_ne!(a["record_key"], other_rank["record_key"]);
+    assert_eq!(a["record_key"].as_str().unwrap().len(), 32);
+}
+
+#[test]
+fn local_files_have_no_ids_and_no_popularity() {
+    let local = json!({"type": "track", "id": null, "uri": "spotify:local:A:B:C:193", "name": "C", "duration_ms": 193000,
+        "explicit": false, "popularity": 0, "is_local": true,
+        "album": {"id": null, "name": "B", "album_type": null, "release_date": null, "images": []},
+        "artists": [{"id": null, "name": "A"}]});
+    let env = json!({"v": 1, "source": "playlist", "observed_at": OBSERVED,
+        "context": {"playlist_id": "p", "position": 0},
+        "spotify": {"added_at": "2025-01-01T00:00:00Z", "is_local": true, "item": local}});
+    let r = kept(&env);
+    assert_eq!(
+        (&r["track_id"], &r["is_local"], &r["popularity"]),
+        (&Value::Null, &json!(true), &Value::Null)
+    );
+    assert_eq!(r["artist_ids"], json!([null]));
+    assert_eq!(r["primary_artist_id"], Value::Null);
+    assert_eq!(r["album_id"], Value::Null);
+}
+
+#[test]
+fn episodes_and_removed_tracks_are_dropped() {
+    let episode =
+        json!({"type": "episode", "id": "e", "name": "Ep", "duration_ms": 1, "uri": "spotify:episode:e"});
+    let playlist = |item: Value| {
+        json!({"v": 1, "source": "playlist", "observed_at": OBSERVED,
+               "context": {"playlist_id": "p", "position": 0}, "spotify": {"added_at": null, "item": item}})
+    };
+    assert_eq!(one(&playlist(episode.clone())).0, Dropped);
+    assert_eq!(one(&playlist(Value::Null)).0, Dropped);
+    assert_eq!(one(&played(episode, "2026-11-23T10:00:00Z", OBSERVED)).0, Dropped);
+    let search_null = json!({"v": 1, "source": "search", "observed_at": OBSERVED,
+        "context": {"query": "q", "rank": 1}, "spotify": null});
+    assert_eq!(one(&search_null).0, Dropped);
+}
+
+#[test]
+fn playlist_entry_without_added_at_uses_observation_time() {
+    let env = json!({"v": 1, "source": "playlist", "observed_at": OBSERVED,
+        "context": {"playlist_id": "p", "snapshot_id": "s", "position": 4},
+        "spotify": {"added_at": null, "added_by": null, "track": track(1)}});
+    let r = kept(&env);
+    assert_eq!(r["event_at"], OBSERVED);
+    assert_eq!(
+        (&r["context_id"], &r["position"], &r["snapshot_id"]),
+        (&json!("p"), &json!(4), &json!("s"))
+    );
+}
+
+#[test]
+fn missing_source_context_fails_with_a_reason() {
+    let env = json!({"v": 1, "source": "search", "observed_at": OBSERVED, "context": {"rank": 1}, "spotify": track(1)});
+    assert_eq!(one(&env).0, ProcessingFailed);
+    let env = json!({"v": 1, "source": "playlist", "observed_at": OBSERVED,
+        "context": {"position": 0}, "spotify": {"item": track(1)}});
+    assert_eq!(one(&env).0, ProcessingFailed);
+}
+
+#[test]
+fn only_schema_fields_are_written() {
+    let r = kept(&top(track(1), 1, OBSERVED));
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut expected = schemas::FIELD_NAMES.to_vec();
+    expected.sort();
+    assert_eq!(keys, expected);
+}
+
+#[test]
+fn widest_image_or_first_when_sizes_are_null() {
+    let r = kept(&top(track(1), 1, OBSERVED));
+    assert!(r["album_image_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://i.scdn.co/image/ab67616d0000b273"));
+    let mut t = track(1);
+    t["album"]["images"] =
+        json!([{"url": "first", "width": null, "height": null}, {"url": "second", "width": null}]);
+    assert_eq!(kept(&top(t, 1, OBSERVED))["album_image_url"], "first");
+}
+
+#[test]
+fn emf_document_carries_every_count() {
+    let event =
+        firehose_transform::sample::event([b"{".to_vec(), firehose_transform::sample::envelope_line(3)]);
+    let processed = firehose_transform::process(&event);
+    let emf = processed.summary.emf(1_795_500_000_000, "fn");
+    let metrics = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
+    for m in metrics {
+        let name = m["Name"].as_str().unwrap();
+        assert!(
+            emf[name].is_u64(),
+            "metric {name} has a value at the top level, as EMF requires"
+        );
+    }
+    assert_eq!(emf["Records"], 2);
+    assert_eq!(emf["RecordsOk"], 1);
+    assert_eq!(emf["Reason.invalid_json"], 1);
+    assert_eq!(
+        emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "tracklake/firehose-transform"
+    );
+}
