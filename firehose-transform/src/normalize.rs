@@ -126,14 +126,22 @@ pub fn normalize(env: &RawEnvelope) -> Result<Verdict, Failure> {
             )
         })
     };
-    let rank = || {
-        ctx.rank.map(|r| r as i32).ok_or_else(|| {
+    // `rank` and `position` become the int column `position`.
+    let place = |value: Option<u32>, what: &str| {
+        let value = value.ok_or_else(|| {
             Failure::new(
                 FailReason::InvalidEnvelope,
-                format!("a {} envelope needs context.rank", env.source),
+                format!("a {} envelope needs context.{what}", env.source),
+            )
+        })?;
+        i32::try_from(value).map_err(|_| {
+            Failure::new(
+                FailReason::InvalidEnvelope,
+                format!("context.{what} {value} does not fit an int"),
             )
         })
     };
+    let rank = || place(ctx.rank, "rank");
 
     // Where the track is, and what the source adds around it.
     let (track, entry) = match env.source {
@@ -179,12 +187,7 @@ pub fn normalize(env: &RawEnvelope) -> Result<Verdict, Failure> {
             (at, None, None)
         }
         Source::Playlist => {
-            let position = ctx.position.map(|p| p as i32).ok_or_else(|| {
-                Failure::new(
-                    FailReason::InvalidEnvelope,
-                    "a playlist envelope needs context.position",
-                )
-            })?;
+            let position = place(ctx.position, "position")?;
             // Old playlist entries have a null added_at: the observation time stands in for it.
             let at = entry.added_at.unwrap_or(env.observed_at);
             (

@@ -185,6 +185,12 @@ fn missing_source_context_fails_with_a_reason() {
 }
 
 #[test]
+fn rank_beyond_an_int_fails_instead_of_wrapping() {
+    let env = top(track(1), u32::MAX, OBSERVED);
+    assert_eq!(one(&env).0, ProcessingFailed);
+}
+
+#[test]
 fn only_schema_fields_are_written() {
     let r = kept(&top(track(1), 1, OBSERVED));
     let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
