@@ -16,7 +16,10 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-cargo test --workspace --locked
+# --all-targets also runs the benchmark in check mode: the Python comparator must agree with the
+# Rust transform on a small event (no timing). Doc tests are not part of --all-targets.
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
 if command -v python3 >/dev/null 2>&1; then
   echo "== python comparator compiles"
   python3 -m py_compile bench/*.py

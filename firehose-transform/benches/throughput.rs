@@ -1,1 +1,466 @@
-fn main() {}
+//! Throughput and cold start of the transform, in one run side by side with a plain Python Lambda
+//! handler that does the same normalization (`bench/python_transform.py`, driven by
+//! `bench/python_bench.py`):
+//!
+//! ```text
+//! cargo bench -p firehose-transform
+//! ```
+//!
+//! - throughput: `process(&event)` in-process on a ~1 MiB and a ~6 MiB event (the Lambda request
+//!   limit), against the Python handler plus `json.dumps` of its response (`process` returns the
+//!   response already serialized); and the same with the request JSON parsed first on both sides,
+//!   which is what one invocation costs;
+//! - cold start: process start to response (the process's exit) on the 1 MiB event, the release
+//!   binary with `--event FILE` against `python3 bench/python_bench.py --cold FILE` (`python3`
+//!   resolved to the interpreter it runs, so that a wrapper such as a pyenv shim adds nothing).
+//!
+//! Timings are printed, never asserted. What is asserted is that both sides produced the same
+//! records (the count of `Ok` records and a hash of their sorted `record_key`s): if not, the Python
+//! comparator has drifted from `normalize.rs` and its figures mean nothing.
+//!
+//! Run without `--bench` (`cargo test --benches`, `--all-targets`), it only checks that agreement,
+//! on a small event, and times nothing.
+
+use base64::Engine as _;
+use firehose_transform::{process, sample, FirehoseEvent, FirehoseResponse, RecordResult};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The events of the throughput comparison: (label, target JSON bytes, Python iterations).
+const SIZES: [(&str, usize, usize); 2] = [("1 MiB", 1 << 20, 10), ("6 MiB", 6 << 20, 5)];
+/// Rust runs at least this many timed iterations, and goes on until `RUST_MIN_TIME` has passed.
+const RUST_MIN_ITERATIONS: usize = 15;
+const RUST_MIN_TIME: Duration = Duration::from_secs(2);
+const RUST_WARM_UP: usize = 3;
+/// Cold-start runs of each side, interleaved, after one untimed run of each.
+const COLD_RUNS: usize = 15;
+/// Event of the check-only mode.
+const SMOKE_BYTES: usize = 64 << 10;
+/// The goal: Rust throughput at least this many times Python's.
+const GOAL_RATIO: f64 = 20.0;
+
+fn main() {
+    let benching = std::env::args().any(|a| a == "--bench");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate sits in the workspace")
+        .to_path_buf();
+    let python = find_python();
+    match &python {
+        Some(p) => println!("python3 is {} ({})", p.path.display(), p.version),
+        None => println!("python3 not found on PATH: only the Rust figures are printed, with no comparison."),
+    }
+    let dir = TempDir::new();
+    if benching {
+        bench(&root, &dir.0, python.as_ref());
+    } else {
+        smoke(&root, &dir.0, python.as_ref());
+    }
+}
+
+/// The directory of the event files, removed at the end, also when a check fails.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("firehose-transform-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Check-only mode: both sides agree on a small event.
+fn smoke(root: &Path, dir: &Path, python: Option<&Interpreter>) {
+    let Some(python) = python else { return };
+    let (file, event, _) = write_event(dir, "smoke", SMOKE_BYTES);
+    let rust = produced(&process(&event).response);
+    let py = run_python(python, root, &file, 1);
+    check_agreement("smoke", &rust, &py);
+    println!(
+        "throughput bench (check only): Rust and Python agree on {} Ok records; run `cargo bench -p \
+         firehose-transform` for the figures",
+        rust.ok
+    );
+}
+
+/// One row of the throughput table.
+struct Row {
+    event: &'static str,
+    bytes: usize,
+    records: usize,
+    measure: &'static str,
+    rust_s: f64,
+    python_s: Option<f64>,
+}
+
+fn bench(root: &Path, dir: &Path, python: Option<&Interpreter>) {
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    let mut cold_file = None;
+    for (label, target, python_iterations) in SIZES {
+        let (file, event, text) = write_event(dir, label, target);
+        let records = event.records.len();
+        println!("{label} event: {} bytes of JSON, {records} records", text.len());
+
+        let rust_transform = time_rust(|| {
+            std::hint::black_box(process(std::hint::black_box(&event)));
+        });
+        let rust_invocation = time_rust(|| {
+            let event: FirehoseEvent =
+                serde_json::from_slice(std::hint::black_box(&text)).expect("the event parses");
+            std::hint::black_box(process(&event));
+        });
+        let rust = produced(&process(&event).response);
+        println!(
+            "  rust:   process {:.2} ms, parse + process {:.2} ms, {} Ok",
+            rust_transform * 1e3,
+            rust_invocation * 1e3,
+            rust.ok
+        );
+
+        let py = python.map(|python| {
+            let py = run_python(python, root, &file, python_iterations);
+            check_agreement(label, &rust, &py);
+            println!(
+                "  python: handler + dumps {:.2} ms, loads + handler + dumps {:.2} ms, {} Ok (same records)",
+                py.transform_s * 1e3,
+                py.invocation_s * 1e3,
+                py.produced.ok
+            );
+            py
+        });
+        for (measure, rust_s, python_s) in [
+            ("transform", rust_transform, py.as_ref().map(|p| p.transform_s)),
+            ("invocation", rust_invocation, py.as_ref().map(|p| p.invocation_s)),
+        ] {
+            rows.push(Row {
+                event: label,
+                bytes: text.len(),
+                records,
+                measure,
+                rust_s,
+                python_s,
+            });
+        }
+        if cold_file.is_none() {
+            cold_file = Some(file);
+        }
+    }
+
+    let cold_file = cold_file.expect("the first event is the cold-start event");
+    println!(
+        "cold start on the {} event, {COLD_RUNS} runs of each side...",
+        SIZES[0].0
+    );
+    let (rust_cold, python_cold) = cold_start(root, &cold_file, python);
+
+    print_table(&rows, python.map(|p| p.version.as_str()), rust_cold, python_cold);
+    println!("(the whole bench took {:.0} s)", started.elapsed().as_secs_f64());
+}
+
+/// Builds an event of about `bytes` of JSON and writes it to `dir`.
+fn write_event(dir: &Path, label: &str, bytes: usize) -> (PathBuf, FirehoseEvent, Vec<u8>) {
+    let event = sample::event_of_size(bytes);
+    let text = serde_json::to_vec(&event).expect("an event serializes");
+    let file = dir.join(format!("event-{}.json", label.replace(' ', "")));
+    std::fs::write(&file, &text).unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+    (file, event, text)
+}
+
+/// Median seconds of `f`, after a warm-up.
+fn time_rust(mut f: impl FnMut()) -> f64 {
+    for _ in 0..RUST_WARM_UP {
+        f();
+    }
+    let start = Instant::now();
+    let mut times = Vec::new();
+    while times.len() < RUST_MIN_ITERATIONS || start.elapsed() < RUST_MIN_TIME {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    median(times)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    assert!(!values.is_empty(), "no timings");
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+/// What one side produced: the Ok records, as hashes that both sides compute the same way.
+#[derive(Debug, PartialEq)]
+struct Produced {
+    ok: usize,
+    /// sha256 of the sorted record_keys joined by "\n".
+    key_hash: String,
+    /// sha256 of the sorted output lines (each with its "\n"), concatenated.
+    lines_hash: String,
+}
+
+fn produced(response: &serde_json::value::RawValue) -> Produced {
+    let response: FirehoseResponse = serde_json::from_str(response.get()).expect("the response parses");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut keys = Vec::new();
+    let mut lines = Vec::new();
+    for record in response.records.iter().filter(|r| r.result == RecordResult::Ok) {
+        let line = b64.decode(&record.data).expect("Ok data is base64");
+        let value: Value = serde_json::from_slice(&line).expect("an Ok record is JSON");
+        let key = value["record_key"]
+            .as_str()
+            .expect("an Ok record has a record_key");
+        keys.push(key.to_string());
+        lines.push(line);
+    }
+    keys.sort();
+    lines.sort();
+    Produced {
+        ok: keys.len(),
+        key_hash: hex(&Sha256::digest(keys.join("\n").as_bytes())),
+        lines_hash: hex(&Sha256::digest(lines.concat())),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The Python driver's figures on one event.
+struct Python {
+    transform_s: f64,
+    invocation_s: f64,
+    produced: Produced,
+}
+
+/// The interpreter `python3` resolves to, and its version. The bench runs the interpreter itself,
+/// not `python3`, which may be a wrapper script (pyenv's shims) that would add to the cold start.
+struct Interpreter {
+    path: PathBuf,
+    version: String,
+}
+
+fn find_python() -> Option<Interpreter> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys; print(sys.executable); print(sys.version.split()[0])",
+        ])
+        .output()
+        .ok()?;
+    let stdout = String::from_utf8(out.stdout).ok()?;
+    let mut lines = stdout.lines();
+    match (out.status.success(), lines.next(), lines.next()) {
+        (true, Some(path), Some(version)) if !path.is_empty() => Some(Interpreter {
+            path: PathBuf::from(path),
+            version: format!("Python {version}"),
+        }),
+        _ => None,
+    }
+}
+
+fn python_command(python: &Interpreter, root: &Path) -> Command {
+    let mut command = Command::new(&python.path);
+    command.arg(root.join("bench/python_bench.py")).current_dir(root);
+    command
+}
+
+fn run_python(python: &Interpreter, root: &Path, file: &Path, iterations: usize) -> Python {
+    let out = python_command(python, root)
+        .arg(file)
+        .arg(iterations.to_string())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench/python_bench.py failed ({}):\n{}{}",
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    let v: Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("bench/python_bench.py printed no JSON line ({e}): {stdout}"));
+    let text = |k: &str| {
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("no `{k}` in {line}"))
+            .to_string()
+    };
+    let secs = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("no `{k}` in {line}"));
+    Python {
+        transform_s: secs("median_s"),
+        invocation_s: secs("median_full_s"),
+        produced: Produced {
+            ok: v["ok"].as_u64().unwrap_or_else(|| panic!("no `ok` in {line}")) as usize,
+            key_hash: text("key_hash"),
+            lines_hash: text("lines_hash"),
+        },
+    }
+}
+
+/// Fails loudly when the two sides did not produce the same records.
+fn check_agreement(label: &str, rust: &Produced, python: &Python) {
+    let py = &python.produced;
+    if rust.ok != py.ok || rust.key_hash != py.key_hash {
+        panic!(
+            "\nCOMPARATOR DRIFT on the {label} event: Rust and Python did not produce the same records.\n  \
+             Rust:   {} Ok, record_key hash {}\n  Python: {} Ok, record_key hash {}\n\
+             bench/python_transform.py no longer does what firehose-transform/src/normalize.rs does \
+             (the reference): fix the Python side before reading any figure.\n",
+            rust.ok, rust.key_hash, py.ok, py.key_hash
+        );
+    }
+    if rust.lines_hash != py.lines_hash {
+        println!(
+            "WARNING ({label} event): same record_keys, but the output lines differ byte for byte: \
+             some field of bench/python_transform.py drifted from normalize.rs."
+        );
+    }
+}
+
+/// Median seconds from process start to exit, Rust and (if there) Python, interleaved.
+fn cold_start(root: &Path, file: &Path, python: Option<&Interpreter>) -> (f64, Option<f64>) {
+    let rust = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_firehose-transform"));
+        command.arg("--event").arg(file);
+        command
+    };
+    let py = |python| {
+        let mut command = python_command(python, root);
+        command.arg("--cold").arg(file);
+        command
+    };
+    // One untimed run each: the files and the executables are in the page cache, as on a warm host.
+    time_process(rust());
+    if let Some(python) = python {
+        time_process(py(python));
+    }
+    let mut rust_times = Vec::new();
+    let mut python_times = Vec::new();
+    for _ in 0..COLD_RUNS {
+        rust_times.push(time_process(rust()));
+        if let Some(python) = python {
+            python_times.push(time_process(py(python)));
+        }
+    }
+    (median(rust_times), python.map(|_| median(python_times)))
+}
+
+fn time_process(mut command: Command) -> f64 {
+    let start = Instant::now();
+    let out = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let elapsed = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{command:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
+
+fn print_table(rows: &[Row], python: Option<&str>, rust_cold: f64, python_cold: Option<f64>) {
+    let mb_s = |bytes: usize, s: f64| bytes as f64 / 1e6 / s;
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!();
+    println!(
+        "Firehose transform: Rust (in-process, release) vs {} (bench/python_transform.py); {cpus} CPUs",
+        python.unwrap_or("no Python")
+    );
+    println!("MB = 10^6 bytes of request JSON; times are medians per invocation.");
+    println!("  transform  = Rust process(&event)  | Python lambda_handler + json.dumps(response)");
+    println!("  invocation = the above, after parsing the request JSON (serde_json | json.loads)");
+    println!();
+    println!(
+        "{:<6} {:>9} {:>7}  {:<10} {:>9} {:>10} {:>10} {:>11} {:>11} {:>12} {:>11}",
+        "event",
+        "bytes",
+        "records",
+        "measure",
+        "Rust ms",
+        "Python ms",
+        "Rust MB/s",
+        "Python MB/s",
+        "Rust rec/s",
+        "Python rec/s",
+        "Rust/Python"
+    );
+    let mut lowest_transform_ratio: Option<f64> = None;
+    for r in rows {
+        let (py_ms, py_mb_s, py_rec_s, ratio) = match r.python_s {
+            Some(p) => {
+                let ratio = p / r.rust_s;
+                if r.measure == "transform" {
+                    lowest_transform_ratio = Some(lowest_transform_ratio.map_or(ratio, |l| l.min(ratio)));
+                }
+                (
+                    format!("{:.2}", p * 1e3),
+                    format!("{:.1}", mb_s(r.bytes, p)),
+                    format!("{:.0}", r.records as f64 / p),
+                    format!("{ratio:.1}x"),
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "{:<6} {:>9} {:>7}  {:<10} {:>9.2} {:>10} {:>10.1} {:>11} {:>11.0} {:>12} {:>11}",
+            r.event,
+            r.bytes,
+            r.records,
+            r.measure,
+            r.rust_s * 1e3,
+            py_ms,
+            mb_s(r.bytes, r.rust_s),
+            py_mb_s,
+            r.records as f64 / r.rust_s,
+            py_rec_s,
+            ratio
+        );
+    }
+    println!();
+    match python_cold {
+        Some(p) => println!(
+            "cold start, {} event, process start to response (median of {COLD_RUNS}): Rust {:.1} ms, \
+             Python {:.1} ms, Python/Rust {:.1}x",
+            SIZES[0].0,
+            rust_cold * 1e3,
+            p * 1e3,
+            p / rust_cold
+        ),
+        None => println!(
+            "cold start, {} event, process start to response (median of {COLD_RUNS}): Rust {:.1} ms",
+            SIZES[0].0,
+            rust_cold * 1e3
+        ),
+    }
+    match lowest_transform_ratio {
+        Some(ratio) if ratio >= GOAL_RATIO => println!(
+            "Goal (Rust throughput >= {GOAL_RATIO:.0}x Python, transform, every event size): MET \
+             (lowest ratio {ratio:.1}x)"
+        ),
+        Some(ratio) => println!(
+            "Goal (Rust throughput >= {GOAL_RATIO:.0}x Python, transform, every event size): NOT MET \
+             (lowest ratio {ratio:.1}x)"
+        ),
+        None => println!("Goal (Rust throughput >= {GOAL_RATIO:.0}x Python): not checked, no Python"),
+    }
+}
