@@ -91,21 +91,41 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
+/// The envelope with its Spotify object parsed in the same pass: the hot path reads each byte once.
+pub type Envelope<'a> = RawEnvelope<'a, Slot<'a>>;
+
 /// Reads one record's bytes (an envelope, optionally followed by `\n`) into a verdict.
 pub fn normalize_bytes(bytes: &[u8]) -> Result<Verdict, Failure> {
-    let envelope: RawEnvelope = serde_json::from_slice(bytes).map_err(|e| {
-        // serde's error category alone cannot tell: a JSON array read into a struct reports a
-        // syntax error. Ask again whether the bytes are JSON at all (error path only).
-        match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            Ok(_) => Failure::new(FailReason::InvalidEnvelope, format!("not a valid envelope: {e}")),
-            Err(syntax) => Failure::new(FailReason::InvalidJson, syntax.to_string()),
-        }
-    })?;
-    normalize(&envelope)
+    match serde_json::from_slice::<Envelope>(bytes) {
+        Ok(envelope) => normalize(envelope),
+        Err(e) => Err(explain_parse_error(bytes, e)),
+    }
+}
+
+/// Says why the bytes are not an envelope. Runs on the error path only, so it may parse again.
+fn explain_parse_error(bytes: &[u8], e: serde_json::Error) -> Failure {
+    // serde's error category alone cannot tell: a JSON array read into a struct reports a syntax
+    // error. Ask whether the bytes are JSON at all.
+    if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Failure::new(FailReason::InvalidJson, syntax.to_string());
+    }
+    // They are: name the field that failed. Inside `spotify` that is Spotify's shape, not ours.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, Envelope>(&mut de) {
+        Err(at) if at.path().to_string().starts_with("spotify") => Failure::new(
+            FailReason::SchemaViolation,
+            format!("{}: {}", at.path(), at.inner()),
+        ),
+        Err(at) => Failure::new(
+            FailReason::InvalidEnvelope,
+            format!("envelope {}: {}", at.path(), at.inner()),
+        ),
+        Ok(_) => Failure::new(FailReason::InvalidEnvelope, format!("not a valid envelope: {e}")),
+    }
 }
 
 /// Turns one envelope into a record, following the rules of its source.
-pub fn normalize(env: &RawEnvelope) -> Result<Verdict, Failure> {
+pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
     if env.v != schemas::ENVELOPE_VERSION {
         return Err(Failure::new(
             FailReason::InvalidEnvelope,
@@ -116,7 +136,6 @@ pub fn normalize(env: &RawEnvelope) -> Result<Verdict, Failure> {
             ),
         ));
     }
-    let raw = env.spotify.get();
     let ctx = &env.context;
     let need = |value: Option<&str>, what: &str| {
         value.map(str::to_owned).ok_or_else(|| {
@@ -144,13 +163,20 @@ pub fn normalize(env: &RawEnvelope) -> Result<Verdict, Failure> {
     let rank = || place(ctx.rank, "rank");
 
     // Where the track is, and what the source adds around it.
+    let spotify = match env.spotify {
+        Slot::Object(object) => *object,
+        Slot::Null => return Ok(Verdict::Drop(DropReason::RemovedTrack)),
+        Slot::Other => {
+            return Err(Failure::new(
+                FailReason::SchemaViolation,
+                "spotify is not an object",
+            ))
+        }
+    };
     let (track, entry) = match env.source {
-        Source::TopTracks | Source::Search => match parse::<Option<Track>>(raw)? {
-            Some(track) => (track, Entry::default()),
-            None => return Ok(Verdict::Drop(DropReason::RemovedTrack)),
-        },
+        Source::TopTracks | Source::Search => (spotify, SpotifyObject::default()),
         Source::RecentlyPlayed | Source::SavedTracks | Source::Playlist => {
-            let mut entry: Entry = parse(raw)?;
+            let mut entry = spotify;
             match entry.take_track() {
                 Ok(track) => (track, entry),
                 Err(None) => return Ok(Verdict::Drop(DropReason::RemovedTrack)),
@@ -356,18 +382,6 @@ fn widest_image(images: Vec<Image>) -> Option<String> {
     chosen.url.as_deref().map(str::to_owned)
 }
 
-fn parse<'a, T: Deserialize<'a>>(raw: &'a str) -> Result<T, Failure> {
-    serde_json::from_str(raw).map_err(|_| {
-        // Parse again, slowly, only to name the field that failed.
-        let mut de = serde_json::Deserializer::from_str(raw);
-        let detail = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-            Err(e) => format!("spotify.{}: {}", e.path(), e.inner()),
-            Ok(_) => "spotify object does not match".to_string(),
-        };
-        Failure::new(FailReason::SchemaViolation, detail)
-    })
-}
-
 fn required<T>(value: Option<T>, field: &str) -> Result<T, Failure> {
     value.ok_or_else(|| Failure::new(FailReason::SchemaViolation, format!("track has no `{field}`")))
 }
@@ -387,47 +401,88 @@ fn non_empty(s: Option<Cow<'_, str>>) -> Option<String> {
 
 // ---- Spotify shapes: only what the record reads, every field optional. ----
 
-/// The object around a track: a playlist item, a saved track or a play-history entry.
-#[derive(Default, Deserialize)]
-struct Entry<'a> {
-    /// New name of the track field (2026); `Some(None)` when present and null.
-    #[serde(default, borrow, deserialize_with = "present")]
-    item: Option<Option<Track<'a>>>,
-    /// Old name of the track field.
-    #[serde(default, borrow, deserialize_with = "present")]
-    track: Option<Option<Track<'a>>>,
+/// Where a Spotify object may be: the envelope's `spotify`, or an entry's `item` or `track`.
+/// Null is kept apart from absent (a null track is a removed one); anything that is neither an
+/// object nor null is `Other` (old playlist items carry `"track": true` inside the track itself).
+#[derive(Debug)]
+pub enum Slot<'a> {
+    Null,
+    Object(Box<SpotifyObject<'a>>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Slot<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{value::MapAccessDeserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct SlotVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for SlotVisitor<'a> {
+            type Value = Slot<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Spotify object or null")
+            }
+            fn visit_unit<E>(self) -> Result<Slot<'a>, E> {
+                Ok(Slot::Null)
+            }
+            fn visit_none<E>(self) -> Result<Slot<'a>, E> {
+                Ok(Slot::Null)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Slot<'a>, A::Error> {
+                SpotifyObject::deserialize(MapAccessDeserializer::new(map)).map(|o| Slot::Object(Box::new(o)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Slot<'a>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Slot::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Slot<'a>, E> {
+                Ok(Slot::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Slot<'a>, E> {
+                Ok(Slot::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Slot<'a>, E> {
+                Ok(Slot::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Slot<'a>, E> {
+                Ok(Slot::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Slot<'a>, E> {
+                Ok(Slot::Other)
+            }
+        }
+        // deserialize_any, not deserialize_option: a missing `spotify` stays an error.
+        d.deserialize_any(SlotVisitor(std::marker::PhantomData))
+    }
+}
+
+/// For an `item` or `track` field: absent is `None`, null is `Some(Slot::Null)`.
+fn slot<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Slot<'a>>, D::Error> {
+    Slot::deserialize(d).map(Some)
+}
+
+/// Any Spotify object the producer sends: a track (top_tracks, search, or inside an entry) or an
+/// entry around one (a playlist item, a saved track, a play-history object). One type for both
+/// lets the envelope be read in a single pass, before its `source` says which it is.
+#[derive(Debug, Default, Deserialize)]
+pub struct SpotifyObject<'a> {
+    // -- an entry around a track --
+    /// New name of the entry's track field (2026).
+    #[serde(default, deserialize_with = "slot")]
+    item: Option<Slot<'a>>,
+    /// Old name of the entry's track field.
+    #[serde(default, deserialize_with = "slot")]
+    track: Option<Slot<'a>>,
     #[serde(default)]
     played_at: Option<Timestamp>,
     #[serde(default)]
     added_at: Option<Timestamp>,
     #[serde(default, borrow)]
     added_by: Option<UserRef<'a>>,
-    #[serde(default)]
-    is_local: Option<bool>,
     #[serde(default, borrow)]
     context: Option<PlayContext<'a>>,
-}
-
-impl<'a> Entry<'a> {
-    /// The track: `item` first, then `track`. `Err(None)` when the entry's track is null.
-    fn take_track(&mut self) -> Result<Track<'a>, Option<Failure>> {
-        match (self.item.take(), self.track.take()) {
-            (Some(Some(t)), _) | (_, Some(Some(t))) => Ok(t),
-            (Some(None), _) | (_, Some(None)) => Err(None),
-            (None, None) => Err(Some(Failure::new(
-                FailReason::SchemaViolation,
-                "the spotify object has neither `item` nor `track`",
-            ))),
-        }
-    }
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-#[derive(Default, Deserialize)]
-struct Track<'a> {
+    /// On a playlist item, and on the track itself.
+    #[serde(default)]
+    is_local: Option<bool>,
+    // -- a track --
     #[serde(default, rename = "type", borrow)]
     kind: Option<Cow<'a, str>>,
     /// Old playlist entries flag episodes this way.
@@ -446,8 +501,6 @@ struct Track<'a> {
     #[serde(default)]
     popularity: Option<i64>,
     #[serde(default)]
-    is_local: Option<bool>,
-    #[serde(default)]
     disc_number: Option<i64>,
     #[serde(default)]
     track_number: Option<i64>,
@@ -459,13 +512,27 @@ struct Track<'a> {
     artists: Option<Vec<Artist<'a>>>,
 }
 
-#[derive(Default, Deserialize)]
+impl<'a> SpotifyObject<'a> {
+    /// The entry's track: `item` first, then `track`. `Err(None)` when it is null (removed).
+    fn take_track(&mut self) -> Result<SpotifyObject<'a>, Option<Failure>> {
+        match (self.item.take(), self.track.take()) {
+            (Some(Slot::Object(t)), _) | (_, Some(Slot::Object(t))) => Ok(*t),
+            (Some(Slot::Null), _) | (_, Some(Slot::Null)) => Err(None),
+            _ => Err(Some(Failure::new(
+                FailReason::SchemaViolation,
+                "the spotify object has neither `item` nor `track`",
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
 struct ExternalIds<'a> {
     #[serde(default, borrow)]
     isrc: Option<Cow<'a, str>>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct Album<'a> {
     #[serde(default, borrow)]
     id: Option<Cow<'a, str>>,
@@ -481,7 +548,7 @@ struct Album<'a> {
     images: Option<Vec<Image<'a>>>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct Image<'a> {
     #[serde(default, borrow)]
     url: Option<Cow<'a, str>>,
@@ -489,7 +556,7 @@ struct Image<'a> {
     width: Option<i64>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct Artist<'a> {
     #[serde(default, borrow)]
     id: Option<Cow<'a, str>>,
@@ -497,13 +564,13 @@ struct Artist<'a> {
     name: Option<Cow<'a, str>>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct UserRef<'a> {
     #[serde(default, borrow)]
     id: Option<Cow<'a, str>>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct PlayContext<'a> {
     #[serde(default, rename = "type", borrow)]
     kind: Option<Cow<'a, str>>,

@@ -22,8 +22,12 @@ use crate::{Source, Timestamp};
 pub const ENVELOPE_VERSION: u32 = 1;
 
 /// One raw record. Borrows from the buffer it was read from.
+///
+/// `S` is how the Spotify object is held: by default its exact bytes (what the producer writes);
+/// a reader may instead parse it in the same pass (`firehose-transform` does).
 #[derive(Debug, Serialize, Deserialize)]
-pub struct RawEnvelope<'a> {
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+pub struct RawEnvelope<'a, S = &'a RawValue> {
     /// Envelope version, [`ENVELOPE_VERSION`].
     pub v: u32,
     /// The producer source that read the object.
@@ -37,8 +41,7 @@ pub struct RawEnvelope<'a> {
     #[serde(default, borrow)]
     pub context: Context<'a>,
     /// The Spotify object exactly as received.
-    #[serde(borrow)]
-    pub spotify: &'a RawValue,
+    pub spotify: S,
 }
 
 /// Where an object was found. Which fields are set depends on the source.
@@ -67,7 +70,7 @@ pub struct Context<'a> {
     pub query: Option<Cow<'a, str>>,
 }
 
-impl RawEnvelope<'_> {
+impl<S: Serialize> RawEnvelope<'_, S> {
     /// The record as Firehose should receive it: the JSON object and a trailing `\n`.
     pub fn to_line(&self) -> Vec<u8> {
         let mut line = serde_json::to_vec(self).expect("an envelope always serializes");
