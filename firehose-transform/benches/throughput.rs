@@ -85,8 +85,19 @@ fn smoke(root: &Path, dir: &Path, python: Option<&Interpreter>) {
     let rust = produced(&process(&event).response);
     let py = run_python(python, root, &file, 1);
     check_agreement("smoke", &rust, &py);
+    // The golden fixtures hold the edge cases (local files, episodes, null items, odd dates).
+    for case in ["playlist_shapes", "sources", "invalid"] {
+        let file = root.join(format!("firehose-transform/tests/fixtures/{case}.event.json"));
+        let text = std::fs::read_to_string(&file).expect("the golden fixtures exist");
+        let event: FirehoseEvent = serde_json::from_str(&text).expect("a fixture is an event");
+        check_agreement(
+            case,
+            &produced(&process(&event).response),
+            &run_python(python, root, &file, 1),
+        );
+    }
     println!(
-        "throughput bench (check only): Rust and Python agree on {} Ok records; run `cargo bench -p \
+        "throughput bench (check only): Rust and Python agree on {} sample Ok records and the golden fixtures; run `cargo bench -p \
          firehose-transform` for the figures",
         rust.ok
     );
