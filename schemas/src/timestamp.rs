@@ -1,4 +1,4 @@
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A UTC instant with millisecond precision, the Avro `timestamp-millis` type.
@@ -10,27 +10,34 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
-    /// Truncates to whole milliseconds, the precision the schema stores.
-    pub fn from_datetime(at: DateTime<Utc>) -> Self {
-        Timestamp(DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at))
+    /// Years a timestamp may have: what `YYYY-MM-DDTHH:MM:SS.sssZ` can write and Glue's
+    /// `timestamp` and Parquet readers accept. An offset can push a parsed time outside them
+    /// (`0000-01-01T00:30:00+01:00` is year -1 in UTC).
+    pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+    /// Truncates to whole milliseconds, the precision the schema stores; `None` outside [`Self::YEARS`].
+    pub fn from_datetime(at: DateTime<Utc>) -> Option<Self> {
+        let at = DateTime::from_timestamp_millis(at.timestamp_millis())?;
+        Self::YEARS.contains(&at.year()).then_some(Timestamp(at))
     }
 
     pub fn from_millis(millis: i64) -> Option<Self> {
-        DateTime::from_timestamp_millis(millis).map(Timestamp)
+        DateTime::from_timestamp_millis(millis).and_then(Self::from_datetime)
     }
 
     pub fn now() -> Self {
-        Self::from_datetime(Utc::now())
+        Self::from_datetime(Utc::now()).expect("the clock reads a year between 1 and 9999")
     }
 
-    /// Parses RFC 3339 (any offset) or `yyyy-MM-dd HH:mm:ss[.fff]` (UTC).
+    /// Parses RFC 3339 (any offset) or `yyyy-MM-dd HH:mm:ss[.fff]` (UTC); `None` when the UTC
+    /// time falls outside [`Self::YEARS`].
     pub fn parse(text: &str) -> Option<Self> {
         if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-            return Some(Self::from_datetime(at.with_timezone(&Utc)));
+            return Self::from_datetime(at.with_timezone(&Utc));
         }
         NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
             .ok()
-            .map(|naive| Self::from_datetime(naive.and_utc()))
+            .and_then(|naive| Self::from_datetime(naive.and_utc()))
     }
 
     pub fn millis(self) -> i64 {
@@ -64,7 +71,7 @@ impl<'de> Deserialize<'de> for Timestamp {
         let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
         Timestamp::parse(&text).ok_or_else(|| {
             serde::de::Error::custom(format_args!(
-                "`{}` is not a timestamp (expected RFC 3339, e.g. 2026-11-24T08:15:30.123Z)",
+                "`{}` is not a timestamp of years 1-9999 in UTC (expected RFC 3339, e.g. 2026-11-24T08:15:30.123Z)",
                 crate::validate::clip(&text, 64)
             ))
         })
@@ -85,5 +92,16 @@ mod tests {
         );
         assert_eq!(t.utc_date(), "2026-11-24");
         assert!(Timestamp::parse("yesterday").is_none());
+    }
+
+    /// Found by fuzzing: an offset moved a valid-looking time outside the years a timestamp can
+    /// be written in, and the record failed schema validation downstream.
+    #[test]
+    fn regression_offset_moves_time_outside_years_1_to_9999() {
+        assert!(Timestamp::parse("0000-01-01T00:30:00+01:00").is_none());
+        assert!(Timestamp::parse("9999-12-31T23:30:00-01:00").is_none());
+        assert!(Timestamp::parse("0001-01-01T00:00:00Z").is_some());
+        assert!(Timestamp::parse("9999-12-31T23:59:59.999Z").is_some());
+        assert!(Timestamp::from_millis(i64::MAX).is_none());
     }
 }

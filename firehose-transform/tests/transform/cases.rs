@@ -234,3 +234,17 @@ fn emf_document_carries_every_count() {
         "tracklake/firehose-transform"
     );
 }
+
+/// Found by fuzzing (see `fuzz/`): timestamps whose UTC year left 1-9999 produced an Ok record
+/// that failed schema validation and a malformed `dt`. They are now rejected with a reason.
+#[test]
+fn regression_timestamps_outside_years_1_to_9999_are_rejected() {
+    let out_of_range_observed = json!({"v": 1, "source": "top_tracks", "observed_at": "0000-01-01T00:30:00+01:00",
+        "context": {"time_range": "short_term", "rank": 1},
+        "spotify": {"uri": "spotify:track:x", "name": "t", "duration_ms": 1, "explicit": false}});
+    assert_eq!(one(&out_of_range_observed).0, ProcessingFailed);
+    let out_of_range_added = json!({"v": 1, "source": "saved_tracks", "observed_at": OBSERVED,
+        "spotify": {"added_at": "9999-12-31T23:30:00-01:00",
+                    "track": {"uri": "spotify:track:x", "name": "t", "duration_ms": 1, "explicit": false}}});
+    assert_eq!(one(&out_of_range_added).0, ProcessingFailed);
+}

@@ -38,6 +38,23 @@ fn key() -> impl Strategy<Value = String> {
     ]
 }
 
+/// RFC 3339 timestamps with any offset, half of them at the first or last half hour of years
+/// 0, 1, 9999: an offset can move such a time out of the years 1-9999 (a bug found by fuzzing).
+fn timestamp() -> impl Strategy<Value = String> {
+    let edge = prop::sample::select(vec![
+        "0000-01-01T00:30:00",
+        "0001-01-01T00:30:00",
+        "9999-12-31T23:30:00",
+    ])
+    .prop_map(String::from);
+    let any = (1i32..=9999, 1u32..=12, 1u32..=28, 0u32..24)
+        .prop_map(|(y, mo, d, h)| format!("{y:04}-{mo:02}-{d:02}T{h:02}:30:00"));
+    (prop_oneof![edge, any], -1439i32..=1439).prop_map(|(local, off)| {
+        let sign = if off < 0 { '-' } else { '+' };
+        format!("{local}{sign}{:02}:{:02}", off.abs() / 60, off.abs() % 60)
+    })
+}
+
 fn json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -54,6 +71,7 @@ fn json() -> impl Strategy<Value = Value> {
         ])
         .prop_map(Value::from),
         ".{0,12}".prop_map(Value::from),
+        timestamp().prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
@@ -136,6 +154,20 @@ proptest! {
             Value::Object(m) => { m.remove(last); }
             Value::Array(a) => { a.remove(last.parse::<usize>().unwrap()); }
             _ => {}
+        }
+        check(&event([serde_json::to_vec(&env).unwrap()]));
+    }
+
+    #[test]
+    fn timestamps_of_any_year_and_offset(n in 0usize..10, at in prop::collection::vec(timestamp(), 4)) {
+        let mut env: Value = serde_json::from_slice(&envelope_line(n)).unwrap();
+        env["observed_at"] = at[0].clone().into();
+        env["context"]["played_at"] = at[1].clone().into();
+        if env["spotify"].get("added_at").is_some() {
+            env["spotify"]["added_at"] = at[2].clone().into();
+        }
+        if env["spotify"].get("played_at").is_some() {
+            env["spotify"]["played_at"] = at[3].clone().into();
         }
         check(&event([serde_json::to_vec(&env).unwrap()]));
     }
