@@ -38,11 +38,7 @@ fn arrow_type(schema: &Schema) -> (DataType, bool) {
             )
         }
         Schema::Union(u) => {
-            let inner = u
-                .variants()
-                .iter()
-                .find(|s| **s != Schema::Null)
-                .expect("a non-null branch");
+            let inner = crate::non_null_branch(u);
             (arrow_type(inner).0, true)
         }
         other => unreachable!("track_observation.avsc uses no {other:?}; extend arrow.rs with it"),

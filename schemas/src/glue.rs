@@ -47,11 +47,7 @@ pub fn hive_type(schema: &Schema) -> String {
         Schema::Date => "date".into(),
         Schema::Array(a) => format!("array<{}>", hive_type(&a.items)),
         Schema::Union(u) => {
-            let inner = u
-                .variants()
-                .iter()
-                .find(|s| **s != Schema::Null)
-                .expect("a non-null branch");
+            let inner = crate::non_null_branch(u);
             hive_type(inner)
         }
         other => unreachable!("track_observation.avsc uses no {other:?}; extend glue.rs with it"),

@@ -47,6 +47,15 @@ pub fn fields() -> &'static [apache_avro::schema::RecordField] {
     }
 }
 
+/// The `T` of a `["null", T]` union, the only unions the schema uses (build.rs enforces it).
+pub(crate) fn non_null_branch(union: &apache_avro::schema::UnionSchema) -> &apache_avro::Schema {
+    union
+        .variants()
+        .iter()
+        .find(|s| **s != apache_avro::Schema::Null)
+        .expect("a [\"null\", T] union has a non-null branch")
+}
+
 /// A partition key of the table: part of the S3 path, never a column of the Parquet files.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
