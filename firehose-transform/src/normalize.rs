@@ -339,7 +339,13 @@ pub fn record_key(
     }
     let digest = h.finalize();
     // 128 bits is plenty against collisions and keeps the column short.
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(32);
+    for byte in &digest[..16] {
+        key.push(HEX[usize::from(byte >> 4)] as char);
+        key.push(HEX[usize::from(byte & 0xf)] as char);
+    }
+    key
 }
 
 /// Parses a Spotify release date of year, month or day precision into its first day.

@@ -1,13 +1,13 @@
 //! The pure function Firehose's Lambda processor calls: one event in, one response out.
 
-use base64::Engine as _;
 use serde_json::value::RawValue;
 
 use crate::firehose::{FirehoseEvent, FirehoseRecord, RecordResult, MAX_RESPONSE_BYTES};
 use crate::normalize::{normalize_bytes, DropReason, FailReason, Failure, Verdict};
 use crate::summary::Summary;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+/// Firehose sends and reads standard, padded base64.
+const B64: base64_simd::Base64 = base64_simd::STANDARD;
 const RESPONSE_OPEN: &str = r#"{"records":["#;
 const RESPONSE_CLOSE: &str = "]}";
 
@@ -95,10 +95,14 @@ impl Outcome {
 /// Decodes and normalizes one record. `decoded` is a reusable buffer.
 pub fn transform_record(record: &FirehoseRecord, decoded: &mut Vec<u8>) -> Outcome {
     decoded.clear();
-    if let Err(e) = B64.decode_vec(record.data.as_bytes(), decoded) {
+    if B64.decode_append(record.data.as_bytes(), decoded).is_err() {
+        let detail = format!(
+            "data is not standard padded base64 ({} characters)",
+            record.data.len()
+        );
         return Outcome::Failed(Failure {
             reason: FailReason::InvalidBase64,
-            detail: e.to_string(),
+            detail,
         });
     }
     match normalize_bytes(decoded) {
@@ -126,7 +130,7 @@ fn write_entry(out: &mut String, record_id: &str, outcome: &Outcome) {
     out.push_str(r#"","data":""#);
     match outcome {
         Outcome::Ok { line, source, dt } => {
-            B64.encode_string(line, out);
+            B64.encode_append(line, out);
             out.push_str(r#"","metadata":{"partitionKeys":{"source":"#);
             push_json_string(out, source);
             out.push_str(r#","dt":"#);

@@ -2,7 +2,6 @@
 //! fuzz target. The Spotify objects follow the 2026 shapes of `../shared/spotify-web-api/openapi.yml`
 //! as a Development Mode app receives them (no popularity, no available_markets).
 
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::firehose::{FirehoseEvent, FirehoseRecord};
@@ -88,7 +87,6 @@ pub fn envelope_line(n: usize) -> Vec<u8> {
 
 /// A Firehose event carrying the given record payloads.
 pub fn event(payloads: impl IntoIterator<Item = Vec<u8>>) -> FirehoseEvent {
-    let b64 = base64::engine::general_purpose::STANDARD;
     FirehoseEvent {
         invocation_id: "00540a87-5050-496a-84e4-e7d92bbaf5e2".into(),
         delivery_stream_arn:
@@ -100,7 +98,7 @@ pub fn event(payloads: impl IntoIterator<Item = Vec<u8>>) -> FirehoseEvent {
             .map(|(i, p)| FirehoseRecord {
                 record_id: format!("49546986683135544286507457936321625675700192471156785154{i:08}"),
                 approximate_arrival_timestamp: 1_764_000_000_000 + i as i64,
-                data: b64.encode(p),
+                data: base64_simd::STANDARD.encode_to_string(p),
             })
             .collect(),
     }
