@@ -1,0 +1,10 @@
+//! The producer: pulls track data from the Spotify Web API and streams every observation into
+//! Firehose as a raw envelope (`schemas::RawEnvelope`). Work in progress (issue #3):
+//!
+//! - [`backoff`]: exponential backoff with full jitter, shared by every retry loop;
+//! - [`sink`]: PutRecordBatch within Firehose's limits, resending only the failed records;
+//! - [`spotify`]: the HTTP client: tokens, rate limits, quotas, bounded retries.
+
+pub mod backoff;
+pub mod sink;
+pub mod spotify;

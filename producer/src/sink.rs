@@ -1,0 +1,1 @@
+//! Firehose sink: see issue #3, section 2.

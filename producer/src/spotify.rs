@@ -1,0 +1,1 @@
+//! Spotify HTTP client: see issue #3, section 1.
