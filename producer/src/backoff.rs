@@ -40,10 +40,18 @@ mod tests {
 
     #[test]
     fn ceiling_doubles_up_to_the_cap_and_delays_stay_under_it() {
-        let b = Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(2), max_attempts: 5 };
+        let b = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(2),
+            max_attempts: 5,
+        };
         let ceilings: Vec<u128> = (0..7).map(|n| b.ceiling(n).as_millis()).collect();
         assert_eq!(ceilings, [100, 200, 400, 800, 1600, 2000, 2000]);
-        assert_eq!(b.ceiling(u32::MAX), Duration::from_secs(2), "no overflow on absurd retry counts");
+        assert_eq!(
+            b.ceiling(u32::MAX),
+            Duration::from_secs(2),
+            "no overflow on absurd retry counts"
+        );
         for n in 0..10 {
             assert!(b.delay(n) <= b.ceiling(n));
         }

@@ -1,1 +1,0 @@
-//! Spotify HTTP client: see issue #3, section 1.
