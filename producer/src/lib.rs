@@ -3,8 +3,12 @@
 //!
 //! - [`backoff`]: exponential backoff with full jitter, shared by every retry loop;
 //! - [`sink`]: PutRecordBatch within Firehose's limits, resending only the failed records;
-//! - [`spotify`]: the HTTP client: tokens, rate limits, quotas, bounded retries.
+//! - [`sources`]: the five sources, each pulling envelope lines and the state they earn;
+//! - [`spotify`]: the HTTP client: tokens, rate limits, quotas, bounded retries;
+//! - [`state`]: watermarks, snapshots and not-before between runs, saved atomically, overlap-safe.
 
 pub mod backoff;
 pub mod sink;
+pub mod sources;
 pub mod spotify;
+pub mod state;

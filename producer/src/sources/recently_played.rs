@@ -1,0 +1,71 @@
+//! `recently_played`: plays after the stored cursor, one request. Spotify keeps only the last 50
+//! plays (design brief §3), so one page of 50 holds every play there is to fetch; paging further
+//! back would find nothing newer than the cursor.
+
+use chrono::{DateTime, Utc};
+use schemas::{Context, Source, Timestamp};
+use serde::Deserialize;
+
+use super::{is_null, line, observed_at, parse, Items, Pull, StateChanges, LIST_PAGE_SIZE};
+use crate::spotify::{SpotifyClient, SpotifyError};
+use crate::state::State;
+
+const ENDPOINT: &str = "/me/player/recently-played";
+
+#[derive(Deserialize)]
+struct PlayedAt<'a> {
+    #[serde(borrow)]
+    played_at: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Plays after `state.recently_played_after` (all 50 on a first run). The new cursor is the newest
+/// `played_at` delivered, computed from the plays rather than taken from `cursors.after`, so it
+/// always matches what was actually sent.
+pub async fn recently_played(
+    client: &SpotifyClient,
+    state: &State,
+    now: DateTime<Utc>,
+    user_id: Option<&str>,
+) -> Result<Pull, SpotifyError> {
+    let observed_at = observed_at(now);
+    let after = state.recently_played_after.map(|ms| ms.to_string());
+    let mut query = vec![("limit", LIST_PAGE_SIZE)];
+    if let Some(after) = &after {
+        query.push(("after", after));
+    }
+    let body = client.get_bytes(ENDPOINT, &query).await?;
+    let page: Items = parse(ENDPOINT, &body)?;
+    let mut lines = Vec::with_capacity(page.items.len());
+    let mut newest = state.recently_played_after;
+    for play in page.items.into_iter().filter(|p| !is_null(p)) {
+        let played_at = parse::<PlayedAt>(ENDPOINT, play.get().as_bytes())?
+            .played_at
+            .and_then(|text| Timestamp::parse(&text));
+        if let (Some(at), Some(cursor)) = (played_at, state.recently_played_after) {
+            // Defensive: `after` should have excluded it; sending it again would be a duplicate.
+            if at.millis() <= cursor {
+                continue;
+            }
+        }
+        // A play without a readable `played_at` is still sent (the transform rejects it visibly
+        // into the error prefix) but cannot move the cursor.
+        if let Some(at) = played_at {
+            newest = Some(newest.map_or(at.millis(), |n| n.max(at.millis())));
+        }
+        let context = Context {
+            played_at,
+            ..Context::default()
+        };
+        lines.push(line(Source::RecentlyPlayed, observed_at, user_id, context, play));
+    }
+    Ok(Pull {
+        source: Source::RecentlyPlayed,
+        observed_at,
+        lines,
+        changes: StateChanges {
+            recently_played_after: newest.filter(|n| Some(*n) != state.recently_played_after),
+            ..StateChanges::default()
+        },
+        truncated: false,
+    })
+}

@@ -1,0 +1,312 @@
+//! The producer's state between runs: watermarks, playlist snapshots, per-source run times, the
+//! not-before time and the last run's summary.
+//!
+//! State advances only after Firehose accepted every record it covers (issue #3): a crash between
+//! delivery and [`StateStore::save`] causes duplicates (same `record_key`), never gaps.
+//!
+//! Storage sits behind [`StateStore`], so that the local JSON file ([`LocalFileStore`], the default)
+//! and an S3 object (a conditional put with `If-Match`, later) share one contract: `save` takes the
+//! [`StateVersion`] that `load` returned and fails with [`StateError::Conflict`] when someone else
+//! wrote in between, so two overlapping runs cannot silently overwrite each other.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use schemas::{Source, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The state layout written by this code. A file of another version is refused rather than
+/// guessed at: a misread watermark would skip plays or re-send a whole library.
+pub const STATE_VERSION: u32 = 1;
+
+/// Everything the producer remembers between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Layout version, [`STATE_VERSION`].
+    pub version: u32,
+    /// `recently_played`: Unix ms of the newest play delivered; the next request asks for plays
+    /// `after` it. Spotify keeps only the last 50 plays (design brief §3), so it is polled often.
+    #[serde(default)]
+    pub recently_played_after: Option<i64>,
+    /// `saved_tracks`: the newest `added_at` delivered; the next run stops at the first saved track
+    /// at or before it.
+    #[serde(default)]
+    pub saved_tracks_watermark: Option<Timestamp>,
+    /// `playlist`: playlist id -> the `snapshot_id` whose items were last delivered. A playlist
+    /// whose snapshot is unchanged is not read again.
+    #[serde(default)]
+    pub playlist_snapshots: BTreeMap<String, String>,
+    /// When each source last completed a delivered pull, for its minimum interval.
+    #[serde(default)]
+    pub last_success: BTreeMap<Source, DateTime<Utc>>,
+    /// No request to Spotify before this time: set on `QUOTA_EXCEEDED` or a `Retry-After` longer
+    /// than a run waits (design brief §3).
+    #[serde(default)]
+    pub not_before: Option<DateTime<Utc>>,
+    /// What the last run did, for operators reading the file.
+    #[serde(default)]
+    pub last_run: Option<RunSummary>,
+}
+
+impl Default for State {
+    /// The state of a producer that never ran: no watermark, so every source starts from the top.
+    fn default() -> Self {
+        State {
+            version: STATE_VERSION,
+            recently_played_after: None,
+            saved_tracks_watermark: None,
+            playlist_snapshots: BTreeMap::new(),
+            last_success: BTreeMap::new(),
+            not_before: None,
+            last_run: None,
+        }
+    }
+}
+
+/// A short account of one run, kept in the state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSummary {
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Records pulled per source.
+    #[serde(default)]
+    pub records: BTreeMap<Source, usize>,
+    /// Records Firehose accepted.
+    #[serde(default)]
+    pub delivered: usize,
+    /// Records that were never delivered (rejected as too large, or failed every attempt).
+    #[serde(default)]
+    pub undelivered: usize,
+    /// Why the run stopped early, if it did (no secret: an error's message).
+    #[serde(default)]
+    pub stopped_early: Option<String>,
+}
+
+/// Which stored state a `load` saw: the value a `save` must find unchanged. `None` means there
+/// was none (a first run); S3 maps it to `If-None-Match: *` and an ETag to `If-Match`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateVersion(Option<String>);
+
+impl StateVersion {
+    /// The state did not exist.
+    pub const ABSENT: StateVersion = StateVersion(None);
+
+    pub fn new(tag: impl Into<String>) -> Self {
+        StateVersion(Some(tag.into()))
+    }
+
+    pub fn tag(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+/// Where the state lives.
+pub trait StateStore {
+    /// The stored state (a fresh [`State::default`] when there is none) and its version.
+    fn load(&self) -> impl Future<Output = Result<(State, StateVersion), StateError>> + Send;
+
+    /// Replaces the stored state, provided it is still at `loaded`; returns the new version.
+    fn save(
+        &self,
+        state: &State,
+        loaded: &StateVersion,
+    ) -> impl Future<Output = Result<StateVersion, StateError>> + Send;
+}
+
+/// Why the state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("could not read the producer state {location}: {source}; check the path and its permissions")]
+    Read {
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "the producer state {location} is not valid: {detail}; fix the file, or delete it to start over \
+         (every source is then read from the top, which re-sends records as duplicates)"
+    )]
+    Invalid { location: String, detail: String },
+
+    #[error(
+        "the producer state {location} has version {found}, but this build reads version {supported}; \
+         run the producer release that wrote it, or delete the file to start over"
+    )]
+    UnsupportedVersion {
+        location: String,
+        found: u32,
+        supported: u32,
+    },
+
+    #[error(
+        "the producer state {location} changed since this run loaded it: another run overlapped this one. \
+         This run's state was not saved (its delivered records will come again as duplicates, nothing is \
+         lost); make sure only one schedule or CLI loop runs the producer"
+    )]
+    Conflict { location: String },
+
+    #[error("could not write the producer state {location}: {source}; check free space and permissions")]
+    Write {
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Reads a state document, naming the field at fault.
+pub fn parse_state(bytes: &[u8], location: &str) -> Result<State, StateError> {
+    // Check the version first: a future layout's new fields would otherwise be reported as
+    // "unknown field", hiding the real cause.
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        version: Option<u32>,
+    }
+    let invalid = |e: serde_json::Error| StateError::Invalid {
+        location: location.to_string(),
+        detail: e.to_string(),
+    };
+    let probe: VersionOnly = serde_json::from_slice(bytes).map_err(invalid)?;
+    match probe.version {
+        Some(STATE_VERSION) => serde_json::from_slice(bytes).map_err(invalid),
+        Some(found) => Err(StateError::UnsupportedVersion {
+            location: location.to_string(),
+            found,
+            supported: STATE_VERSION,
+        }),
+        None => Err(StateError::Invalid {
+            location: location.to_string(),
+            detail: "missing field `version`".to_string(),
+        }),
+    }
+}
+
+/// The state as a local JSON file (the default store).
+///
+/// `save` writes a temporary file in the same folder, syncs it and renames it over the old one, so
+/// a crash leaves either the old or the new state, never half of one. The file is readable by its
+/// owner only (0600 on unix): it reveals the user's listening times and playlists.
+///
+/// Overlap detection compares the file's SHA-256 with the one seen by `load`. Between that check
+/// and the rename lies a window of a few milliseconds in which a second writer is not seen; runs
+/// are minutes apart, and the S3 store's conditional put closes the window where it matters.
+#[derive(Debug, Clone)]
+pub struct LocalFileStore {
+    path: PathBuf,
+}
+
+impl LocalFileStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LocalFileStore { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The file's bytes, or `None` if it does not exist.
+    fn read(&self) -> Result<Option<Vec<u8>>, StateError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError::Read {
+                location: self.location(),
+                source,
+            }),
+        }
+    }
+
+    fn load_sync(&self) -> Result<(State, StateVersion), StateError> {
+        match self.read()? {
+            None => Ok((State::default(), StateVersion::ABSENT)),
+            Some(bytes) => Ok((parse_state(&bytes, &self.location())?, version_of(&bytes))),
+        }
+    }
+
+    fn save_sync(&self, state: &State, loaded: &StateVersion) -> Result<StateVersion, StateError> {
+        let current = self
+            .read()?
+            .map_or(StateVersion::ABSENT, |bytes| version_of(&bytes));
+        if &current != loaded {
+            return Err(StateError::Conflict {
+                location: self.location(),
+            });
+        }
+        let mut bytes = serde_json::to_vec_pretty(state).expect("the state always serializes");
+        bytes.push(b'\n');
+        let write_error = |source| StateError::Write {
+            location: self.location(),
+            source,
+        };
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let file_name = self
+            .path
+            .file_name()
+            .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
+        // Same folder as the target: a rename across file systems is not atomic.
+        let temp = dir.join(format!(
+            ".{file_name}.{}.{:016x}.tmp",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let result = write_private(&temp, &bytes).and_then(|()| std::fs::rename(&temp, &self.path));
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&temp);
+            return Err(write_error(e));
+        }
+        // The rename itself is durable only once the folder is synced.
+        #[cfg(unix)]
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(write_error)?;
+        Ok(version_of(&bytes))
+    }
+}
+
+impl StateStore for LocalFileStore {
+    // Local file I/O on a small file: blocking for well under a millisecond, so no spawn_blocking.
+    fn load(&self) -> impl Future<Output = Result<(State, StateVersion), StateError>> + Send {
+        std::future::ready(self.load_sync())
+    }
+
+    fn save(
+        &self,
+        state: &State,
+        loaded: &StateVersion,
+    ) -> impl Future<Output = Result<StateVersion, StateError>> + Send {
+        std::future::ready(self.save_sync(state, loaded))
+    }
+}
+
+fn version_of(bytes: &[u8]) -> StateVersion {
+    let digest = Sha256::digest(bytes);
+    StateVersion::new(digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Creates `path` (which must not exist), owner-only on unix, writes `bytes` and syncs them.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Set at creation, so the file is never readable by others, not even for a moment.
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
