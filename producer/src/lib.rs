@@ -2,12 +2,14 @@
 //! Firehose as a raw envelope (`schemas::RawEnvelope`). Work in progress (issue #3):
 //!
 //! - [`backoff`]: exponential backoff with full jitter, shared by every retry loop;
+//! - [`run`]: one run: pull the due sources, deliver, move the state only past what was delivered;
 //! - [`sink`]: PutRecordBatch within Firehose's limits, resending only the failed records;
 //! - [`sources`]: the five sources, each pulling envelope lines and the state they earn;
 //! - [`spotify`]: the HTTP client: tokens, rate limits, quotas, bounded retries;
 //! - [`state`]: watermarks, snapshots and not-before between runs, saved atomically, overlap-safe.
 
 pub mod backoff;
+pub mod run;
 pub mod sink;
 pub mod sources;
 pub mod spotify;

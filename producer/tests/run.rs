@@ -1,0 +1,533 @@
+//! End-to-end runs: `run_once` with a wiremock Spotify, the Firehose stand-in of `tests/sink/`
+//! (the real aws-sdk-firehose client) and a `LocalFileStore` in a temporary folder. Index:
+//! - `first_run_*`: every pulled line reaches Firehose, the state moves and is saved; the next run
+//!   pulls only what is due and asks recently-played `after` the saved cursor;
+//! - `undelivered_*`: a record Firehose never accepts keeps its source's watermark;
+//! - `quota_*`: QUOTA_EXCEEDED ends the run cleanly, persists not-before, and later runs before it
+//!   make no request at all;
+//! - `overlapping_*`: a state file changed between load and save gives a conflict, not an overwrite;
+//! - `expired_refresh_token_*`: invalid_grant shows in the report as a re-authorization to do.
+
+#[path = "sink/fake_firehose.rs"]
+#[allow(dead_code)] // Shared with tests/sink.rs, which uses the parts this file does not.
+mod fake_firehose;
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_firehose::config::retry::RetryConfig;
+use chrono::{DateTime, TimeDelta, Utc};
+use fake_firehose::{FakeFirehose, Reply};
+use firehose_transform::sample;
+use producer::backoff::Backoff;
+use producer::run::{run_once, RunError, RunReport, SourceOutcome};
+use producer::sink::{FirehoseSink, SinkConfig};
+use producer::sources::SourcesConfig;
+use producer::spotify::{SpotifyClient, SpotifyConfig};
+use producer::state::{LocalFileStore, State, StateError, StateStore, StateVersion};
+use schemas::{RawEnvelope, Source, Timestamp};
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const STREAM: &str = "tracklake-raw";
+const USER: &str = "alice";
+
+async fn spotify() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "token", "token_type": "Bearer", "expires_in": 3600
+        })))
+        .mount(&server)
+        .await;
+    api("/me")
+        .respond_with(ok(json!({"id": USER, "type": "user"})))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn config_for(server: &MockServer, config: SpotifyConfig) -> SpotifyClient {
+    let mut config = config;
+    config.api_base = format!("{}/v1", server.uri());
+    config.accounts_base = server.uri();
+    config.request_timeout = Duration::from_secs(5);
+    SpotifyClient::new(config).unwrap()
+}
+
+/// A fresh client per run, as the entrypoints build them: the budget and counters are per run.
+fn client(server: &MockServer) -> SpotifyClient {
+    config_for(server, SpotifyConfig::client_credentials("id", "secret"))
+}
+
+fn api(route: &str) -> wiremock::MockBuilder {
+    Mock::given(method("GET")).and(path(format!("/v1{route}")))
+}
+
+fn ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+fn sink(firehose: &FakeFirehose) -> FirehoseSink {
+    let config = SinkConfig {
+        retry: Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+            max_attempts: 3,
+        },
+        max_in_flight: 2,
+        call_timeout: Duration::from_secs(10),
+    };
+    // SDK retries off: the sink's policy is the only loop, so the call counts below are exact.
+    FirehoseSink::new(
+        firehose.client_with_sdk_retries(RetryConfig::disabled()),
+        STREAM,
+        config,
+    )
+}
+
+fn sources(enabled: &[Source]) -> SourcesConfig {
+    SourcesConfig {
+        enabled: enabled.to_vec(),
+        ..SourcesConfig::default()
+    }
+}
+
+/// Not a fixed date: a not-before time comes from the real clock (now + Retry-After).
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn one_page(items: Vec<Value>) -> Value {
+    let total = items.len();
+    json!({"href": "…", "items": items, "limit": 50, "offset": 0, "total": total, "next": null, "previous": null})
+}
+
+const PLAYED: [&str; 2] = ["2026-11-24T07:50:00.500Z", "2026-11-24T07:40:00Z"];
+const ADDED: [&str; 2] = ["2026-11-20T10:00:00Z", "2026-11-01T09:00:00Z"];
+
+async fn mount_recently_played_first(server: &MockServer) {
+    let plays: Vec<Value> = PLAYED
+        .iter()
+        .enumerate()
+        .map(|(n, at)| json!({"track": sample::track(n), "played_at": at, "context": null}))
+        .collect();
+    api("/me/player/recently-played")
+        .and(query_param_is_missing("after"))
+        .respond_with(ok(
+            json!({"items": plays, "next": null, "cursors": null, "limit": 50}),
+        ))
+        .mount(server)
+        .await;
+}
+
+async fn mount_saved_tracks(server: &MockServer) {
+    let saved: Vec<Value> = ADDED
+        .iter()
+        .enumerate()
+        .map(|(n, at)| json!({"added_at": at, "track": sample::track(10 + n)}))
+        .collect();
+    api("/me/tracks")
+        .respond_with(ok(one_page(saved)))
+        .mount(server)
+        .await;
+}
+
+/// Requests wiremock received for `route`, with their query strings.
+async fn requests_to(server: &MockServer, route: &str) -> Vec<String> {
+    let route = format!("/v1{route}");
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == route)
+        .map(|r| r.url.query().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Every record the stand-in accepted, as (source, line).
+fn accepted(firehose: &FakeFirehose) -> Vec<(Source, Vec<u8>)> {
+    firehose
+        .calls()
+        .into_iter()
+        .flat_map(|call| {
+            call.records
+                .into_iter()
+                .zip(call.accepted)
+                .filter(|(_, accepted)| *accepted)
+                .map(|(record, _)| record)
+        })
+        .map(|line| {
+            let source = serde_json::from_slice::<RawEnvelope>(&line).unwrap().source;
+            (source, line)
+        })
+        .collect()
+}
+
+fn count(lines: &[(Source, Vec<u8>)], source: Source) -> usize {
+    lines.iter().filter(|(s, _)| *s == source).count()
+}
+
+fn brief(report: &RunReport) -> String {
+    format!(
+        "sources {:#?}, totals {:?}, error {:?}, stopped {:?}",
+        report.sources, report.totals, report.error, report.stopped_early
+    )
+}
+
+#[tokio::test]
+async fn first_run_delivers_every_line_and_saves_the_state_then_the_next_run_pulls_only_what_is_due() {
+    let server = spotify().await;
+    mount_recently_played_first(&server).await;
+    mount_saved_tracks(&server).await;
+    // One track per time range: three lines.
+    api("/me/top/tracks")
+        .respond_with(ok(one_page(vec![sample::track(20)])))
+        .mount(&server)
+        .await;
+    let cursor = Timestamp::parse(PLAYED[0]).unwrap().millis();
+    api("/me/player/recently-played")
+        .and(query_param("after", cursor.to_string()))
+        .respond_with(ok(
+            json!({"items": [], "next": null, "cursors": null, "limit": 50}),
+        ))
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let config = sources(&[Source::RecentlyPlayed, Source::SavedTracks, Source::TopTracks]);
+    let t0 = now();
+
+    let report = run_once(&client(&server), &sink(&firehose), &store, &config, t0).await;
+    assert!(report.exit_ok(), "{}", brief(&report));
+    assert_eq!(report.totals.pulled, 7, "{}", brief(&report));
+    assert_eq!(report.totals.delivered, 7);
+    for source in [Source::RecentlyPlayed, Source::SavedTracks, Source::TopTracks] {
+        assert_eq!(report.source(source).unwrap().outcome, SourceOutcome::Delivered);
+    }
+    let arrived = accepted(&firehose);
+    assert_eq!(arrived.len(), 7);
+    assert_eq!(count(&arrived, Source::RecentlyPlayed), 2);
+    assert_eq!(count(&arrived, Source::SavedTracks), 2);
+    assert_eq!(count(&arrived, Source::TopTracks), 3);
+    assert_eq!(report.requests["/me/top/tracks"].requests, 3);
+    assert_eq!(report.requests["/me"].requests, 1);
+
+    let (state, _) = store.load().await.unwrap();
+    assert_eq!(state.recently_played_after, Some(cursor));
+    assert_eq!(state.saved_tracks_watermark, Timestamp::parse(ADDED[0]));
+    let succeeded: Vec<Source> = state.last_success.keys().copied().collect();
+    assert_eq!(
+        succeeded,
+        [Source::RecentlyPlayed, Source::TopTracks, Source::SavedTracks]
+    );
+    assert!(state.not_before.is_none());
+    let summary = state.last_run.expect("the run's summary is saved");
+    assert_eq!(summary.delivered, 7);
+    assert_eq!(summary.records[&Source::TopTracks], 3);
+
+    let t1 = t0 + TimeDelta::minutes(1);
+    let report = run_once(&client(&server), &sink(&firehose), &store, &config, t1).await;
+    assert!(report.exit_ok(), "{}", brief(&report));
+    assert_eq!(
+        report.source(Source::RecentlyPlayed).unwrap().outcome,
+        SourceOutcome::Delivered
+    );
+    assert_eq!(
+        report.source(Source::SavedTracks).unwrap().outcome,
+        SourceOutcome::NotDue
+    );
+    assert_eq!(
+        report.source(Source::TopTracks).unwrap().outcome,
+        SourceOutcome::NotDue
+    );
+    let plays = requests_to(&server, "/me/player/recently-played").await;
+    assert_eq!(plays.len(), 2);
+    assert!(
+        plays[1].contains(&format!("after={cursor}")),
+        "second run must ask after the cursor: {plays:?}"
+    );
+    assert_eq!(requests_to(&server, "/me/tracks").await.len(), 1);
+    assert_eq!(requests_to(&server, "/me/top/tracks").await.len(), 3);
+    assert_eq!(accepted(&firehose).len(), 7, "nothing new to send");
+    let (state, _) = store.load().await.unwrap();
+    assert_eq!(state.recently_played_after, Some(cursor));
+    assert_eq!(state.last_success[&Source::RecentlyPlayed], t1);
+    assert_eq!(state.last_success[&Source::SavedTracks], t0);
+}
+
+#[tokio::test]
+async fn undelivered_record_keeps_its_sources_watermark_while_the_others_advance() {
+    let server = spotify().await;
+    mount_recently_played_first(&server).await;
+    mount_saved_tracks(&server).await;
+    // The newest saved track never gets through.
+    let marker = ADDED[0].as_bytes().to_vec();
+    let firehose = FakeFirehose::start(STREAM, move |_, records| {
+        Reply::Records(
+            records
+                .iter()
+                .map(|r| {
+                    r.windows(marker.len())
+                        .any(|w| w == marker)
+                        .then(|| ("ServiceUnavailableException", "Slow down.".to_string()))
+                })
+                .collect(),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let config = sources(&[Source::RecentlyPlayed, Source::SavedTracks]);
+
+    let report = run_once(&client(&server), &sink(&firehose), &store, &config, now()).await;
+    assert!(!report.exit_ok(), "{}", brief(&report));
+    assert!(report.error.is_none(), "{}", brief(&report));
+    let saved = report.source(Source::SavedTracks).unwrap();
+    assert_eq!(saved.outcome, SourceOutcome::Undelivered);
+    assert_eq!((saved.pulled, saved.delivered, saved.failed), (2, 1, 1));
+    assert_eq!(saved.resent, 2, "three attempts in all");
+    assert!(saved
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("ServiceUnavailableException"));
+    assert_eq!(
+        report.source(Source::RecentlyPlayed).unwrap().outcome,
+        SourceOutcome::Delivered
+    );
+    assert_eq!(report.totals.failed, 1);
+
+    let (state, _) = store.load().await.unwrap();
+    assert_eq!(
+        state.saved_tracks_watermark, None,
+        "the failed record must be pulled again"
+    );
+    assert!(!state.last_success.contains_key(&Source::SavedTracks));
+    assert_eq!(
+        state.recently_played_after,
+        Some(Timestamp::parse(PLAYED[0]).unwrap().millis())
+    );
+    assert!(state.last_success.contains_key(&Source::RecentlyPlayed));
+    assert_eq!(state.last_run.unwrap().undelivered, 1);
+}
+
+#[tokio::test]
+async fn quota_exceeded_delivers_earlier_sources_persists_not_before_and_later_runs_make_no_request() {
+    let server = spotify().await;
+    mount_recently_played_first(&server).await;
+    api("/me/tracks")
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "3600")
+                .set_body_json(json!({"error": {"status": 429, "message": "Quota exceeded", "reason": "QUOTA_EXCEEDED"}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let config = sources(&[Source::RecentlyPlayed, Source::SavedTracks, Source::TopTracks]);
+    let t0 = now();
+
+    let report = run_once(&client(&server), &sink(&firehose), &store, &config, t0).await;
+    assert!(
+        report.exit_ok(),
+        "a spent quota ends the run normally: {}",
+        brief(&report)
+    );
+    assert!(report
+        .stopped_early
+        .as_deref()
+        .unwrap()
+        .contains("QUOTA_EXCEEDED"));
+    let not_before = report.not_before.expect("not-before from Retry-After");
+    assert!(not_before > t0 + TimeDelta::minutes(59), "{not_before}");
+    assert_eq!(
+        report.source(Source::RecentlyPlayed).unwrap().outcome,
+        SourceOutcome::Delivered
+    );
+    assert_eq!(
+        report.source(Source::SavedTracks).unwrap().outcome,
+        SourceOutcome::NotReached
+    );
+    assert_eq!(
+        report.source(Source::TopTracks).unwrap().outcome,
+        SourceOutcome::NotReached
+    );
+    assert!(requests_to(&server, "/me/top/tracks").await.is_empty());
+    assert_eq!(count(&accepted(&firehose), Source::RecentlyPlayed), 2);
+
+    let (state, _) = store.load().await.unwrap();
+    assert_eq!(state.not_before, Some(not_before));
+    assert!(state.recently_played_after.is_some());
+    assert_eq!(state.saved_tracks_watermark, None);
+
+    let seen = server.received_requests().await.unwrap().len();
+    let calls = firehose.calls().len();
+    for later in [TimeDelta::minutes(1), TimeDelta::minutes(30)] {
+        let report = run_once(&client(&server), &sink(&firehose), &store, &config, t0 + later).await;
+        assert_eq!(report.deferred_until, Some(not_before));
+        assert!(report.exit_ok());
+        assert_eq!(report.totals.requests, 0);
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            seen,
+            "no request to Spotify"
+        );
+        assert_eq!(firehose.calls().len(), calls, "nothing to Firehose");
+    }
+    assert_eq!(store.load().await.unwrap().0.not_before, Some(not_before));
+}
+
+/// A store that lets another run save the same file after this run loaded it.
+struct Overlapped {
+    store: LocalFileStore,
+}
+
+impl StateStore for Overlapped {
+    fn load(&self) -> impl Future<Output = Result<(State, StateVersion), StateError>> + Send {
+        self.store.load()
+    }
+
+    fn save(
+        &self,
+        state: &State,
+        loaded: &StateVersion,
+    ) -> impl Future<Output = Result<StateVersion, StateError>> + Send {
+        let other = LocalFileStore::new(self.store.path());
+        let (mut theirs, their_version) = futures_ready(other.load());
+        theirs.recently_played_after = Some(42);
+        futures_ready(other.save(&theirs, &their_version));
+        self.store.save(state, loaded)
+    }
+}
+
+/// The local store's futures are ready at once; this reads one without an executor.
+fn futures_ready<T>(future: impl Future<Output = Result<T, StateError>>) -> T {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(result) => result.unwrap(),
+        std::task::Poll::Pending => panic!("LocalFileStore is expected to be ready at once"),
+    }
+}
+
+#[tokio::test]
+async fn overlapping_run_is_a_conflict_and_the_other_runs_state_is_not_overwritten() {
+    let server = spotify().await;
+    mount_recently_played_first(&server).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Overlapped {
+        store: LocalFileStore::new(dir.path().join("state.json")),
+    };
+    let config = sources(&[Source::RecentlyPlayed]);
+
+    let report = run_once(&client(&server), &sink(&firehose), &store, &config, now()).await;
+    assert!(!report.exit_ok());
+    match &report.error {
+        Some(e @ RunError::Conflict { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains("Nothing is lost"), "{message}");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // The records were delivered all the same; the next run sends them again as duplicates.
+    assert_eq!(report.totals.delivered, 2);
+    let (state, _) = store.store.load().await.unwrap();
+    assert_eq!(
+        state.recently_played_after,
+        Some(42),
+        "the other run's state stays"
+    );
+}
+
+#[tokio::test]
+async fn expired_refresh_token_is_reported_as_a_reauthorization_to_do() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant", "error_description": "Refresh token revoked"
+        })))
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let client = config_for(&server, SpotifyConfig::refresh_token("id", "refresh-secret"));
+
+    let report = run_once(
+        &client,
+        &sink(&firehose),
+        &store,
+        &sources(&[Source::RecentlyPlayed]),
+        now(),
+    )
+    .await;
+    assert!(report.reauthorization_required, "{}", brief(&report));
+    assert!(!report.exit_ok());
+    let played = report.source(Source::RecentlyPlayed).unwrap();
+    assert_eq!(played.outcome, SourceOutcome::PullFailed);
+    let error = played.error.as_deref().unwrap();
+    assert!(error.contains("tracklake auth"), "{error}");
+    assert!(
+        !format!("{report:?}").contains("refresh-secret"),
+        "no secret in the report"
+    );
+    let summary = store.load().await.unwrap().0.last_run.unwrap();
+    assert!(summary.stopped_early.unwrap().contains("tracklake auth"));
+}
+
+#[tokio::test]
+async fn spotify_failing_past_the_retry_limit_stops_the_run_and_is_not_ok() {
+    let server = spotify().await;
+    api("/me/player/recently-played")
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let config = sources(&[Source::RecentlyPlayed, Source::SavedTracks]);
+    let mut spotify_config = SpotifyConfig::client_credentials("id", "secret");
+    spotify_config.backoff = Backoff {
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(5),
+        max_attempts: 3,
+    };
+    let report = run_once(
+        &config_for(&server, spotify_config),
+        &sink(&firehose),
+        &store,
+        &config,
+        now(),
+    )
+    .await;
+    assert!(report.spotify_unavailable, "{}", brief(&report));
+    assert!(
+        !report.exit_ok(),
+        "a lasting outage must not look like a quiet, successful run"
+    );
+    assert_eq!(
+        requests_to(&server, "/me/player/recently-played").await.len(),
+        3,
+        "bounded retries"
+    );
+    assert!(
+        requests_to(&server, "/me/tracks").await.is_empty(),
+        "the run stopped pulling"
+    );
+    let (state, _) = store.load().await.unwrap();
+    assert_eq!(
+        state.recently_played_after, None,
+        "nothing delivered, nothing advanced"
+    );
+}
