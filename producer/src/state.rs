@@ -296,8 +296,9 @@ fn version_of(bytes: &[u8]) -> StateVersion {
     StateVersion::new(digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-/// Creates `path` (which must not exist), owner-only on unix, writes `bytes` and syncs them.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Creates `path` (which must not exist), owner-only on unix, writes `bytes` and syncs them. Also
+/// used by [`crate::auth::LocalFileSecretStore`] for the refresh-token file.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -35,6 +35,8 @@ pub use config::{
 pub use error::SpotifyError;
 pub use paging::{Page, PageLimits, Pager, ARTIST_ALBUMS_PAGES, LIST_PAGES, SEARCH_PAGES};
 pub use stats::{normalize_endpoint, EndpointStats};
+/// The token endpoint's form encoder, shared with the PKCE code exchange in [`crate::auth`].
+pub(crate) use token::form;
 pub use wait::{Sleeper, TokioSleeper};
 
 /// Not-before time after a `QUOTA_EXCEEDED` answer that carries no usable `Retry-After`. Reported

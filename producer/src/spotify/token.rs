@@ -157,7 +157,7 @@ impl SpotifyClient {
 
 /// `application/x-www-form-urlencoded` text. reqwest's `form` feature is off; `Url`'s query
 /// serializer is the same encoder.
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     let mut url = Url::parse("http://form.invalid/").expect("a constant, valid URL");
     url.query_pairs_mut().extend_pairs(pairs);
     url.query().unwrap_or_default().to_string()

@@ -1,0 +1,347 @@
+//! The CLI's configuration: one TOML file (`--config`, else `tracklake.toml` when present, else
+//! the defaults), then environment overrides for what differs between machines. Secrets (the
+//! client secret, the refresh token) come from the environment only, so the file can be checked
+//! in or shared without leaking them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use producer::sink::SinkConfig;
+use producer::sources::SourcesConfig;
+use producer::spotify::{SpotifyConfig, DEFAULT_ACCOUNTS_BASE, DEFAULT_API_BASE, DEFAULT_REQUEST_BUDGET};
+use serde::Deserialize;
+
+/// The file read when `--config` is not given, if it exists in the current folder.
+pub const DEFAULT_CONFIG_FILE: &str = "tracklake.toml";
+
+/// Where the state lives when neither the file nor `TRACKLAKE_STATE` says.
+pub const DEFAULT_STATE_FILE: &str = "tracklake-state.json";
+
+pub const ENV_CLIENT_ID: &str = "SPOTIFY_CLIENT_ID";
+pub const ENV_CLIENT_SECRET: &str = "SPOTIFY_CLIENT_SECRET";
+pub const ENV_REFRESH_TOKEN: &str = "SPOTIFY_REFRESH_TOKEN";
+pub const ENV_API_BASE: &str = "SPOTIFY_API_BASE";
+pub const ENV_ACCOUNTS_BASE: &str = "SPOTIFY_ACCOUNTS_BASE";
+pub const ENV_STREAM: &str = "TRACKLAKE_STREAM";
+pub const ENV_STATE: &str = "TRACKLAKE_STATE";
+
+/// Everything `tracklake run` needs, besides the secrets and the AWS settings (those follow the
+/// AWS SDK's standard configuration: `AWS_REGION`, credentials, `AWS_ENDPOINT_URL_FIREHOSE`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub spotify: SpotifySection,
+    pub firehose: FirehoseSection,
+    pub state: StateSection,
+    /// Which sources run and how often (see `producer::sources::SourcesConfig`).
+    pub sources: SourcesConfig,
+}
+
+/// The Spotify app and how hard to use it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpotifySection {
+    /// The app's client id (not a secret); `SPOTIFY_CLIENT_ID` overrides it.
+    pub client_id: Option<String>,
+    /// Web API root; `SPOTIFY_API_BASE` overrides it (tests and the local sandbox).
+    pub api_base: String,
+    /// Accounts service root; `SPOTIFY_ACCOUNTS_BASE` overrides it.
+    pub accounts_base: String,
+    /// Requests one cycle may make, token requests included.
+    pub request_budget: u32,
+}
+
+impl Default for SpotifySection {
+    fn default() -> Self {
+        SpotifySection {
+            client_id: None,
+            api_base: DEFAULT_API_BASE.to_string(),
+            accounts_base: DEFAULT_ACCOUNTS_BASE.to_string(),
+            request_budget: DEFAULT_REQUEST_BUDGET,
+        }
+    }
+}
+
+/// The delivery stream. The endpoint, region and credentials are the AWS SDK's business.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FirehoseSection {
+    /// Delivery stream name; `TRACKLAKE_STREAM` overrides it. Defaults to the stream of
+    /// `schemas/delivery.json`, the one `infra/` creates.
+    pub stream: String,
+    /// Most PutRecordBatch calls any one record is part of before it counts as failed.
+    pub max_attempts: u32,
+}
+
+impl Default for FirehoseSection {
+    fn default() -> Self {
+        FirehoseSection {
+            stream: schemas::delivery::settings().stream_name,
+            max_attempts: SinkConfig::default().retry.max_attempts,
+        }
+    }
+}
+
+/// Where the producer keeps its watermarks between cycles.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateSection {
+    /// Local JSON state file; `TRACKLAKE_STATE` overrides it.
+    pub path: PathBuf,
+}
+
+impl Default for StateSection {
+    fn default() -> Self {
+        StateSection {
+            path: PathBuf::from(DEFAULT_STATE_FILE),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}. Pass an existing file with --config, or none to use the defaults")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("the config file {path} is not valid: {message}. See tracklake.example.toml for every setting")]
+    Parse { path: String, message: String },
+
+    #[error(
+        "Spotify credentials are missing: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (app-only access: \
+         search), or {ENV_CLIENT_ID} and {ENV_REFRESH_TOKEN} (the user's own data). Create an app at \
+         https://developer.spotify.com/dashboard to get them. A local sandbox that needs no Spotify \
+         account is planned in issue #4"
+    )]
+    MissingCredentials,
+}
+
+impl Config {
+    /// Parses a config file's text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads `path`, or `tracklake.toml` if it exists when `path` is `None`, or the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match path {
+            Some(path) => path,
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => Path::new(DEFAULT_CONFIG_FILE),
+            None => return Ok(Config::default()),
+        };
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::parse(&text, &shown)
+    }
+
+    /// Applies the environment overrides. `env` looks a variable up (`std::env::var(..).ok()`
+    /// outside tests); an empty value counts as unset, as a shell's `VAR=` usually means.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+        let env = |name: &str| env(name).filter(|v| !v.is_empty());
+        if let Some(id) = env(ENV_CLIENT_ID) {
+            self.spotify.client_id = Some(id);
+        }
+        if let Some(base) = env(ENV_API_BASE) {
+            self.spotify.api_base = base;
+        }
+        if let Some(base) = env(ENV_ACCOUNTS_BASE) {
+            self.spotify.accounts_base = base;
+        }
+        if let Some(stream) = env(ENV_STREAM) {
+            self.firehose.stream = stream;
+        }
+        if let Some(path) = env(ENV_STATE) {
+            self.state.path = PathBuf::from(path);
+        }
+    }
+
+    /// The Spotify client's settings, with the secret from the environment: the refresh-token
+    /// credentials when `SPOTIFY_REFRESH_TOKEN` is set, else client credentials.
+    pub fn spotify_config(&self, env: impl Fn(&str) -> Option<String>) -> Result<SpotifyConfig, ConfigError> {
+        let env = |name: &str| env(name).filter(|v| !v.is_empty());
+        let client_id = self
+            .spotify
+            .client_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .ok_or(ConfigError::MissingCredentials)?;
+        let mut config = if let Some(token) = env(ENV_REFRESH_TOKEN) {
+            SpotifyConfig::refresh_token(client_id, token)
+        } else if let Some(secret) = env(ENV_CLIENT_SECRET) {
+            SpotifyConfig::client_credentials(client_id, secret)
+        } else {
+            return Err(ConfigError::MissingCredentials);
+        };
+        // The client joins paths onto the bases itself; a trailing slash would double it.
+        config.api_base = self.spotify.api_base.trim_end_matches('/').to_string();
+        config.accounts_base = self.spotify.accounts_base.trim_end_matches('/').to_string();
+        config.request_budget = self.spotify.request_budget;
+        Ok(config)
+    }
+
+    /// The sink's settings: the defaults, with the configured number of attempts.
+    pub fn sink_config(&self) -> SinkConfig {
+        let mut config = SinkConfig::default();
+        config.retry.max_attempts = self.firehose.max_attempts;
+        config
+    }
+}
+
+/// `--every`: a whole number and a unit, `s`, `m`, `h` or `d` (`30s`, `15m`, `1h`). Zero is
+/// refused: back-to-back cycles would spend the request budget and the quota for nothing.
+pub fn parse_every(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let usage =
+        || format!("invalid duration {text:?}: write a whole number and a unit, e.g. 30s, 15m, 1h or 1d");
+    let number: u64 = number.parse().map_err(|_| usage())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return Err(usage()),
+    };
+    if number == 0 {
+        return Err(format!("invalid duration {text:?}: it must be more than zero"));
+    }
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use producer::spotify::Credentials;
+    use schemas::Source;
+
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn the_example_config_parses_and_says_what_it_documents() {
+        let text = include_str!("../../tracklake.example.toml");
+        let config = Config::parse(text, "tracklake.example.toml").unwrap();
+        assert_eq!(config.spotify.client_id, None);
+        assert_eq!(config.spotify.api_base, DEFAULT_API_BASE);
+        assert_eq!(config.spotify.request_budget, 500);
+        assert_eq!(config.firehose.stream, schemas::delivery::settings().stream_name);
+        assert_eq!(config.state.path, PathBuf::from(DEFAULT_STATE_FILE));
+        assert_eq!(
+            config.sources.enabled,
+            [
+                Source::RecentlyPlayed,
+                Source::TopTracks,
+                Source::SavedTracks,
+                Source::Playlist
+            ]
+        );
+        assert_eq!(
+            config.sources.min_interval(Source::TopTracks),
+            Duration::from_secs(86_400)
+        );
+    }
+
+    #[test]
+    fn an_empty_file_means_the_defaults() {
+        assert_eq!(Config::parse("", "x").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn a_misspelt_setting_is_refused_with_its_name() {
+        let err = Config::parse("[spotify]\nclient_idd = \"x\"\n", "x.toml").unwrap_err();
+        assert!(err.to_string().contains("client_idd"), "{err}");
+        let err = Config::parse("[sources]\nenabled = [\"recent\"]\n", "x.toml").unwrap_err();
+        assert!(err.to_string().contains("recent"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config = Config::parse(
+            "[spotify]\nclient_id = \"file\"\n[firehose]\nstream = \"file-stream\"\n",
+            "x",
+        )
+        .unwrap();
+        config.apply_env(env(&[
+            (ENV_CLIENT_ID, "env-id"),
+            (ENV_STREAM, "env-stream"),
+            (ENV_STATE, "/tmp/s.json"),
+            (ENV_API_BASE, "http://127.0.0.1:1/v1/"),
+            (ENV_ACCOUNTS_BASE, "http://127.0.0.1:1"),
+        ]));
+        assert_eq!(config.spotify.client_id.as_deref(), Some("env-id"));
+        assert_eq!(config.firehose.stream, "env-stream");
+        assert_eq!(config.state.path, PathBuf::from("/tmp/s.json"));
+        let spotify = config.spotify_config(env(&[(ENV_CLIENT_SECRET, "s")])).unwrap();
+        assert_eq!(spotify.api_base, "http://127.0.0.1:1/v1");
+        assert_eq!(spotify.accounts_base, "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn a_refresh_token_selects_the_user_credentials_else_client_credentials() {
+        let mut config = Config::default();
+        config.apply_env(env(&[(ENV_CLIENT_ID, "id")]));
+        let user = config
+            .spotify_config(env(&[(ENV_CLIENT_SECRET, "s"), (ENV_REFRESH_TOKEN, "r")]))
+            .unwrap();
+        assert!(matches!(user.credentials, Credentials::RefreshToken { .. }));
+        let app = config.spotify_config(env(&[(ENV_CLIENT_SECRET, "s")])).unwrap();
+        assert!(matches!(app.credentials, Credentials::ClientCredentials { .. }));
+    }
+
+    #[test]
+    fn missing_credentials_name_the_variables_to_set() {
+        for vars in [
+            &[][..],
+            &[(ENV_CLIENT_ID, "id")][..],
+            &[(ENV_CLIENT_SECRET, "s")][..],
+            &[(ENV_CLIENT_ID, ""), (ENV_CLIENT_SECRET, "s")][..],
+        ] {
+            let mut config = Config::default();
+            config.apply_env(env(vars));
+            let err = config.spotify_config(env(vars)).unwrap_err();
+            let message = err.to_string();
+            for name in [ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REFRESH_TOKEN, "issue #4"] {
+                assert!(message.contains(name), "{vars:?}: {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_takes_a_number_and_a_unit() {
+        assert_eq!(parse_every("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_every("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_every("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_every("2d"), Ok(Duration::from_secs(172_800)));
+        for bad in [
+            "",
+            "15",
+            "m",
+            "1.5h",
+            "-1m",
+            "0s",
+            "15 minutes",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_every(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The run report as people read it on stdout. Error texts come from the producer, whose errors
+//! never carry a secret.
+
+use std::fmt::Write;
+
+use producer::run::{RunReport, SourceOutcome};
+
+fn outcome(outcome: SourceOutcome) -> &'static str {
+    match outcome {
+        SourceOutcome::NotDue => "not due",
+        SourceOutcome::Delivered => "delivered",
+        SourceOutcome::Undelivered => "UNDELIVERED",
+        SourceOutcome::PullFailed => "PULL FAILED",
+        SourceOutcome::NotReached => "not reached",
+    }
+}
+
+/// The report as text, ending in a line that says whether the run counts as a success.
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail; the `let _` keep clippy quiet without unwraps.
+    let _ = writeln!(out, "run started {}", report.started_at.to_rfc3339());
+    if let Some(until) = report.deferred_until {
+        let _ = writeln!(
+            out,
+            "deferred: Spotify asked for a pause until {}; no request was made",
+            until.to_rfc3339()
+        );
+    }
+    if !report.sources.is_empty() {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<12} {:>7} {:>9} {:>6} {:>8} {:>6}",
+            "source", "outcome", "pulled", "delivered", "resent", "rejected", "failed"
+        );
+        for s in &report.sources {
+            let _ = writeln!(
+                out,
+                "{:<16} {:<12} {:>7} {:>9} {:>6} {:>8} {:>6}{}",
+                s.source.as_str(),
+                outcome(s.outcome),
+                s.pulled,
+                s.delivered,
+                s.resent,
+                s.rejected,
+                s.failed,
+                if s.truncated {
+                    "  (search stopped at the offset cap)"
+                } else {
+                    ""
+                }
+            );
+        }
+        for s in &report.sources {
+            if let Some(error) = &s.error {
+                let _ = writeln!(out, "  {}: {error}", s.source.as_str());
+            }
+        }
+        let t = &report.totals;
+        let _ = writeln!(
+            out,
+            "{:<16} {:<12} {:>7} {:>9} {:>6} {:>8} {:>6}",
+            "total", "", t.pulled, t.delivered, t.resent, t.rejected, t.failed
+        );
+    }
+    if !report.requests.is_empty() {
+        let _ = writeln!(
+            out,
+            "{:<32} {:>8} {:>7} {:>9} {:>5} {:>9}",
+            "endpoint", "requests", "retries", "throttled", "waits", "waited"
+        );
+        for (endpoint, stats) in &report.requests {
+            let _ = writeln!(
+                out,
+                "{:<32} {:>8} {:>7} {:>9} {:>5} {:>8.1}s",
+                endpoint,
+                stats.requests,
+                stats.retries,
+                stats.throttled,
+                stats.waits,
+                stats.wait_time.as_secs_f64()
+            );
+        }
+    }
+    if let Some(not_before) = report.not_before {
+        let _ = writeln!(
+            out,
+            "not before: {} (the next cycle waits until then)",
+            not_before.to_rfc3339()
+        );
+    }
+    if let Some(why) = &report.stopped_early {
+        let _ = writeln!(out, "stopped early: {why}");
+    }
+    if report.reauthorization_required {
+        let _ = writeln!(
+            out,
+            "Spotify refused the refresh token: authorize again and set SPOTIFY_REFRESH_TOKEN"
+        );
+    }
+    if report.spotify_unavailable {
+        let _ = writeln!(out, "Spotify kept failing (5xx or timeouts past the retry limit)");
+    }
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "error: {error}");
+    }
+    let _ = writeln!(
+        out,
+        "result: {}",
+        if report.exit_ok() {
+            "ok"
+        } else {
+            "FAILED (records undelivered or a source broken; see above)"
+        }
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+    use producer::run::{RunTotals, SourceReport};
+    use producer::spotify::EndpointStats;
+    use schemas::Source;
+
+    use super::*;
+
+    #[test]
+    fn a_clean_stop_shows_the_endpoint_waits_and_the_not_before_time_and_stays_ok() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 0).unwrap();
+        let report = RunReport {
+            started_at: at,
+            deferred_until: None,
+            sources: vec![SourceReport {
+                source: Source::SavedTracks,
+                outcome: SourceOutcome::NotReached,
+                pulled: 0,
+                delivered: 0,
+                resent: 0,
+                rejected: 0,
+                failed: 0,
+                truncated: false,
+                error: Some("quota exceeded".into()),
+            }],
+            requests: BTreeMap::from([(
+                "/me/tracks".to_string(),
+                EndpointStats {
+                    requests: 3,
+                    retries: 2,
+                    throttled: 2,
+                    waits: 2,
+                    wait_time: Duration::from_millis(1500),
+                },
+            )]),
+            totals: RunTotals::default(),
+            not_before: Some(at + chrono::TimeDelta::hours(1)),
+            stopped_early: Some("quota exceeded".into()),
+            spotify_unavailable: false,
+            reauthorization_required: false,
+            error: None,
+        };
+        let text = render(&report);
+        let endpoint: Vec<&str> = text
+            .lines()
+            .find(|l| l.starts_with("/me/tracks"))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(endpoint, ["/me/tracks", "3", "2", "2", "2", "1.5s"], "{text}");
+        assert!(text.contains("saved_tracks: quota exceeded"), "{text}");
+        assert!(text.contains("not before: 2026-11-24T09:00:00+00:00"), "{text}");
+        assert!(text.contains("stopped early: quota exceeded"), "{text}");
+        assert!(text.ends_with("result: ok\n"), "{text}");
+    }
+}

@@ -1,0 +1,322 @@
+//! The real `tracklake` binary against a wiremock Spotify and the Firehose stand-in of the
+//! producer's tests (the binary's own aws-sdk-firehose client, pointed at it with
+//! `AWS_ENDPOINT_URL_FIREHOSE`). The child's environment is cleared, so nothing of the developer's
+//! machine (AWS profile, real Spotify keys) leaks into a test.
+
+#[path = "../../producer/tests/sink/fake_firehose.rs"]
+#[allow(dead_code)] // Shared with the producer's tests, which use the parts this file does not.
+mod fake_firehose;
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use fake_firehose::{FakeFirehose, Reply};
+use firehose_transform::sample;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const STREAM: &str = "tracklake-test";
+const CLIENT_ID: &str = "test-client-id";
+const SECRET: &str = "sup3r-s3cret-client-value";
+const PLAYED: [&str; 2] = ["2026-11-24T07:50:00.500Z", "2026-11-24T07:40:00Z"];
+
+async fn spotify() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "token", "token_type": "Bearer", "expires_in": 3600
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "alice", "type": "user"})))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn plays() -> Value {
+    let items: Vec<Value> = PLAYED
+        .iter()
+        .enumerate()
+        .map(|(n, at)| json!({"track": sample::track(n), "played_at": at, "context": null}))
+        .collect();
+    json!({"items": items, "next": null, "cursors": null, "limit": 50})
+}
+
+async fn mount_plays(server: &MockServer, delay: Duration) {
+    Mock::given(method("GET"))
+        .and(path("/v1/me/player/recently-played"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(plays()).set_delay(delay))
+        .mount(server)
+        .await;
+}
+
+/// A config file with only recently played, and few sink attempts so an undeliverable record
+/// fails fast.
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("tracklake.toml");
+    std::fs::write(
+        &file,
+        "[firehose]\nmax_attempts = 2\n\n[sources]\nenabled = [\"recently_played\"]\n",
+    )
+    .unwrap();
+    file
+}
+
+/// The binary with a clean environment: Spotify and Firehose stand-ins, dummy AWS credentials.
+fn tracklake(server: &MockServer, firehose: &FakeFirehose, dir: &Path, secret: bool) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracklake"));
+    command
+        .env_clear()
+        .current_dir(dir)
+        .arg("run")
+        .arg("--config")
+        .arg(write_config(dir))
+        .env("RUST_LOG", "debug")
+        .env("SPOTIFY_CLIENT_ID", CLIENT_ID)
+        .env("SPOTIFY_API_BASE", format!("{}/v1", server.uri()))
+        .env("SPOTIFY_ACCOUNTS_BASE", server.uri())
+        .env("TRACKLAKE_STREAM", STREAM)
+        .env("TRACKLAKE_STATE", dir.join("state.json"))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL_FIREHOSE", firehose.endpoint())
+        .kill_on_drop(true);
+    if secret {
+        command.env("SPOTIFY_CLIENT_SECRET", SECRET);
+    }
+    command
+}
+
+async fn output(mut command: Command) -> Output {
+    tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("tracklake finishes within a minute")
+        .unwrap()
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn accepted(firehose: &FakeFirehose) -> usize {
+    firehose
+        .calls()
+        .iter()
+        .map(|c| c.accepted.iter().filter(|a| **a).count())
+        .sum()
+}
+
+/// The secret, and the HTTP Basic credentials it travels in, appear nowhere.
+fn assert_no_secret(stdout: &str, stderr: &str) {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{SECRET}"));
+    for leak in [SECRET, basic.as_str()] {
+        assert!(!stdout.contains(leak), "secret on stdout:\n{stdout}");
+        assert!(!stderr.contains(leak), "secret on stderr:\n{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_delivers_the_pulled_records_prints_the_report_and_saves_the_state() {
+    let server = spotify().await;
+    mount_plays(&server, Duration::ZERO).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = output(tracklake(&server, &firehose, dir.path(), true)).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(accepted(&firehose), 2);
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("recently_played"))
+        .unwrap_or_else(|| panic!("no source row:\n{stdout}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        ["recently_played", "delivered", "2", "2", "0", "0", "0"],
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("/me/player/recently-played")),
+        "requests per endpoint:\n{stdout}"
+    );
+    assert!(stdout.contains("result: ok"), "{stdout}");
+    assert!(!stderr.contains("result:"), "the report goes to stdout only");
+    let state = std::fs::read_to_string(dir.path().join("state.json")).expect("state saved");
+    assert!(state.contains("recently_played_after"), "{state}");
+    assert_no_secret(&stdout, &stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_that_can_never_be_delivered_makes_the_run_fail() {
+    let server = spotify().await;
+    mount_plays(&server, Duration::ZERO).await;
+    let marker = PLAYED[0].as_bytes().to_vec();
+    let firehose = FakeFirehose::start(STREAM, move |_, records| {
+        Reply::Records(
+            records
+                .iter()
+                .map(|r| {
+                    r.windows(marker.len())
+                        .any(|w| w == marker)
+                        .then(|| ("ServiceUnavailableException", "Slow down.".to_string()))
+                })
+                .collect(),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = output(tracklake(&server, &firehose, dir.path(), true)).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(accepted(&firehose), 1);
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("recently_played"))
+        .unwrap_or_else(|| panic!("no source row:\n{stdout}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        ["recently_played", "UNDELIVERED", "2", "1", "1", "0", "1"],
+        "{stdout}"
+    );
+    assert!(stdout.contains("ServiceUnavailableException"), "{stdout}");
+    assert!(stdout.contains("result: FAILED"), "{stdout}");
+    assert_no_secret(&stdout, &stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_credentials_fail_before_any_request_and_name_the_variables() {
+    let server = spotify().await;
+    mount_plays(&server, Duration::ZERO).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = output(tracklake(&server, &firehose, dir.path(), false)).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for name in [
+        "SPOTIFY_CLIENT_ID",
+        "SPOTIFY_CLIENT_SECRET",
+        "SPOTIFY_REFRESH_TOKEN",
+        "issue #4",
+    ] {
+        assert!(stderr.contains(name), "{name} missing from:\n{stderr}");
+    }
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(firehose.calls().is_empty());
+    assert!(!dir.path().join("state.json").exists());
+}
+
+/// Sends SIGINT to the child, as Ctrl-C does.
+async fn interrupt(child: &tokio::process::Child) {
+    let pid = child.id().expect("still running").to_string();
+    let status = Command::new("kill").args(["-INT", &pid]).status().await.unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_repeats_until_interrupted_then_exits_cleanly() {
+    let server = spotify().await;
+    mount_plays(&server, Duration::ZERO).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tracklake(&server, &firehose, dir.path(), true);
+    command
+        .args(["--every", "1s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+
+    // Two reports: the loop really repeats, then Ctrl-C between cycles ends it.
+    let mut reports = 0;
+    while reports < 2 {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("a report within 30 s")
+            .unwrap()
+            .expect("tracklake still running");
+        if line.starts_with("result: ") {
+            assert_eq!(line, "result: ok");
+            reports += 1;
+        }
+    }
+    interrupt(&child).await;
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits after Ctrl-C")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    // Each cycle asked Spotify again; the plays were delivered once, the second cycle keeping only
+    // plays newer than the saved cursor.
+    let asked = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/v1/me/player/recently-played")
+        .count();
+    assert!(asked >= 2, "{asked} requests for plays");
+    assert_eq!(accepted(&firehose), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_cycle_lets_it_finish_and_save_the_state() {
+    let server = spotify().await;
+    // Slow enough that the interrupt lands while the cycle waits for Spotify.
+    mount_plays(&server, Duration::from_secs(2)).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tracklake(&server, &firehose, dir.path(), true);
+    command
+        .args(["--every", "1h"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let requests = server.received_requests().await.unwrap();
+        if requests
+            .iter()
+            .any(|r| r.url.path() == "/v1/me/player/recently-played")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cycle never asked for plays"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    interrupt(&child).await;
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("exits after the cycle")
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("finishing the cycle in flight"), "{stderr}");
+    assert_eq!(stdout.matches("result: ok").count(), 1, "{stdout}");
+    assert_eq!(accepted(&firehose), 2);
+    let state = std::fs::read_to_string(dir.path().join("state.json")).expect("state saved");
+    assert!(state.contains("recently_played_after"), "{state}");
+}
