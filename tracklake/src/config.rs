@@ -16,6 +16,8 @@ pub const DEFAULT_CONFIG_FILE: &str = "tracklake.toml";
 
 /// Where the state lives when neither the file nor `TRACKLAKE_STATE` says.
 pub const DEFAULT_STATE_FILE: &str = "tracklake-state.json";
+pub const DEFAULT_SECRETS_FILE: &str = "tracklake-secrets.json";
+pub const ENV_SECRETS: &str = "TRACKLAKE_SECRETS";
 
 pub const ENV_CLIENT_ID: &str = "SPOTIFY_CLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "SPOTIFY_CLIENT_SECRET";
@@ -33,6 +35,7 @@ pub struct Config {
     pub spotify: SpotifySection,
     pub firehose: FirehoseSection,
     pub state: StateSection,
+    pub secrets: SecretsSection,
     /// Which sources run and how often (see `producer::sources::SourcesConfig`).
     pub sources: SourcesConfig,
 }
@@ -98,6 +101,27 @@ impl Default for StateSection {
     }
 }
 
+/// Where `tracklake auth` keeps the user's refresh token, and its loopback redirect.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSection {
+    /// Local JSON file holding the refresh token, readable by its owner only;
+    /// `TRACKLAKE_SECRETS` overrides it. Keep it out of version control.
+    pub path: PathBuf,
+    /// Port of the redirect `http://127.0.0.1:PORT/callback`; register exactly that URI in the
+    /// Spotify app's settings (Spotify refuses `localhost`).
+    pub redirect_port: u16,
+}
+
+impl Default for SecretsSection {
+    fn default() -> Self {
+        SecretsSection {
+            path: PathBuf::from(DEFAULT_SECRETS_FILE),
+            redirect_port: producer::auth::DEFAULT_REDIRECT_PORT,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the config file {path}: {source}. Pass an existing file with --config, or none to use the defaults")]
@@ -112,7 +136,8 @@ pub enum ConfigError {
 
     #[error(
         "Spotify credentials are missing: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (app-only access: \
-         search), or {ENV_CLIENT_ID} and {ENV_REFRESH_TOKEN} (the user's own data). Create an app at \
+         search), or {ENV_CLIENT_ID} and a refresh token for the user's own data (run `tracklake auth` \
+         once, or set {ENV_REFRESH_TOKEN}). Create an app at \
          https://developer.spotify.com/dashboard to get them. A local sandbox that needs no Spotify \
          account is planned in issue #4"
     )]
@@ -162,11 +187,20 @@ impl Config {
         if let Some(path) = env(ENV_STATE) {
             self.state.path = PathBuf::from(path);
         }
+        if let Some(path) = env(ENV_SECRETS) {
+            self.secrets.path = PathBuf::from(path);
+        }
     }
 
     /// The Spotify client's settings, with the secret from the environment: the refresh-token
     /// credentials when `SPOTIFY_REFRESH_TOKEN` is set, else client credentials.
-    pub fn spotify_config(&self, env: impl Fn(&str) -> Option<String>) -> Result<SpotifyConfig, ConfigError> {
+    /// `stored_refresh_token` is the one `tracklake auth` stored, used when
+    /// `SPOTIFY_REFRESH_TOKEN` is unset.
+    pub fn spotify_config_with(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+        stored_refresh_token: Option<String>,
+    ) -> Result<SpotifyConfig, ConfigError> {
         let env = |name: &str| env(name).filter(|v| !v.is_empty());
         let client_id = self
             .spotify
@@ -174,7 +208,7 @@ impl Config {
             .clone()
             .filter(|id| !id.is_empty())
             .ok_or(ConfigError::MissingCredentials)?;
-        let mut config = if let Some(token) = env(ENV_REFRESH_TOKEN) {
+        let mut config = if let Some(token) = env(ENV_REFRESH_TOKEN).or(stored_refresh_token) {
             SpotifyConfig::refresh_token(client_id, token)
         } else if let Some(secret) = env(ENV_CLIENT_SECRET) {
             SpotifyConfig::client_credentials(client_id, secret)
@@ -290,7 +324,9 @@ mod tests {
         assert_eq!(config.spotify.client_id.as_deref(), Some("env-id"));
         assert_eq!(config.firehose.stream, "env-stream");
         assert_eq!(config.state.path, PathBuf::from("/tmp/s.json"));
-        let spotify = config.spotify_config(env(&[(ENV_CLIENT_SECRET, "s")])).unwrap();
+        let spotify = config
+            .spotify_config_with(env(&[(ENV_CLIENT_SECRET, "s")]), None)
+            .unwrap();
         assert_eq!(spotify.api_base, "http://127.0.0.1:1/v1");
         assert_eq!(spotify.accounts_base, "http://127.0.0.1:1");
     }
@@ -300,10 +336,12 @@ mod tests {
         let mut config = Config::default();
         config.apply_env(env(&[(ENV_CLIENT_ID, "id")]));
         let user = config
-            .spotify_config(env(&[(ENV_CLIENT_SECRET, "s"), (ENV_REFRESH_TOKEN, "r")]))
+            .spotify_config_with(env(&[(ENV_CLIENT_SECRET, "s"), (ENV_REFRESH_TOKEN, "r")]), None)
             .unwrap();
         assert!(matches!(user.credentials, Credentials::RefreshToken { .. }));
-        let app = config.spotify_config(env(&[(ENV_CLIENT_SECRET, "s")])).unwrap();
+        let app = config
+            .spotify_config_with(env(&[(ENV_CLIENT_SECRET, "s")]), None)
+            .unwrap();
         assert!(matches!(app.credentials, Credentials::ClientCredentials { .. }));
     }
 
@@ -317,7 +355,7 @@ mod tests {
         ] {
             let mut config = Config::default();
             config.apply_env(env(vars));
-            let err = config.spotify_config(env(vars)).unwrap_err();
+            let err = config.spotify_config_with(env(vars), None).unwrap_err();
             let message = err.to_string();
             for name in [ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REFRESH_TOKEN, "issue #4"] {
                 assert!(message.contains(name), "{vars:?}: {message}");

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use producer::auth::{authorize, AuthConfig, LocalFileSecretStore, SecretStore};
 use producer::run::run_once;
 use producer::sink::FirehoseSink;
 use producer::spotify::SpotifyClient;
@@ -39,6 +40,16 @@ enum Command {
         #[arg(long, value_name = "DURATION", value_parser = parse_every)]
         every: Option<Duration>,
     },
+    /// Authorize tracklake to read your Spotify data (authorization code with PKCE): prints a
+    /// URL to open, receives the redirect on 127.0.0.1 and stores the refresh token.
+    Auth {
+        /// Config file, as for `run` (its [secrets] section says where the token goes).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// Port of the loopback redirect; must match the redirect URI of your Spotify app.
+        #[arg(long)]
+        port: Option<u16>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +70,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run { config, every } => runtime.block_on(run(config, every)),
+        Command::Auth { config, port } => runtime.block_on(auth(config, port)),
     }
 }
 
@@ -72,8 +84,16 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>) -> ExitCode 
         }
     };
     config.apply_env(env);
+    let secrets = LocalFileSecretStore::new(config.secrets.path.clone());
+    let stored = match secrets.load().await {
+        Ok(token) => token.map(|t| t.expose().to_string()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Checked before anything touches the network, so a missing secret costs nothing.
-    let spotify = match config.spotify_config(env) {
+    let spotify = match config.spotify_config_with(env, stored) {
         Ok(spotify) => spotify,
         Err(e) => {
             eprintln!("error: {e}");
@@ -128,6 +148,22 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>) -> ExitCode 
             }
         };
         print!("{}", report::render(&report));
+        // Spotify may answer a refresh with a new refresh token: keep it, or the next run fails.
+        if let Some(token) = client.take_new_refresh_token().await {
+            match secrets.save(&token).await {
+                Ok(()) => {
+                    tracing::info!(path = %config.secrets.path.display(), "stored Spotify's new refresh token")
+                }
+                Err(e) => tracing::error!(error = %e, "could not store Spotify's new refresh token"),
+            }
+            if env(config::ENV_REFRESH_TOKEN).is_some() {
+                tracing::warn!(
+                    "{} is set, so it overrides the new token stored in {}; unset it",
+                    config::ENV_REFRESH_TOKEN,
+                    config.secrets.path.display()
+                );
+            }
+        }
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "cycle finished"
@@ -163,5 +199,49 @@ fn exit(ok: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+async fn auth(config_path: Option<PathBuf>, port: Option<u16>) -> ExitCode {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut config = match Config::load(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    config.apply_env(env);
+    let Some(client_id) = config.spotify.client_id.clone().filter(|id| !id.is_empty()) else {
+        eprintln!(
+            "error: set {} (or spotify.client_id in the config file) to your Spotify app's client id",
+            config::ENV_CLIENT_ID
+        );
+        return ExitCode::FAILURE;
+    };
+    let mut auth = AuthConfig::new(client_id);
+    auth.accounts_base = config.spotify.accounts_base.trim_end_matches('/').to_string();
+    auth.redirect_port = port.unwrap_or(config.secrets.redirect_port);
+    let store = LocalFileSecretStore::new(config.secrets.path.clone());
+    let port = auth.redirect_port;
+    let result = authorize(&auth, &store, |url| {
+        eprintln!(
+            "Open this URL in a browser and allow access (your Spotify app must list the redirect URI \
+             http://127.0.0.1:{port}/callback):\n\n{url}\n"
+        );
+    })
+    .await;
+    match result {
+        Ok(_) => {
+            println!(
+                "authorized: the refresh token is stored in {}",
+                config.secrets.path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

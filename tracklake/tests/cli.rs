@@ -320,3 +320,127 @@ async fn ctrl_c_during_a_cycle_lets_it_finish_and_save_the_state() {
     let state = std::fs::read_to_string(dir.path().join("state.json")).expect("state saved");
     assert!(state.contains("recently_played_after"), "{state}");
 }
+
+/// `tracklake auth` with the test as the browser, then `tracklake run` on the stored refresh
+/// token, which Spotify rotates: the new one must replace it.
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_stores_the_refresh_token_that_run_then_uses_and_rotates() {
+    use wiremock::matchers::body_string_contains;
+    let server = MockServer::start().await;
+    let token = |refresh: &str| {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "access", "token_type": "Bearer", "expires_in": 3600, "refresh_token": refresh
+        }))
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .and(body_string_contains("code=c0de"))
+        .and(body_string_contains("code_verifier="))
+        .respond_with(token("refresh-from-auth"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .and(body_string_contains("refresh_token=refresh-from-auth"))
+        .respond_with(token("rotated-token"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "alice", "type": "user"})))
+        .mount(&server)
+        .await;
+    mount_plays(&server, Duration::ZERO).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets.json");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    let mut auth = Command::new(env!("CARGO_BIN_EXE_tracklake"))
+        .env_clear()
+        .current_dir(dir.path())
+        .args(["auth", "--port", &port.to_string()])
+        .env("SPOTIFY_CLIENT_ID", CLIENT_ID)
+        .env("SPOTIFY_ACCOUNTS_BASE", server.uri())
+        .env("TRACKLAKE_SECRETS", &secrets)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Read the printed URL as a user would, and come back with its state, as Spotify would.
+    let mut lines = BufReader::new(auth.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("/authorize?") {
+                return line;
+            }
+        }
+        panic!("tracklake auth printed no authorization URL");
+    })
+    .await
+    .unwrap();
+    assert!(
+        url.contains(&format!(
+            "redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback"
+        )),
+        "{url}"
+    );
+    let state = url
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut browser = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!(
+        "GET /callback?code=c0de&state={state} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    browser.write_all(request.as_bytes()).await.unwrap();
+    let mut page = String::new();
+    browser.read_to_string(&mut page).await.unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let out = tokio::time::timeout(Duration::from_secs(30), auth.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("authorized"));
+    let stored = std::fs::read_to_string(&secrets).unwrap();
+    assert!(stored.contains("refresh-from-auth"), "{stored}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the token file is readable by its owner only");
+    }
+
+    // No SPOTIFY_REFRESH_TOKEN and no client secret: the stored token is what makes this work.
+    let mut run = tracklake(&server, &firehose, dir.path(), false);
+    run.env("TRACKLAKE_SECRETS", &secrets);
+    let out = output(run).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(accepted(&firehose), 2);
+    let stored = std::fs::read_to_string(&secrets).unwrap();
+    assert!(
+        stored.contains("rotated-token"),
+        "the rotated refresh token replaces the old one: {stored}"
+    );
+    for secret in ["refresh-from-auth", "rotated-token", "c0de"] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} leaked into the output"
+        );
+    }
+}
