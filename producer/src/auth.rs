@@ -630,35 +630,10 @@ impl LocalFileSecretStore {
         })
         .expect("a string field always serializes");
         bytes.push(b'\n');
-        let write_error = |source| SecretStoreError::Write {
+        crate::state::replace_private(&self.path, &bytes).map_err(|source| SecretStoreError::Write {
             location: self.location(),
             source,
-        };
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = self
-            .path
-            .file_name()
-            .map_or_else(|| "secret".into(), |n| n.to_string_lossy().into_owned());
-        // Same folder as the target: a rename across file systems is not atomic.
-        let temp = dir.join(format!(
-            ".{file_name}.{}.{:016x}.tmp",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
-        let result =
-            crate::state::write_private(&temp, &bytes).and_then(|()| std::fs::rename(&temp, &self.path));
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&temp);
-            return Err(write_error(e));
-        }
-        // The rename itself is durable only once the folder is synced.
-        #[cfg(unix)]
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(write_error)?;
+        })?;
         Ok(())
     }
 }

@@ -244,34 +244,10 @@ impl LocalFileStore {
         }
         let mut bytes = serde_json::to_vec_pretty(state).expect("the state always serializes");
         bytes.push(b'\n');
-        let write_error = |source| StateError::Write {
+        replace_private(&self.path, &bytes).map_err(|source| StateError::Write {
             location: self.location(),
             source,
-        };
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = self
-            .path
-            .file_name()
-            .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
-        // Same folder as the target: a rename across file systems is not atomic.
-        let temp = dir.join(format!(
-            ".{file_name}.{}.{:016x}.tmp",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
-        let result = write_private(&temp, &bytes).and_then(|()| std::fs::rename(&temp, &self.path));
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&temp);
-            return Err(write_error(e));
-        }
-        // The rename itself is durable only once the folder is synced.
-        #[cfg(unix)]
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(write_error)?;
+        })?;
         Ok(version_of(&bytes))
     }
 }
@@ -298,7 +274,32 @@ fn version_of(bytes: &[u8]) -> StateVersion {
 
 /// Creates `path` (which must not exist), owner-only on unix, writes `bytes` and syncs them. Also
 /// used by [`crate::auth::LocalFileSecretStore`] for the refresh-token file.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces `path` with `bytes` atomically and durably, readable by its owner only: a temp file in
+/// the same folder (a rename across file systems is not atomic), then a rename, then a sync of the
+/// folder (the rename itself is durable only then). Readers see the old file or the new, never half.
+pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let temp = dir.join(format!(
+        ".{file_name}.{}.{:016x}.tmp",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    if let Err(e) = write_private(&temp, bytes).and_then(|()| std::fs::rename(&temp, path)) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
+    #[cfg(unix)]
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
