@@ -203,6 +203,28 @@ struct NestedTracks<'a> {
     tracks: Items<'a>,
 }
 
+/// The times an entry carries: `played_at` (a play-history entry) or `added_at` (a saved track).
+/// Unreadable or missing times are `None`: the line is still sent (the transform rejects it
+/// visibly), but it cannot move a cursor or a watermark.
+#[derive(Deserialize)]
+struct EntryTimes<'a> {
+    #[serde(borrow, default)]
+    played_at: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    added_at: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl EntryTimes<'_> {
+    fn read(
+        endpoint: &str,
+        entry: &RawValue,
+    ) -> Result<(Option<Timestamp>, Option<Timestamp>), SpotifyError> {
+        let times: EntryTimes = parse(endpoint, entry.get().as_bytes())?;
+        let at = |t: Option<std::borrow::Cow<'_, str>>| t.and_then(|t| Timestamp::parse(&t));
+        Ok((at(times.played_at), at(times.added_at)))
+    }
+}
+
 fn parse<'a, T: Deserialize<'a>>(endpoint: &str, body: &'a [u8]) -> Result<T, SpotifyError> {
     serde_json::from_slice(body).map_err(|e| SpotifyError::InvalidResponse {
         endpoint: endpoint.to_string(),

@@ -3,20 +3,13 @@
 //! back would find nothing newer than the cursor.
 
 use chrono::{DateTime, Utc};
-use schemas::{Context, Source, Timestamp};
-use serde::Deserialize;
+use schemas::{Context, Source};
 
-use super::{is_null, line, observed_at, parse, Items, Pull, StateChanges, LIST_PAGE_SIZE};
+use super::{is_null, line, observed_at, parse, EntryTimes, Items, Pull, StateChanges, LIST_PAGE_SIZE};
 use crate::spotify::{SpotifyClient, SpotifyError};
 use crate::state::State;
 
 const ENDPOINT: &str = "/me/player/recently-played";
-
-#[derive(Deserialize)]
-struct PlayedAt<'a> {
-    #[serde(borrow)]
-    played_at: Option<std::borrow::Cow<'a, str>>,
-}
 
 /// Plays after `state.recently_played_after` (all 50 on a first run). The new cursor is the newest
 /// `played_at` delivered, computed from the plays rather than taken from `cursors.after`, so it
@@ -38,9 +31,7 @@ pub async fn recently_played(
     let mut lines = Vec::with_capacity(page.items.len());
     let mut newest = state.recently_played_after;
     for play in page.items.into_iter().filter(|p| !is_null(p)) {
-        let played_at = parse::<PlayedAt>(ENDPOINT, play.get().as_bytes())?
-            .played_at
-            .and_then(|text| Timestamp::parse(&text));
+        let played_at = EntryTimes::read(ENDPOINT, play)?.0;
         if let (Some(at), Some(cursor)) = (played_at, state.recently_played_after) {
             // Defensive: `after` should have excluded it; sending it again would be a duplicate.
             if at.millis() <= cursor {

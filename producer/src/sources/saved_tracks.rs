@@ -1,20 +1,13 @@
 //! `saved_tracks`: the user's library, newest first, read only down to the last delivered save.
 
 use chrono::{DateTime, Utc};
-use schemas::{Context, Source, Timestamp};
-use serde::Deserialize;
+use schemas::{Context, Source};
 
-use super::{is_null, line, observed_at, parse, Items, Pull, StateChanges, LIST_PAGE_SIZE};
+use super::{is_null, line, observed_at, parse, EntryTimes, Items, Pull, StateChanges, LIST_PAGE_SIZE};
 use crate::spotify::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
 use crate::state::State;
 
 const ENDPOINT: &str = "/me/tracks";
-
-#[derive(Deserialize)]
-struct AddedAt<'a> {
-    #[serde(borrow)]
-    added_at: Option<std::borrow::Cow<'a, str>>,
-}
 
 /// Saved tracks added after `state.saved_tracks_watermark`. `/me/tracks` lists newest first, so
 /// the walk stops at the first `added_at` at or before the watermark: a routine run costs one
@@ -34,9 +27,7 @@ pub async fn saved_tracks(
     'pages: while let Some(page) = pager.next_page().await? {
         let items: Items = parse(ENDPOINT, &page.body)?;
         for saved in items.items.into_iter().filter(|s| !is_null(s)) {
-            let added_at = parse::<AddedAt>(ENDPOINT, saved.get().as_bytes())?
-                .added_at
-                .and_then(|text| Timestamp::parse(&text));
+            let added_at = EntryTimes::read(ENDPOINT, saved)?.1;
             if let (Some(at), Some(mark)) = (added_at, watermark) {
                 if at <= mark {
                     break 'pages;
