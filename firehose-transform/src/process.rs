@@ -27,11 +27,12 @@ pub struct Processed {
 pub fn process(event: &FirehoseEvent) -> Processed {
     let mut summary = Summary::default();
     // The smallest answer to each record, to know how much room the rest of the batch needs.
-    let mut room_for_rest: usize = event
+    let minimal: Vec<usize> = event
         .records
         .iter()
         .map(|r| minimal_entry_len(&r.record_id))
-        .sum();
+        .collect();
+    let mut room_for_rest: usize = minimal.iter().sum();
     let mut out = String::with_capacity(
         event
             .records
@@ -44,7 +45,7 @@ pub fn process(event: &FirehoseEvent) -> Processed {
     let mut decoded = Vec::new();
 
     for (i, record) in event.records.iter().enumerate() {
-        room_for_rest -= minimal_entry_len(&record.record_id);
+        room_for_rest -= minimal[i];
         if i > 0 {
             out.push(',');
         }
