@@ -1,0 +1,1 @@
+//! The local Athena (issue #4). Work in progress.

@@ -1,0 +1,1 @@
+//! The local Firehose (issue #4). Work in progress.

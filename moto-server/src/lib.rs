@@ -1,0 +1,119 @@
+//! Starts moto's server mode for tests that need an AWS API no local stand-in of ours speaks
+//! (Glue for `tracklake schema check`, S3 conditional writes and Secrets Manager for the
+//! producer's deployed stores). The real AWS SDK talks HTTP to it, signed with dummy credentials.
+//!
+//! moto is a Python package: `./scripts/python-env.sh` installs it into `.venv` (the test
+//! command does this first). The interpreter is `$TRACKLAKE_PYTHON` if set, else the
+//! workspace's `.venv/bin/python`. A test that needs moto and cannot start it fails with a
+//! message naming that command: a skipped test would pass without checking anything.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long moto may take to start answering (it imports every AWS service model at start).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Dummy credentials: moto accepts any, and the SDK refuses to sign without some.
+pub const ACCESS_KEY_ID: &str = "testing";
+pub const SECRET_ACCESS_KEY: &str = "testing";
+pub const REGION: &str = "us-east-1";
+
+/// A running moto server; stopped when dropped.
+pub struct MotoServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl MotoServer {
+    /// Starts moto on a free loopback port and waits until it answers.
+    ///
+    /// Panics with instructions when Python or moto is missing: this is test support, and a
+    /// test that cannot reach its server must fail, not pass silently.
+    pub fn start() -> Self {
+        let python = python();
+        let port = free_port();
+        let mut child = Command::new(&python)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} ({e}). Run ./scripts/python-env.sh to create the Python \
+                     environment with moto, or set TRACKLAKE_PYTHON to a Python that has moto[server].",
+                    python.display()
+                )
+            });
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + START_TIMEOUT;
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut err) = child.stderr.take() {
+                    let _ = err.read_to_string(&mut stderr);
+                }
+                panic!(
+                    "moto's server exited ({status}) before answering: {}\nRun ./scripts/python-env.sh \
+                     to install moto[server] into .venv.",
+                    stderr.trim()
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("moto's server did not answer on {addr} within {START_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Its log goes nowhere from here on, so a chatty server cannot fill the pipe and stall.
+        drop(child.stderr.take());
+        MotoServer { child, addr }
+    }
+
+    /// The endpoint URL to give the AWS SDK (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The interpreter that has moto: `$TRACKLAKE_PYTHON`, else `<workspace>/.venv/bin/python`.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TRACKLAKE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_and_answers_http() {
+        let moto = MotoServer::start();
+        let mut stream = TcpStream::connect(moto.addr).unwrap();
+        use std::io::Write;
+        write!(stream, "GET /moto-api/ HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1."), "{answer:.80}");
+        assert!(answer.contains(" 200 "), "{answer:.80}");
+    }
+}

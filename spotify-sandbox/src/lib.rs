@@ -1,0 +1,1 @@
+//! The Spotify sandbox (issue #4). Work in progress.
