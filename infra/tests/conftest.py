@@ -1,0 +1,130 @@
+"""Pulumi mocks for the infra tests (no Pulumi CLI, no AWS: nothing here can run the real
+engine, so the engine is the one mocked part). Pitfalls this file guards against
+(design brief, section 6):
+- the mocks are installed once per process, here, before any test imports the program;
+- every mocked resource returns the computed outputs a real one has (`arn`, `name`, `bucket`,
+  `url`), so wiring by ARN can be checked and is never `None == None`;
+- resources are recorded with the inputs the engine sees: camelCase names;
+- stack config comes from `pulumi.runtime.set_all_config`, never from a YAML file;
+- tests are `@pulumi.runtime.test` functions that return an Output, so their assertions run
+  (see `settle`)."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+INFRA = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(INFRA))
+sys.path.insert(0, str(INFRA / "policy"))
+# The shared assertions live in checks.py: rewrite them so a failure shows the values compared.
+pytest.register_assert_rewrite("checks")
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+PROJECT = "tracklake"
+STACK = "test"
+
+
+@dataclass
+class Recorded:
+    """One resource as the mocked engine saw it."""
+
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    urn: str
+
+
+class Mocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[Recorded] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        typ, inputs = args.typ, dict(args.inputs)
+        outputs = dict(inputs)
+        # Autonaming: Pulumi appends a random suffix when no physical name is given.
+        name = inputs.get("name") or f"{args.name}-a1b2c3d"
+        service = typ.split(":")[1].split("/")[0]
+        arn = f"arn:aws:{service}:{REGION}:{ACCOUNT}:{name}"
+        rid = f"{args.name}-id"
+        if typ == "aws:s3/bucket:Bucket":
+            name = inputs.get("bucket") or f"{args.name}-a1b2c3d"
+            outputs["bucket"] = name
+            arn, rid = f"arn:aws:s3:::{name}", name
+        elif typ == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+            outputs["invokeArn"] = f"arn:aws:apigateway:{REGION}:lambda:path/functions/{arn}/invocations"
+        elif typ == "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream":
+            arn = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{name}"
+        elif typ == "aws:iam/role:Role":
+            arn, rid = f"arn:aws:iam::{ACCOUNT}:role/{name}", name
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            arn, rid = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}", name
+        elif typ == "aws:secretsmanager/secret:Secret":
+            arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-AbCdEf"
+            rid = arn
+        elif typ == "aws:sqs/queue:Queue":
+            arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+            outputs["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+            rid = outputs["url"]
+        elif typ == "aws:glue/catalogDatabase:CatalogDatabase":
+            arn, rid = f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{name}", name
+        elif typ == "aws:glue/catalogTable:CatalogTable":
+            arn = f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{inputs.get('databaseName')}/{name}"
+        outputs.setdefault("name", name)
+        outputs["arn"] = arn
+        urn = f"urn:pulumi:{STACK}::{PROJECT}::{typ}::{args.name}"
+        self.resources.append(Recorded(typ, args.name, inputs, outputs, urn))
+        return [rid, outputs]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST", "id": ACCOUNT}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"region": REGION, "name": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com",
+                    "description": "test"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
+        raise AssertionError(f"the program calls {args.token}, which the mocks do not answer")
+
+
+MOCKS = Mocks()
+pulumi.runtime.set_mocks(MOCKS, project=PROJECT, stack=STACK, preview=False)
+
+
+@pytest.fixture
+def mocks() -> Mocks:
+    MOCKS.resources.clear()
+    return MOCKS
+
+
+@pytest.fixture
+def zips(tmp_path: Path) -> Path:
+    """Stand-in Lambda zips where `cargo lambda build` would put them."""
+    for binary in ("producer", "firehose-transform"):
+        path = tmp_path / binary / "bootstrap.zip"
+        path.parent.mkdir(parents=True)
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("bootstrap", "#!/bin/sh\n")
+    return tmp_path
+
+
+def configure(artifacts: Path, **overrides: str) -> None:
+    """Sets the stack config the program reads (namespace tracklake)."""
+    config = {
+        "tracklake:spotifyClientId": "client-id-123",
+        "tracklake:scheduleRate": "10 minutes",
+        "tracklake:freshnessHours": "6",
+        "tracklake:artifactsDir": str(artifacts),
+        "aws:region": REGION,
+    }
+    config.update({f"tracklake:{k}": v for k, v in overrides.items()})
+    pulumi.runtime.set_all_config(config)

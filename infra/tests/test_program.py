@@ -1,0 +1,234 @@
+"""The Pulumi program under mocks: every resource exists and is wired as the checked-in
+contracts say, and the same assertions fail on mis-wired variants of the program.
+
+Run: .venv/bin/python -m pytest infra/tests"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+import pytest
+
+import checks
+from conftest import configure
+
+import tracklake_infra
+from tracklake_infra import contracts, program
+
+SETTINGS = {
+    "spotify_client_id": "client-id-123",
+    "schedule_rate": "10 minutes",
+    "freshness_hours": 6,
+    "log_retention_days": 30,
+    "raw_retention_days": 90,
+    "state_key": "state/producer.json",
+    "sources": ["recently_played", "top_tracks", "saved_tracks", "playlist"],
+    "search_queries": [],
+    "request_budget": 500,
+    "schedule_retries": 2,
+    "secret_name": "tracklake/spotify",
+}
+
+
+def deploy(mocks, zips: Path, **config: str) -> pulumi.Output:
+    """Runs the program under the mocks; resolves to the recorded resources once every one of
+    them is registered (so assertions see final inputs, not pending ones)."""
+    configure(zips, **config)
+    pipeline = tracklake_infra.build(tracklake_infra.load())
+    return pulumi.Output.all(*[r.urn for r in pipeline.all]).apply(lambda _: checks.World(mocks.resources))
+
+
+def real_queries() -> list:
+    return contracts.named_queries()
+
+
+@pulumi.runtime.test
+def test_every_resource_exists_and_is_wired(mocks, zips):
+    return deploy(mocks, zips).apply(lambda w: checks.check_all(w, SETTINGS, real_queries()))
+
+
+@pulumi.runtime.test
+def test_glue_columns_equal_the_checked_in_definition(mocks, zips):
+    def check(w):
+        checks.check_glue_table(w)
+        columns = w.one(checks.TABLE).inputs["storageDescriptor"]["columns"]
+        assert len(columns) == len(checks.GLUE_DEFINITION["TableInput"]["StorageDescriptor"]["Columns"]) > 0
+    return deploy(mocks, zips).apply(check)
+
+
+@pulumi.runtime.test
+def test_every_sql_file_became_a_named_query(mocks, zips):
+    files = sorted(Path(contracts.SQL_DIR).glob("*.sql"))
+
+    def check(w):
+        named = w.all(checks.NAMED_QUERY)
+        assert len(named) == len(files)
+        assert sorted(q.inputs["query"] for q in named) == sorted(f.read_text() for f in files)
+    return deploy(mocks, zips).apply(check)
+
+
+@pulumi.runtime.test
+def test_new_sql_files_become_named_queries_without_code(mocks, zips, tmp_path, monkeypatch):
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    (sql / "a.sql").write_text("-- name: alpha\n-- question: First?\n--   And more.\n--\nSELECT 1\n")
+    (sql / "b.sql").write_text("-- name: beta\n-- question: Second?\nSELECT 2\n")
+    monkeypatch.setattr(contracts, "SQL_DIR", sql)
+
+    def check(w):
+        by_name = {q.inputs["name"]: q.inputs for q in w.all(checks.NAMED_QUERY)}
+        assert set(by_name) == {"alpha", "beta"}
+        assert by_name["alpha"]["description"] == "First? And more."
+        checks.check_athena(w, contracts.named_queries(sql))
+    return deploy(mocks, zips).apply(check)
+
+
+@pulumi.runtime.test
+def test_config_reaches_the_resources(mocks, zips):
+    settings = dict(SETTINGS, schedule_rate="1 hour", freshness_hours=48, state_key="producer-state/run.json",
+                    sources=["recently_played", "search"], search_queries=["lofi"], request_budget=50)
+
+    def check(w):
+        checks.check_functions(w, settings)
+        checks.check_schedule_and_secret(w, settings)
+        checks.check_iam(w, settings)
+        checks.check_alarms(w, settings)
+    return deploy(mocks, zips, scheduleRate="1 hour", freshnessHours="48", stateKey="producer-state/run.json",
+                  sources='["recently_played", "search"]', searchQueries='["lofi"]', requestBudget="50").apply(check)
+
+
+# ---- the assertions can fail: mis-wired variants ---------------------------------------------
+
+def _raises(check, match):
+    """The check must fail, and for the planted reason (`match`), not for another one."""
+    def run(w):
+        with pytest.raises(AssertionError, match=match):
+            check(w)
+    return run
+
+
+@pulumi.runtime.test
+def test_stream_invoking_another_function_fails_the_wiring_check(mocks, zips, monkeypatch):
+    real = program.create_stream
+
+    def miswired(name, settings, delivery, bucket, role, processor, *rest, **kw):
+        decoy = program.aws.lambda_.Function(
+            "decoy", name="decoy", runtime=program.RUNTIME, handler="bootstrap", role=role.arn,
+            code=pulumi.FileArchive(str(zips / "producer" / "bootstrap.zip")))
+        return real(name, settings, delivery, bucket, role, decoy, *rest, **kw)
+
+    monkeypatch.setattr(program, "create_stream", miswired)
+    return deploy(mocks, zips).apply(_raises(checks.check_stream, "decoy"))
+
+
+@pulumi.runtime.test
+def test_backup_to_another_prefix_fails_the_wiring_check(mocks, zips, monkeypatch):
+    real = contracts.delivery_settings
+
+    def tampered(path=None):
+        d = real(path)
+        d["raw_backup_prefix"] = "backup/!{timestamp:yyyy/MM/dd/HH}/"
+        return d
+
+    monkeypatch.setattr(contracts, "delivery_settings", tampered)
+    return deploy(mocks, zips).apply(_raises(checks.check_stream, "backup/"))
+
+
+@pulumi.runtime.test
+def test_a_column_missing_from_the_table_fails_the_glue_check(mocks, zips, monkeypatch):
+    real = contracts.glue_table_input
+
+    def tampered(bucket, path=None):
+        t = real(bucket, path)
+        t["StorageDescriptor"]["Columns"].pop()
+        return t
+
+    monkeypatch.setattr(contracts, "glue_table_input", tampered)
+    return deploy(mocks, zips).apply(_raises(checks.check_glue_table, "primary_artist_name"))
+
+
+@pulumi.runtime.test
+def test_a_role_naming_another_roles_resource_fails_the_iam_check(mocks, zips, monkeypatch):
+    real = program.iam.log_writer
+    seen = []
+
+    def leaky(sid, log_group_arn):
+        seen.append(log_group_arn)
+        # The second caller (the producer) also gets the first group (the transform's) logs.
+        statement = real(sid, log_group_arn)
+        if len(seen) == 2:
+            statement["Resource"].append(pulumi.Output.concat(seen[0], ":*"))
+        return statement
+
+    monkeypatch.setattr(program.iam, "log_writer", leaky)
+    return deploy(mocks, zips).apply(_raises(lambda w: checks.check_iam(w, SETTINGS), "transform-logs.*producer-role|producer-role"))
+
+
+@pulumi.runtime.test
+def test_a_schedule_without_dead_letters_fails_the_check(mocks, zips, monkeypatch):
+    real = program.aws.scheduler.Schedule
+
+    def without_dlq(resource_name, **kwargs):
+        kwargs["target"] = {k: v for k, v in kwargs["target"].items() if k != "dead_letter_config"}
+        return real(resource_name, **kwargs)
+
+    monkeypatch.setattr(program.aws.scheduler, "Schedule", without_dlq)
+    return deploy(mocks, zips).apply(_raises(lambda w: checks.check_schedule_and_secret(w, SETTINGS), "schedule-dlq"))
+
+
+# ---- errors before anything is deployed ------------------------------------------------------
+
+def test_a_missing_zip_stops_the_program_naming_the_build_command(tmp_path, mocks):
+    configure(tmp_path)
+    with pytest.raises(tracklake_infra.MissingLambdaZip) as e:
+        tracklake_infra.build(tracklake_infra.load())
+    message = str(e.value)
+    assert str(tmp_path / "producer" / "bootstrap.zip") in message
+    assert "cargo lambda build --release --arm64 --output-format zip" in message
+    assert mocks.resources == [], "nothing may be declared before the check"
+
+
+def test_a_missing_transform_zip_is_named_too(zips, mocks):
+    (zips / "firehose-transform" / "bootstrap.zip").unlink()
+    configure(zips)
+    with pytest.raises(tracklake_infra.MissingLambdaZip, match="firehose-transform/bootstrap.zip"):
+        tracklake_infra.build(tracklake_infra.load())
+
+
+@pytest.mark.parametrize("key,value,needle", [
+    ("spotifyClientId", "", "spotifyClientId is required"),
+    ("scheduleRate", "every 5 minutes", "scheduleRate"),
+    ("sources", '["recently_played", "radio"]', "radio"),
+    ("athenaBytesScannedCutoff", "1000", "athenaBytesScannedCutoff"),
+    ("freshnessHours", "500", "freshnessHours"),
+    ("logRetentionDays", "31", "logRetentionDays"),
+    ("stateKey", "state.json", "stateKey"),
+])
+def test_bad_config_is_refused_with_the_key_named(zips, key, value, needle):
+    configure(zips, **{key: value})
+    with pytest.raises(tracklake_infra.ConfigError, match=needle):
+        tracklake_infra.load()
+
+
+def test_a_sql_file_without_header_is_refused(tmp_path):
+    (tmp_path / "x.sql").write_text("SELECT 1\n")
+    with pytest.raises(contracts.ContractError, match="-- name:"):
+        contracts.named_queries(tmp_path)
+
+
+def test_fixed_roots_of_the_checked_in_prefixes():
+    d = contracts.delivery_settings()
+    assert contracts.fixed_root(d["processed_prefix"]) == "processed/"
+    assert contracts.fixed_root(d["raw_backup_prefix"]) == "raw/"
+    assert contracts.fixed_root(d["error_output_prefix"]) == "errors/"
+
+
+def test_example_stack_config_names_only_keys_the_program_reads():
+    example = (contracts.REPO_ROOT / "Pulumi.example.yaml").read_text()
+    keys = {line.strip().lstrip("# ").split(":")[1] for line in example.splitlines()
+            if line.strip().lstrip("# ").startswith("tracklake:")}
+    source = (Path(tracklake_infra.__file__).parent / "config.py").read_text()
+    unread = sorted(k for k in keys if f'"{k}"' not in source)
+    assert unread == [], f"Pulumi.example.yaml documents keys the program ignores: {unread}"

@@ -1,0 +1,157 @@
+"""The stack configuration (namespace `tracklake`), read once into a documented dataclass.
+Pulumi.example.yaml shows every key. Buffering hints and prefixes are not here on purpose: they
+come from schemas/delivery.json, shared with the local Firehose, so the two cannot drift."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+
+from . import contracts
+
+NAMESPACE = "tracklake"
+DEFAULT_SOURCES = ["recently_played", "top_tracks", "saved_tracks", "playlist"]
+KNOWN_SOURCES = {"recently_played", "top_tracks", "saved_tracks", "playlist", "search"}
+# Athena's per-query cutoff must be at least 10 MB (Athena API: BytesScannedCutoffPerQuery).
+ATHENA_MIN_CUTOFF_BYTES = 10_000_000
+# CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
+LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+# An alarm's evaluation range is at most 7 days for periods of an hour or more
+# (CloudWatch PutMetricAlarm: Period x EvaluationPeriods <= 604,800 s).
+FRESHNESS_MAX_HOURS = 168
+# EventBridge Scheduler retry policy: 0-185 retries, event age 60-86,400 s (Scheduler API: RetryPolicy).
+SCHEDULE_MAX_RETRIES = 185
+_RATE = re.compile(r"^(\d+) (minute|minutes|hour|hours|day|days)$")
+
+
+class ConfigError(ValueError):
+    """A stack setting is missing or out of range; the message names the key and how to set it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program takes from the stack configuration."""
+
+    # Spotify app client id, stored in the secret's placeholder value (the secret and the
+    # refresh token are put in after deployment, never in the stack config).
+    spotify_client_id: str
+    # `rate(...)` of the producer schedule: "15 minutes", "1 hour".
+    schedule_rate: str = "15 minutes"
+    # Enabled producer sources (TRACKLAKE_SOURCES).
+    sources: list[str] = field(default_factory=lambda: list(DEFAULT_SOURCES))
+    # Search queries of the `search` source (TRACKLAKE_SEARCH_QUERIES).
+    search_queries: list[str] = field(default_factory=list)
+    # Spotify requests per producer run (TRACKLAKE_REQUEST_BUDGET).
+    request_budget: int = 500
+    # Secrets Manager name of the Spotify credentials.
+    secret_name: str = "tracklake/spotify"
+    # Days a deleted secret can be restored (0 deletes at once; 7-30 otherwise).
+    secret_recovery_days: int = 7
+    # Glue database of the table.
+    glue_database: str = "tracklake"
+    # S3 key of the producer state (TRACKLAKE_STATE_KEY).
+    state_key: str = "state/producer.json"
+    # Retention of the Lambda and Firehose log groups.
+    log_retention_days: int = 30
+    # Days the raw backup (raw/ and raw-errors/) is kept.
+    raw_retention_days: int = 90
+    # Days Athena query results are kept.
+    athena_results_retention_days: int = 7
+    # Per-query bytes-scanned cutoff of the Athena workgroup.
+    athena_bytes_scanned_cutoff: int = 1_073_741_824
+    # Freshness alarm: no records delivered for this many hours.
+    freshness_hours: int = 24
+    # Retries of a failed scheduled invocation before it goes to the dead-letter queue.
+    schedule_retries: int = 2
+    # Let `pulumi destroy` delete the lake bucket with its data (else empty it first).
+    force_destroy: bool = False
+    # Optional e-mail that receives alarm notifications (SNS subscription to confirm).
+    alarm_email: Optional[str] = None
+    # Folder of the Lambda zips, relative to the repository root.
+    artifacts_dir: Path = contracts.REPO_ROOT / "target" / "lambda"
+    # Producer Lambda timeout and memory.
+    producer_timeout_seconds: int = 300
+    producer_memory_mb: int = 256
+    # Transform Lambda timeout and memory (Firehose allows a processor up to 5 minutes).
+    transform_timeout_seconds: int = 120
+    transform_memory_mb: int = 512
+
+    @property
+    def schedule_expression(self) -> str:
+        return f"rate({self.schedule_rate})"
+
+    @property
+    def state_prefix(self) -> str:
+        """The folder of the state key: the producer's S3 permissions stop there."""
+        head, _, _ = self.state_key.rpartition("/")
+        return f"{head}/" if head else ""
+
+    def validate(self) -> "Settings":
+        def fail(key: str, problem: str) -> None:
+            raise ConfigError(f"{NAMESPACE}:{key} {problem} (set it with `pulumi config set {NAMESPACE}:{key} ...`)")
+
+        if not self.spotify_client_id.strip():
+            fail("spotifyClientId", "is required: the client id of your Spotify app")
+        if not _RATE.match(self.schedule_rate):
+            fail("scheduleRate", f"is {self.schedule_rate!r}; use a number and a unit, e.g. '15 minutes'")
+        unknown = [s for s in self.sources if s not in KNOWN_SOURCES]
+        if unknown or not self.sources:
+            fail("sources", f"has unknown or no sources {unknown}; choose from {sorted(KNOWN_SOURCES)}")
+        if self.request_budget < 1:
+            fail("requestBudget", "must be at least 1")
+        if not self.state_prefix:
+            fail("stateKey", "must be inside a folder (e.g. state/producer.json) so IAM can stop at it")
+        for key, days in (("logRetentionDays", self.log_retention_days),):
+            if days not in LOG_RETENTION_DAYS:
+                fail(key, f"is {days}; CloudWatch Logs accepts {sorted(LOG_RETENTION_DAYS)}")
+        if self.raw_retention_days < 1 or self.athena_results_retention_days < 1:
+            fail("rawRetentionDays", "and athenaResultsRetentionDays must be at least 1")
+        if self.athena_bytes_scanned_cutoff < ATHENA_MIN_CUTOFF_BYTES:
+            fail("athenaBytesScannedCutoff", f"must be at least {ATHENA_MIN_CUTOFF_BYTES} (Athena's minimum)")
+        if not 1 <= self.freshness_hours <= FRESHNESS_MAX_HOURS:
+            fail("freshnessHours", f"must be 1-{FRESHNESS_MAX_HOURS}")
+        if not 0 <= self.schedule_retries <= SCHEDULE_MAX_RETRIES:
+            fail("scheduleRetries", f"must be 0-{SCHEDULE_MAX_RETRIES}")
+        if not (self.secret_recovery_days == 0 or 7 <= self.secret_recovery_days <= 30):
+            fail("secretRecoveryDays", "must be 0 or 7-30")
+        return self
+
+
+def load() -> Settings:
+    """Reads the `tracklake:*` stack configuration."""
+    c = pulumi.Config(NAMESPACE)
+    defaults = Settings(spotify_client_id="")
+
+    def get_int(key: str, default: int) -> int:
+        value = c.get_int(key)
+        return default if value is None else value
+
+    artifacts = c.get("artifactsDir")
+    return Settings(
+        spotify_client_id=c.get("spotifyClientId") or "",
+        schedule_rate=c.get("scheduleRate") or defaults.schedule_rate,
+        sources=c.get_object("sources") or defaults.sources,
+        search_queries=c.get_object("searchQueries") or [],
+        request_budget=get_int("requestBudget", defaults.request_budget),
+        secret_name=c.get("secretName") or defaults.secret_name,
+        secret_recovery_days=get_int("secretRecoveryDays", defaults.secret_recovery_days),
+        glue_database=c.get("glueDatabase") or defaults.glue_database,
+        state_key=c.get("stateKey") or defaults.state_key,
+        log_retention_days=get_int("logRetentionDays", defaults.log_retention_days),
+        raw_retention_days=get_int("rawRetentionDays", defaults.raw_retention_days),
+        athena_results_retention_days=get_int("athenaResultsRetentionDays", defaults.athena_results_retention_days),
+        athena_bytes_scanned_cutoff=get_int("athenaBytesScannedCutoff", defaults.athena_bytes_scanned_cutoff),
+        freshness_hours=get_int("freshnessHours", defaults.freshness_hours),
+        schedule_retries=get_int("scheduleRetries", defaults.schedule_retries),
+        force_destroy=bool(c.get_bool("forceDestroy")),
+        alarm_email=c.get("alarmEmail"),
+        artifacts_dir=(contracts.REPO_ROOT / artifacts) if artifacts else defaults.artifacts_dir,
+        producer_timeout_seconds=get_int("producerTimeoutSeconds", defaults.producer_timeout_seconds),
+        producer_memory_mb=get_int("producerMemoryMb", defaults.producer_memory_mb),
+        transform_timeout_seconds=get_int("transformTimeoutSeconds", defaults.transform_timeout_seconds),
+        transform_memory_mb=get_int("transformMemoryMb", defaults.transform_memory_mb),
+    ).validate()

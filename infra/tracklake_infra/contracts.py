@@ -1,0 +1,134 @@
+"""The checked-in contracts the program reads, never retypes: the delivery settings
+(schemas/delivery.json), the Glue table (schemas/glue/track_observations.json), the Athena
+queries (sql/*.sql) and the Lambda zips that `cargo lambda build` writes (../notes contracts)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DELIVERY_JSON = REPO_ROOT / "schemas" / "delivery.json"
+GLUE_TABLE_JSON = REPO_ROOT / "schemas" / "glue" / "track_observations.json"
+SQL_DIR = REPO_ROOT / "sql"
+
+# `cargo lambda build` writes target/lambda/<bin>/bootstrap.zip; the handler of a
+# provided.al2023 function is the `bootstrap` executable inside it.
+LAMBDA_BUILD_COMMAND = (
+    "cargo lambda build --release --arm64 --output-format zip "
+    "--bin producer --bin firehose-transform"
+)
+PRODUCER_BIN = "producer"
+TRANSFORM_BIN = "firehose-transform"
+
+# Athena: a named query's QueryString is at most 262,144 bytes, its Description 1,024 characters
+# (Athena API reference, CreateNamedQuery).
+NAMED_QUERY_MAX_BYTES = 262_144
+NAMED_QUERY_DESCRIPTION_MAX = 1024
+
+
+class ContractError(Exception):
+    """A checked-in file the program needs is missing or malformed; the message says which."""
+
+
+class MissingLambdaZip(ContractError):
+    """A Lambda zip is not built. Raised before anything is deployed, so `pulumi up` stops
+    instead of creating a function without code (a missing FileArchive passes under mocks
+    and only fails late in a real deployment)."""
+
+    def __init__(self, path: Path):
+        super().__init__(
+            f"Lambda package {path} does not exist. Build both zips first, from the repository "
+            f"root: `{LAMBDA_BUILD_COMMAND}` (needs `pip install cargo-lambda` and "
+            "`rustup target add aarch64-unknown-linux-gnu`; see infra/README.md)"
+        )
+        self.path = path
+
+
+def delivery_settings(path: Path | None = None) -> dict[str, Any]:
+    """The Firehose delivery settings shared with the local Firehose."""
+    return json.loads((path or DELIVERY_JSON).read_text())
+
+
+def fixed_root(prefix: str) -> str:
+    """The folder of a Firehose prefix above its first `!{...}` expression: `processed/` for
+    `processed/source=!{...}/`. IAM object ARNs and lifecycle rules use it."""
+    head = prefix.split("!{", 1)[0]
+    return head[: head.rfind("/") + 1]
+
+
+def glue_table_input(bucket: str, path: Path | None = None) -> dict[str, Any]:
+    """The checked-in `TableInput` with its bucket placeholder replaced everywhere."""
+    definition = json.loads((path or GLUE_TABLE_JSON).read_text())
+    placeholder = definition.get("BucketPlaceholder", "{bucket}")
+    text = json.dumps(definition["TableInput"]).replace(placeholder, bucket)
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """One file of sql/: its `-- name:` and `-- question:` header lines and the SQL text."""
+
+    file: str
+    name: str
+    question: str
+    sql: str
+
+
+_HEADER = re.compile(r"^--\s*(name|question):\s*(.*)$")
+
+
+def parse_named_query(path: Path) -> NamedQuery:
+    """Reads the `-- name:` / `-- question:` header; a question may continue on indented
+    comment lines (`--   more text`)."""
+    text = path.read_text()
+    lines = text.splitlines()
+    fields: dict[str, str] = {}
+    last = None
+    for line in lines:
+        m = _HEADER.match(line)
+        if m:
+            last = m.group(1)
+            fields[last] = m.group(2).strip()
+        elif last == "question" and re.match(r"^--\s{2,}\S", line):
+            fields["question"] += " " + line[2:].strip()
+        elif line.startswith("--"):
+            last = None
+        else:
+            break
+    if not fields.get("name") or not fields.get("question"):
+        raise ContractError(
+            f"{path} must start with `-- name: <name>` and `-- question: <text>` header lines"
+        )
+    if len(text.encode()) > NAMED_QUERY_MAX_BYTES:
+        raise ContractError(f"{path} is larger than Athena's {NAMED_QUERY_MAX_BYTES}-byte query limit")
+    return NamedQuery(
+        file=path.name,
+        name=fields["name"],
+        question=fields["question"][:NAMED_QUERY_DESCRIPTION_MAX],
+        sql=text,
+    )
+
+
+def named_queries(sql_dir: Path | None = None) -> list[NamedQuery]:
+    """Every sql/*.sql file, in name order (read at program time: new files need no code)."""
+    sql_dir = SQL_DIR if sql_dir is None else sql_dir
+    if not sql_dir.is_dir():
+        return []
+    queries = [parse_named_query(p) for p in sorted(sql_dir.glob("*.sql"))]
+    names = [q.name for q in queries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ContractError(f"sql/ has more than one query named {', '.join(duplicates)}")
+    return queries
+
+
+def lambda_zip(artifacts_dir: Path, binary: str) -> Path:
+    """The zip of `binary`, checked to exist."""
+    path = artifacts_dir / binary / "bootstrap.zip"
+    if not path.is_file():
+        raise MissingLambdaZip(path)
+    return path

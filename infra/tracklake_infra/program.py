@@ -1,0 +1,547 @@
+"""The whole pipeline: lake bucket, Glue table, Firehose stream, both Lambdas, the schedule, the
+secret, Athena and the alarms. `build()` declares every resource and returns them, so the tests
+(infra/tests) can run it under Pulumi's mocks and inspect the wiring."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from . import contracts, iam
+from .config import Settings
+
+RUNTIME = "provided.al2023"
+ARCHITECTURE = "arm64"
+HANDLER = "bootstrap"
+PRODUCER_NAMESPACE = "tracklake/producer"
+TRANSFORM_NAMESPACE = "tracklake/firehose-transform"
+ATHENA_RESULTS_PREFIX = "athena-results/"
+# Firehose writes its own delivery errors to these streams of its log group.
+FIREHOSE_LOG_STREAMS = ("DestinationDelivery", "BackupDelivery")
+# Dynamic partitioning: how long Firehose retries a failed S3 delivery (0-7,200 s, Firehose API).
+PARTITIONING_RETRY_SECONDS = 300
+# How long the scheduler keeps retrying one invocation before it goes to the dead-letter queue.
+SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600
+# SQS keeps a message at most 14 days (SQS API: MessageRetentionPeriod).
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# Alarm period of the per-run metrics: shorter than any sensible schedule, so one bad run alarms.
+ALARM_PERIOD_SECONDS = 300
+
+
+@dataclass
+class Pipeline:
+    """Every resource, by role, for the stack outputs and the tests."""
+
+    bucket: aws.s3.Bucket
+    database: aws.glue.CatalogDatabase
+    table: aws.glue.CatalogTable
+    stream: aws.kinesis.FirehoseDeliveryStream
+    producer: aws.lambda_.Function
+    transform: aws.lambda_.Function
+    secret: aws.secretsmanager.Secret
+    schedule: aws.scheduler.Schedule
+    dead_letter_queue: aws.sqs.Queue
+    workgroup: aws.athena.Workgroup
+    roles: dict[str, aws.iam.Role]
+    policies: dict[str, aws.iam.RolePolicy]
+    named_queries: list[aws.athena.NamedQuery]
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    dashboard: aws.cloudwatch.Dashboard
+    all: list[pulumi.Resource] = field(default_factory=list)
+
+
+def create_stream(
+    name: str,
+    settings: Settings,
+    delivery: dict[str, Any],
+    bucket: aws.s3.Bucket,
+    role: aws.iam.Role,
+    processor: aws.lambda_.Function,
+    database: aws.glue.CatalogDatabase,
+    table: aws.glue.CatalogTable,
+    log_group: aws.cloudwatch.LogGroup,
+    account_id: pulumi.Output[str],
+    region: pulumi.Output[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.kinesis.FirehoseDeliveryStream:
+    """The Direct PUT stream: Lambda processor -> JSON to Parquet with the Glue table ->
+    dynamic partitions from the Lambda's keys, with the source records backed up raw (gzip)."""
+    proc_buf = delivery["processor_buffering"]
+    # Firehose takes the processor buffer in MB and these as strings (Firehose API: ProcessorParameter).
+    processor_parameters = [
+        {"parameter_name": "LambdaArn", "parameter_value": processor.arn},
+        {"parameter_name": "BufferSizeInMBs", "parameter_value": str(proc_buf["size_mib"])},
+        {"parameter_name": "BufferIntervalInSeconds", "parameter_value": str(proc_buf["interval_seconds"])},
+        {"parameter_name": "NumberOfRetries", "parameter_value": str(delivery["processor_retries"])},
+    ]
+    return aws.kinesis.FirehoseDeliveryStream(
+        "stream",
+        name=delivery["stream_name"],
+        destination="extended_s3",
+        # Direct PUT: records at rest in Firehose encrypted with an AWS-owned key (no KMS cost).
+        server_side_encryption={"enabled": True, "key_type": "AWS_OWNED_CMK"},
+        extended_s3_configuration={
+            "bucket_arn": bucket.arn,
+            "role_arn": role.arn,
+            "prefix": delivery["processed_prefix"],
+            "error_output_prefix": delivery["error_output_prefix"],
+            "buffering_size": delivery["buffering"]["size_mib"],
+            "buffering_interval": delivery["buffering"]["interval_seconds"],
+            # Record format conversion requires UNCOMPRESSED here; Parquet compresses (snappy).
+            "compression_format": "UNCOMPRESSED",
+            "processing_configuration": {
+                "enabled": True,
+                "processors": [{"type": "Lambda", "parameters": processor_parameters}],
+            },
+            "dynamic_partitioning_configuration": {"enabled": True, "retry_duration": PARTITIONING_RETRY_SECONDS},
+            "data_format_conversion_configuration": {
+                "enabled": True,
+                "input_format_configuration": {"deserializer": {"open_x_json_ser_de": {}}},
+                "output_format_configuration": {"serializer": {"parquet_ser_de": {"compression": "SNAPPY"}}},
+                "schema_configuration": {
+                    "database_name": database.name,
+                    "table_name": table.name,
+                    "role_arn": role.arn,
+                    "catalog_id": account_id,
+                    "region": region,
+                    # LATEST: a table change (schemas/ + pulumi up) applies without a new stream.
+                    "version_id": "LATEST",
+                },
+            },
+            "s3_backup_mode": "Enabled",
+            "s3_backup_configuration": {
+                "bucket_arn": bucket.arn,
+                "role_arn": role.arn,
+                "prefix": delivery["raw_backup_prefix"],
+                "error_output_prefix": delivery["raw_backup_error_output_prefix"],
+                "buffering_size": delivery["raw_backup_buffering"]["size_mib"],
+                "buffering_interval": delivery["raw_backup_buffering"]["interval_seconds"],
+                "compression_format": "GZIP",
+                "cloudwatch_logging_options": {
+                    "enabled": True,
+                    "log_group_name": log_group.name,
+                    "log_stream_name": FIREHOSE_LOG_STREAMS[1],
+                },
+            },
+            "cloudwatch_logging_options": {
+                "enabled": True,
+                "log_group_name": log_group.name,
+                "log_stream_name": FIREHOSE_LOG_STREAMS[0],
+            },
+        },
+        opts=opts,
+    )
+
+
+def build(settings: Settings) -> Pipeline:
+    """Declares the stack. Raises before declaring anything when a Lambda zip is missing or a
+    checked-in contract is malformed."""
+    producer_zip = contracts.lambda_zip(settings.artifacts_dir, contracts.PRODUCER_BIN)
+    transform_zip = contracts.lambda_zip(settings.artifacts_dir, contracts.TRANSFORM_BIN)
+    delivery = contracts.delivery_settings()
+    queries = contracts.named_queries()
+    stack = pulumi.get_stack()
+    created: list[pulumi.Resource] = []
+
+    def keep(resource):
+        created.append(resource)
+        return resource
+
+    account_id = aws.get_caller_identity_output().account_id
+    region = aws.get_region_output().region
+    partition = aws.get_partition_output().partition
+
+    def arn(service: str, resource: Any) -> pulumi.Output[str]:
+        return pulumi.Output.concat("arn:", partition, f":{service}:", region, ":", account_id, ":", resource)
+
+    # ---- S3: the lake -------------------------------------------------------------------------
+    bucket = keep(aws.s3.Bucket("lake", force_destroy=settings.force_destroy))
+    keep(aws.s3.BucketServerSideEncryptionConfiguration(
+        "lake-encryption",
+        bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}],
+    ))
+    public_access = keep(aws.s3.BucketPublicAccessBlock(
+        "lake-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+    ))
+    keep(aws.s3.BucketOwnershipControls("lake-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}))
+    keep(aws.s3.BucketPolicy(
+        "lake-tls-only",
+        bucket=bucket.id,
+        policy=pulumi.Output.json_dumps({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }],
+        }),
+        # S3 refuses a bucket policy while the public access block is being set up.
+        opts=pulumi.ResourceOptions(depends_on=[public_access]),
+    ))
+    raw_root = contracts.fixed_root(delivery["raw_backup_prefix"])
+    raw_errors_root = contracts.fixed_root(delivery["raw_backup_error_output_prefix"])
+    keep(aws.s3.BucketLifecycleConfiguration(
+        "lake-lifecycle",
+        bucket=bucket.id,
+        rules=[
+            {"id": "expire-raw-backup", "status": "Enabled", "filter": {"prefix": raw_root},
+             "expiration": {"days": settings.raw_retention_days}},
+            {"id": "expire-raw-backup-errors", "status": "Enabled", "filter": {"prefix": raw_errors_root},
+             "expiration": {"days": settings.raw_retention_days}},
+            {"id": "expire-athena-results", "status": "Enabled", "filter": {"prefix": ATHENA_RESULTS_PREFIX},
+             "expiration": {"days": settings.athena_results_retention_days}},
+            {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {"prefix": ""},
+             "abort_incomplete_multipart_upload": {"days_after_initiation": 7}},
+        ],
+    ))
+
+    # ---- Glue: the table, from schemas/glue/track_observations.json ----------------------------
+    database = keep(aws.glue.CatalogDatabase("database", name=settings.glue_database))
+    table_input = bucket.bucket.apply(contracts.glue_table_input)
+    sd = table_input.apply(lambda t: t["StorageDescriptor"])
+    table = keep(aws.glue.CatalogTable(
+        "table",
+        name=delivery["glue_table"],
+        database_name=database.name,
+        description=table_input.apply(lambda t: t.get("Description")),
+        table_type=table_input.apply(lambda t: t["TableType"]),
+        parameters=table_input.apply(lambda t: t["Parameters"]),
+        partition_keys=table_input.apply(
+            lambda t: [{"name": k["Name"], "type": k["Type"], "comment": k.get("Comment")} for k in t["PartitionKeys"]]
+        ),
+        storage_descriptor={
+            "location": sd.apply(lambda s: s["Location"]),
+            "input_format": sd.apply(lambda s: s["InputFormat"]),
+            "output_format": sd.apply(lambda s: s["OutputFormat"]),
+            "ser_de_info": {
+                "serialization_library": sd.apply(lambda s: s["SerdeInfo"]["SerializationLibrary"]),
+                "parameters": sd.apply(lambda s: s["SerdeInfo"].get("Parameters", {})),
+            },
+            "columns": sd.apply(
+                lambda s: [{"name": c["Name"], "type": c["Type"], "comment": c.get("Comment") or None} for c in s["Columns"]]
+            ),
+        },
+    ))
+
+    # ---- Log groups ---------------------------------------------------------------------------
+    producer_name = f"tracklake-producer-{stack}"
+    transform_name = f"tracklake-firehose-transform-{stack}"
+    producer_logs = keep(aws.cloudwatch.LogGroup("producer-logs", name=f"/aws/lambda/{producer_name}",
+                                                 retention_in_days=settings.log_retention_days))
+    transform_logs = keep(aws.cloudwatch.LogGroup("transform-logs", name=f"/aws/lambda/{transform_name}",
+                                                  retention_in_days=settings.log_retention_days))
+    firehose_logs = keep(aws.cloudwatch.LogGroup("firehose-logs", name=f"/aws/kinesisfirehose/{delivery['stream_name']}",
+                                                 retention_in_days=settings.log_retention_days))
+    for stream_name in FIREHOSE_LOG_STREAMS:
+        keep(aws.cloudwatch.LogStream(f"firehose-logs-{stream_name}", name=stream_name, log_group_name=firehose_logs.name))
+
+    # ---- Secret: the Spotify credentials (contracts.md) ---------------------------------------
+    secret = keep(aws.secretsmanager.Secret(
+        "spotify-secret",
+        name=settings.secret_name,
+        description="Spotify client credentials and refresh token of tracklake (JSON: client_id, client_secret, refresh_token)",
+        recovery_window_in_days=settings.secret_recovery_days,
+    ))
+    keep(aws.secretsmanager.SecretVersion(
+        "spotify-secret-placeholder",
+        secret_id=secret.id,
+        secret_string=json.dumps({"client_id": settings.spotify_client_id}),
+        # The user's authorization and the producer's token rotation write the real value
+        # (PutSecretValue); a later `pulumi up` must not put the placeholder back.
+        opts=pulumi.ResourceOptions(ignore_changes=["secretString"]),
+    ))
+
+    # ---- IAM: one role per function, one for Firehose, one for the scheduler -------------------
+    lambda_trust = iam.assume_role("lambda.amazonaws.com")
+    roles = {
+        "transform": keep(aws.iam.Role("transform-role", assume_role_policy=lambda_trust,
+                                       description="tracklake firehose-transform Lambda")),
+        "producer": keep(aws.iam.Role("producer-role", assume_role_policy=lambda_trust,
+                                      description="tracklake producer Lambda")),
+        "firehose": keep(aws.iam.Role("firehose-role", description="tracklake Firehose delivery stream",
+                                      assume_role_policy=iam.assume_role(
+                                          "firehose.amazonaws.com", {"StringEquals": {"sts:ExternalId": account_id}}))),
+        "scheduler": keep(aws.iam.Role("scheduler-role", description="tracklake producer schedule",
+                                       assume_role_policy=iam.assume_role(
+                                           "scheduler.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}}))),
+    }
+    policies: dict[str, aws.iam.RolePolicy] = {}
+    policies["transform"] = keep(aws.iam.RolePolicy(
+        "transform-policy", role=roles["transform"].id,
+        policy=iam.document(iam.log_writer("OwnLogs", transform_logs.arn)),
+    ))
+
+    # ---- Lambda functions -----------------------------------------------------------------------
+    transform = keep(aws.lambda_.Function(
+        "transform",
+        name=transform_name,
+        description="Normalizes Spotify envelopes into track_observation records for Firehose",
+        runtime=RUNTIME,
+        architectures=[ARCHITECTURE],
+        handler=HANDLER,
+        code=pulumi.FileArchive(str(transform_zip)),
+        role=roles["transform"].arn,
+        timeout=settings.transform_timeout_seconds,
+        memory_size=settings.transform_memory_mb,
+        logging_config={"log_format": "Text", "log_group": transform_logs.name},
+        opts=pulumi.ResourceOptions(depends_on=[transform_logs, policies["transform"]]),
+    ))
+
+    # Firehose: the bucket's lake prefixes only, the transform, the Glue table, its own logs.
+    object_roots = sorted({
+        contracts.fixed_root(delivery["processed_prefix"]),
+        contracts.fixed_root(delivery["error_output_prefix"]),
+        raw_root,
+        raw_errors_root,
+    })
+    catalog_arn = arn("glue", "catalog")
+    database_arn = arn("glue", pulumi.Output.concat("database/", database.name))
+    table_arn = arn("glue", pulumi.Output.concat("table/", database.name, "/", table.name))
+    policies["firehose"] = keep(aws.iam.RolePolicy(
+        "firehose-policy", role=roles["firehose"].id,
+        policy=iam.document(
+            iam.statement("LakeBucket", ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], [bucket.arn]),
+            iam.statement("LakeObjects", ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                          [pulumi.Output.concat(bucket.arn, "/", root, "*") for root in object_roots]),
+            iam.statement("Transform", ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+                          [transform.arn, pulumi.Output.concat(transform.arn, ":*")]),
+            iam.statement("GlueTable", ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+                          [catalog_arn, database_arn, table_arn]),
+            iam.statement("OwnLogs", ["logs:PutLogEvents"], [pulumi.Output.concat(firehose_logs.arn, ":*")]),
+        ),
+    ))
+    stream = keep(create_stream(
+        "stream", settings, delivery, bucket, roles["firehose"], transform, database, table,
+        firehose_logs, account_id, region,
+        # Firehose checks its role on creation: the policy must exist first.
+        pulumi.ResourceOptions(depends_on=[policies["firehose"]]),
+    ))
+
+    state_objects = pulumi.Output.concat(bucket.arn, "/", settings.state_prefix, "*")
+    policies["producer"] = keep(aws.iam.RolePolicy(
+        "producer-policy", role=roles["producer"].id,
+        policy=iam.document(
+            iam.statement("Deliver", ["firehose:PutRecord", "firehose:PutRecordBatch"], [stream.arn]),
+            iam.statement("State", ["s3:GetObject", "s3:PutObject"], [state_objects]),
+            # Without ListBucket, S3 answers a missing state object (the first run) with 403, not
+            # 404; limited to the state folder.
+            iam.statement("StateListing", ["s3:ListBucket"], [bucket.arn],
+                          {"StringLike": {"s3:prefix": [f"{settings.state_prefix}*"]}}),
+            iam.statement("Secret", ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], [secret.arn]),
+            iam.log_writer("OwnLogs", producer_logs.arn),
+        ),
+    ))
+    producer = keep(aws.lambda_.Function(
+        "producer",
+        name=producer_name,
+        description="Pulls Spotify track data and delivers it to Firehose",
+        runtime=RUNTIME,
+        architectures=[ARCHITECTURE],
+        handler=HANDLER,
+        code=pulumi.FileArchive(str(producer_zip)),
+        role=roles["producer"].arn,
+        timeout=settings.producer_timeout_seconds,
+        memory_size=settings.producer_memory_mb,
+        logging_config={"log_format": "Text", "log_group": producer_logs.name},
+        environment={"variables": {
+            "TRACKLAKE_STREAM": stream.name,
+            "TRACKLAKE_STATE_BUCKET": bucket.bucket,
+            "TRACKLAKE_STATE_KEY": settings.state_key,
+            "TRACKLAKE_SECRET_ID": secret.arn,
+            "TRACKLAKE_SOURCES": ",".join(settings.sources),
+            "TRACKLAKE_SEARCH_QUERIES": json.dumps(settings.search_queries),
+            "TRACKLAKE_REQUEST_BUDGET": str(settings.request_budget),
+        }},
+        opts=pulumi.ResourceOptions(depends_on=[producer_logs, policies["producer"]]),
+    ))
+
+    # ---- EventBridge Scheduler ----------------------------------------------------------------
+    dlq = keep(aws.sqs.Queue("schedule-dlq", message_retention_seconds=DLQ_RETENTION_SECONDS,
+                             sqs_managed_sse_enabled=True))
+    policies["scheduler"] = keep(aws.iam.RolePolicy(
+        "scheduler-policy", role=roles["scheduler"].id,
+        policy=iam.document(
+            iam.statement("InvokeProducer", ["lambda:InvokeFunction"], [producer.arn, pulumi.Output.concat(producer.arn, ":*")]),
+            iam.statement("DeadLetters", ["sqs:SendMessage"], [dlq.arn]),
+        ),
+    ))
+    schedule = keep(aws.scheduler.Schedule(
+        "producer-schedule",
+        name=f"tracklake-producer-{stack}",
+        description="Runs the tracklake producer",
+        schedule_expression=settings.schedule_expression,
+        flexible_time_window={"mode": "OFF"},
+        target={
+            "arn": producer.arn,
+            "role_arn": roles["scheduler"].arn,
+            "input": "{}",
+            "retry_policy": {"maximum_retry_attempts": settings.schedule_retries,
+                             "maximum_event_age_in_seconds": SCHEDULE_MAX_EVENT_AGE_SECONDS},
+            "dead_letter_config": {"arn": dlq.arn},
+        },
+        opts=pulumi.ResourceOptions(depends_on=[policies["scheduler"]]),
+    ))
+
+    # ---- Athena -------------------------------------------------------------------------------
+    workgroup = keep(aws.athena.Workgroup(
+        "workgroup",
+        name=f"tracklake-{stack}",
+        description="tracklake queries: encrypted results, per-query scan cutoff",
+        force_destroy=True,
+        configuration={
+            "enforce_workgroup_configuration": True,
+            "publish_cloudwatch_metrics_enabled": True,
+            "bytes_scanned_cutoff_per_query": settings.athena_bytes_scanned_cutoff,
+            "engine_version": {"selected_engine_version": "Athena engine version 3"},
+            "result_configuration": {
+                "output_location": pulumi.Output.concat("s3://", bucket.bucket, "/", ATHENA_RESULTS_PREFIX),
+                "encryption_configuration": {"encryption_option": "SSE_S3"},
+            },
+        },
+    ))
+    named = [
+        keep(aws.athena.NamedQuery(
+            f"query-{q.name}",
+            name=q.name,
+            description=q.question,
+            database=database.name,
+            workgroup=workgroup.name,
+            query=q.sql,
+        ))
+        for q in queries
+    ]
+
+    # ---- CloudWatch: alarms and dashboard -----------------------------------------------------
+    topic = keep(aws.sns.Topic("alarms", name=f"tracklake-alarms-{stack}"))
+    if settings.alarm_email:
+        keep(aws.sns.TopicSubscription("alarms-email", topic=topic.arn, protocol="email", endpoint=settings.alarm_email))
+    alarms = _alarms(settings, producer, transform, stream, dlq, topic, keep)
+    dashboard = keep(aws.cloudwatch.Dashboard(
+        "dashboard",
+        dashboard_name=f"tracklake-{stack}",
+        dashboard_body=_dashboard_body(producer, transform, stream, region),
+    ))
+
+    pulumi.export("lakeBucket", bucket.bucket)
+    pulumi.export("deliveryStream", stream.name)
+    pulumi.export("secretArn", secret.arn)
+    pulumi.export("glueDatabase", database.name)
+    pulumi.export("glueTable", table.name)
+    pulumi.export("athenaWorkgroup", workgroup.name)
+    pulumi.export("producerFunction", producer.name)
+    pulumi.export("transformFunction", transform.name)
+    pulumi.export("deadLetterQueue", dlq.url)
+    pulumi.export("alarmTopic", topic.arn)
+
+    return Pipeline(
+        bucket=bucket, database=database, table=table, stream=stream, producer=producer,
+        transform=transform, secret=secret, schedule=schedule, dead_letter_queue=dlq,
+        workgroup=workgroup, roles=roles, policies=policies, named_queries=named,
+        alarms=alarms, dashboard=dashboard, all=created,
+    )
+
+
+def _alarms(settings, producer, transform, stream, dlq, topic, keep) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    actions = [topic.arn]
+
+    def alarm(key: str, description: str, **kwargs) -> aws.cloudwatch.MetricAlarm:
+        kwargs.setdefault("treat_missing_data", "notBreaching")
+        kwargs.setdefault("evaluation_periods", 1)
+        return keep(aws.cloudwatch.MetricAlarm(
+            f"alarm-{key}", alarm_description=description, alarm_actions=actions, ok_actions=actions, **kwargs,
+        ))
+
+    def over_zero(namespace, metric, dims, statistic="Sum", period=ALARM_PERIOD_SECONDS):
+        return dict(namespace=namespace, metric_name=metric, dimensions=dims, statistic=statistic, period=period,
+                    comparison_operator="GreaterThanThreshold", threshold=0)
+
+    producer_dims = {"FunctionName": producer.name}
+    transform_dims = {"FunctionName": transform.name}
+    stream_dims = {"DeliveryStreamName": stream.name}
+
+    def producer_metric(id_, name):
+        return {"id": id_, "metric": {"namespace": PRODUCER_NAMESPACE, "metric_name": name,
+                                       "dimensions": producer_dims, "stat": "Sum", "period": ALARM_PERIOD_SECONDS}}
+
+    hours = settings.freshness_hours
+    return {
+        "producer-errors": alarm("producer-errors", "The producer Lambda failed (crash, timeout or error return).",
+                                 **over_zero("AWS/Lambda", "Errors", producer_dims)),
+        "producer-runs-failed": alarm("producer-runs-failed", "A producer run did not finish cleanly (RunsFailed).",
+                                      **over_zero(PRODUCER_NAMESPACE, "RunsFailed", producer_dims)),
+        "producer-records-lost": alarm(
+            "producer-records-lost",
+            "Firehose rejected records or the producer gave up on them (RecordsFailed + RecordsRejected).",
+            comparison_operator="GreaterThanThreshold", threshold=0,
+            metric_queries=[
+                producer_metric("failed", "RecordsFailed"),
+                producer_metric("rejected", "RecordsRejected"),
+                {"id": "lost", "expression": "FILL(failed, 0) + FILL(rejected, 0)", "label": "records lost",
+                 "return_data": True},
+            ],
+        ),
+        "producer-reauthorization": alarm(
+            "producer-reauthorization",
+            "Spotify refused the refresh token: authorize again (infra/README.md, 'Authorize').",
+            **over_zero(PRODUCER_NAMESPACE, "ReauthorizationRequired", producer_dims, statistic="Maximum")),
+        "transform-processing-failed": alarm(
+            "transform-processing-failed", "The transform answered ProcessingFailed for records (see errors/processing-failed/).",
+            **over_zero(TRANSFORM_NAMESPACE, "RecordsProcessingFailed", transform_dims)),
+        "firehose-delivery-failed": alarm(
+            "firehose-delivery-failed", "Firehose failed to deliver to S3 (DeliveryToS3.Success below 1).",
+            namespace="AWS/Firehose", metric_name="DeliveryToS3.Success", dimensions=stream_dims,
+            statistic="Minimum", period=ALARM_PERIOD_SECONDS, comparison_operator="LessThanThreshold", threshold=1),
+        "firehose-processing-failed": alarm(
+            "firehose-processing-failed", "Firehose failed to invoke the transform (ExecuteProcessing.Success below 1).",
+            namespace="AWS/Firehose", metric_name="ExecuteProcessing.Success", dimensions=stream_dims,
+            statistic="Minimum", period=ALARM_PERIOD_SECONDS, comparison_operator="LessThanThreshold", threshold=1),
+        "firehose-conversion-failed": alarm(
+            "firehose-conversion-failed", "Records failed Parquet conversion (see errors/format-conversion-failed/).",
+            **over_zero("AWS/Firehose", "FailedConversion.Records", stream_dims)),
+        "schedule-dead-letters": alarm(
+            "schedule-dead-letters", "Scheduled producer invocations gave up and went to the dead-letter queue.",
+            **over_zero("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": dlq.name}, statistic="Maximum")),
+        # No delivered records for `freshness_hours`: every hourly sum is 0 or missing (a
+        # producer that stopped running reports nothing, hence missing data breaches).
+        "data-freshness": alarm(
+            "data-freshness", f"No records delivered for {hours} hour(s).",
+            namespace=PRODUCER_NAMESPACE, metric_name="RecordsDelivered", dimensions=producer_dims,
+            statistic="Sum", period=3600, evaluation_periods=hours, datapoints_to_alarm=hours,
+            comparison_operator="LessThanOrEqualToThreshold", threshold=0, treat_missing_data="breaching"),
+    }
+
+
+def _dashboard_body(producer, transform, stream, region) -> pulumi.Output[str]:
+    def widget(title, metrics, y):
+        return {"type": "metric", "x": 0, "y": y, "width": 24, "height": 6,
+                "properties": {"title": title, "region": region, "stat": "Sum", "period": 300, "view": "timeSeries",
+                               "metrics": metrics}}
+
+    p, t, s = producer.name, transform.name, stream.name
+    return pulumi.Output.json_dumps({"widgets": [
+        widget("Producer records", [[PRODUCER_NAMESPACE, m, "FunctionName", p] for m in
+                                    ("RecordsPulled", "RecordsDelivered", "RecordsResent", "RecordsRejected", "RecordsFailed")], 0),
+        widget("Producer runs", [[PRODUCER_NAMESPACE, m, "FunctionName", p] for m in
+                                 ("RunsFailed", "QuotaStops", "ReauthorizationRequired", "SpotifyRequests")]
+               + [["AWS/Lambda", "Errors", "FunctionName", p]], 6),
+        widget("Transform", [[TRANSFORM_NAMESPACE, m, "FunctionName", t] for m in
+                             ("Records", "RecordsOk", "RecordsDropped", "RecordsProcessingFailed")]
+               + [["AWS/Lambda", "Errors", "FunctionName", t]], 12),
+        widget("Firehose", [["AWS/Firehose", m, "DeliveryStreamName", s] for m in
+                            ("IncomingRecords", "DeliveryToS3.Records", "BackupToS3.Records", "FailedConversion.Records")], 18),
+        widget("Firehose freshness (s)", [["AWS/Firehose", "DeliveryToS3.DataFreshness", "DeliveryStreamName", s,
+                                           {"stat": "Maximum"}]], 24),
+    ]})
