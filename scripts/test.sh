@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine: checks the tools it needs, then formatting, lints and
-# every test of the workspace. CI (.ci/run) runs exactly this.
+# The whole test suite, on a fresh machine: checks the tools it needs, creates the Python
+# environment (.venv: Pulumi and its mocks, moto, DuckDB), then formatting, lints, the Pulumi
+# program's tests and every test of the workspace. CI (.ci/run) runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "error: $1 not found. $2" >&2; exit 1; }; }
-need cargo "Install Rust with rustup (https://rustup.rs); this project needs Rust 1.88 or newer."
+need cargo "Install Rust with rustup (https://rustup.rs); this project needs Rust 1.94 or newer."
+need python3 "Install Python 3.9 or newer (with venv); the infra tests, moto and the benchmarks' comparator need it."
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   echo "installing rustfmt and clippy" >&2
   rustup component add rustfmt clippy
 fi
 
+echo "== python environment (.venv)"
+TRACKLAKE_PYTHON=$(./scripts/python-env.sh)
+export TRACKLAKE_PYTHON
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-if command -v python3 >/dev/null 2>&1; then
-  echo "== python comparator compiles"
-  python3 -m py_compile bench/*.py
-fi
+echo "== python comparator compiles"
+"$TRACKLAKE_PYTHON" -m py_compile bench/*.py
+echo "== infra: the Pulumi program under Pulumi's mocks, and its policy pack"
+"$TRACKLAKE_PYTHON" -m pytest -q infra/tests
 echo "== doc tests"
 cargo test --workspace --doc --locked
 echo "== cargo test"
