@@ -203,6 +203,9 @@ def check_schedule_and_secret(w: World, settings: dict[str, Any]) -> None:
     assert target["roleArn"] == w.out(ROLE, "scheduler-role", "arn")
     assert (target.get("deadLetterConfig") or {}).get("arn") == w.out(QUEUE, "schedule-dlq", "arn")
     assert target["retryPolicy"]["maximumRetryAttempts"] == settings["schedule_retries"]
+    async_config = w.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").inputs
+    assert async_config["functionName"] == w.out(FUNCTION, "producer", "name")
+    assert async_config["maximumRetryAttempts"] == 0
     secret = w.one(SECRET).inputs
     assert secret["name"] == settings["secret_name"]
     version = w.one("aws:secretsmanager/secretVersion:SecretVersion").inputs

@@ -232,3 +232,17 @@ def test_example_stack_config_names_only_keys_the_program_reads():
     source = (Path(tracklake_infra.__file__).parent / "config.py").read_text()
     unread = sorted(k for k in keys if f'"{k}"' not in source)
     assert unread == [], f"Pulumi.example.yaml documents keys the program ignores: {unread}"
+
+
+@pulumi.runtime.test
+def test_the_entry_point_pulumi_runs_declares_the_pipeline(mocks, zips, monkeypatch):
+    import runpy
+
+    built = []
+    real = tracklake_infra.build
+    monkeypatch.setattr(tracklake_infra, "build", lambda settings: built.append(real(settings)) or built[-1])
+    configure(zips)
+    runpy.run_path(str(contracts.REPO_ROOT / "infra" / "__main__.py"), run_name="__main__")
+    assert len(built) == 1
+    return pulumi.Output.all(*[r.urn for r in built[0].all]).apply(
+        lambda _: checks.check_stream(checks.World(mocks.resources)))

@@ -368,6 +368,14 @@ def build(settings: Settings) -> Pipeline:
         opts=pulumi.ResourceOptions(depends_on=[producer_logs, policies["producer"]]),
     ))
 
+    # The scheduler invokes asynchronously, and Lambda retries a failed async run twice on its
+    # own by default. The next scheduled run is the retry (the state makes runs resumable), so
+    # a failing run (e.g. a refresh token Spotify refused) is not repeated within minutes.
+    keep(aws.lambda_.FunctionEventInvokeConfig(
+        "producer-async", function_name=producer.name, maximum_retry_attempts=0,
+        maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_SECONDS,
+    ))
+
     # ---- EventBridge Scheduler ----------------------------------------------------------------
     dlq = keep(aws.sqs.Queue("schedule-dlq", message_retention_seconds=DLQ_RETENTION_SECONDS,
                              sqs_managed_sse_enabled=True))
@@ -388,6 +396,8 @@ def build(settings: Settings) -> Pipeline:
             "arn": producer.arn,
             "role_arn": roles["scheduler"].arn,
             "input": "{}",
+            # Retries of invocations the scheduler could not deliver (throttling, Lambda errors
+            # on invoke); the runs themselves fail into the producer-errors alarm.
             "retry_policy": {"maximum_retry_attempts": settings.schedule_retries,
                              "maximum_event_age_in_seconds": SCHEDULE_MAX_EVENT_AGE_SECONDS},
             "dead_letter_config": {"arn": dlq.arn},
@@ -425,6 +435,8 @@ def build(settings: Settings) -> Pipeline:
     ]
 
     # ---- CloudWatch: alarms and dashboard -----------------------------------------------------
+    # Not encrypted with the AWS-managed SNS key on purpose: CloudWatch alarms cannot publish to a
+    # topic under that key (its key policy does not admit them), and alarm texts hold no data.
     topic = keep(aws.sns.Topic("alarms", name=f"tracklake-alarms-{stack}"))
     if settings.alarm_email:
         keep(aws.sns.TopicSubscription("alarms-email", topic=topic.arn, protocol="email", endpoint=settings.alarm_email))
