@@ -1,0 +1,732 @@
+//! Record format conversion as Firehose does it: JSON records in, Parquet (snappy) out, with the
+//! columns of the Glue table and the reading rules of the OpenX JSON SerDe.
+//!
+//! OpenX JSON SerDe rules applied here [Firehose developer guide, "Convert input data format";
+//! Hive OpenX JSON SerDe defaults]:
+//! - each record is one JSON object (an array or a scalar is malformed);
+//! - keys are matched case-insensitively (lower-cased), keys not in the table are dropped, a
+//!   column the record lacks is NULL, JSON `null` is NULL;
+//! - `timestamp` accepts `yyyy-MM-dd'T'HH:mm:ss[.fff]Z`, `yyyy-MM-dd HH:mm:ss[.fff]`, epoch
+//!   seconds and epoch milliseconds (a number of 11 digits or more is taken as milliseconds:
+//!   10^10 seconds is the year 2286), as a JSON number or a numeric string;
+//! - numbers and booleans are also read from strings (`"42"`, `"true"`), and a number or boolean
+//!   given for a `string` column is kept as its JSON text;
+//! - a value that cannot be read as its column's type fails the whole record, which Firehose
+//!   writes to the `format-conversion-failed` error output.
+//!
+//! The Arrow schema is derived from the Glue definition (Hive types), not from the Avro schema,
+//! because that is what Firehose reads; a test checks both agree. Every column is nullable, as
+//! every Hive column is.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::{
+    make_builder, ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder,
+    Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
+    TimestampMillisecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use chrono::{NaiveDate, NaiveDateTime};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::FirehoseError;
+
+/// The error code Firehose writes as `lastErrorCode` for a record it cannot deserialize with the
+/// table's schema (seen in real `format-conversion-failed` objects).
+pub const MALFORMED_DATA: &str = "DataFormatConversion.MalformedData";
+
+/// Numbers with at least this many digits are epoch milliseconds, shorter ones epoch seconds.
+const EPOCH_MILLIS_MIN: i64 = 10_000_000_000;
+
+/// The Hive types the converter can write, from a Glue column type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HiveType {
+    String,
+    TinyInt,
+    SmallInt,
+    Int,
+    BigInt,
+    Float,
+    Double,
+    Boolean,
+    Timestamp,
+    Date,
+    Array(Box<HiveType>),
+}
+
+impl HiveType {
+    /// Parses a Glue/Hive type name such as `int` or `array<string>`.
+    pub fn parse(text: &str) -> Option<HiveType> {
+        let t = text.trim().to_ascii_lowercase();
+        Some(match t.as_str() {
+            "string" | "varchar" | "char" => HiveType::String,
+            "tinyint" => HiveType::TinyInt,
+            "smallint" => HiveType::SmallInt,
+            "int" | "integer" => HiveType::Int,
+            "bigint" => HiveType::BigInt,
+            "float" => HiveType::Float,
+            "double" => HiveType::Double,
+            "boolean" => HiveType::Boolean,
+            "timestamp" => HiveType::Timestamp,
+            "date" => HiveType::Date,
+            _ => {
+                let inner = t.strip_prefix("array<")?.strip_suffix('>')?;
+                HiveType::Array(Box::new(HiveType::parse(inner)?))
+            }
+        })
+    }
+
+    /// The Arrow type Firehose's Parquet holds for this Hive type (timestamps in UTC millis, as
+    /// the schema crate's Arrow schema has them).
+    pub fn arrow_type(&self) -> DataType {
+        match self {
+            HiveType::String => DataType::Utf8,
+            HiveType::TinyInt => DataType::Int8,
+            HiveType::SmallInt => DataType::Int16,
+            HiveType::Int => DataType::Int32,
+            HiveType::BigInt => DataType::Int64,
+            HiveType::Float => DataType::Float32,
+            HiveType::Double => DataType::Float64,
+            HiveType::Boolean => DataType::Boolean,
+            HiveType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            HiveType::Date => DataType::Date32,
+            HiveType::Array(item) => DataType::List(Arc::new(Field::new("item", item.arrow_type(), true))),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            HiveType::String => "string".into(),
+            HiveType::TinyInt => "tinyint".into(),
+            HiveType::SmallInt => "smallint".into(),
+            HiveType::Int => "int".into(),
+            HiveType::BigInt => "bigint".into(),
+            HiveType::Float => "float".into(),
+            HiveType::Double => "double".into(),
+            HiveType::Boolean => "boolean".into(),
+            HiveType::Timestamp => "timestamp".into(),
+            HiveType::Date => "date".into(),
+            HiveType::Array(item) => format!("array<{}>", item.name()),
+        }
+    }
+}
+
+/// A Glue column the converter writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlueColumn {
+    pub name: String,
+    pub hive_type: HiveType,
+}
+
+/// The table's columns from a Glue definition in the shape of `schemas::glue::table_definition()`
+/// (`TableInput.StorageDescriptor.Columns`). Partition keys are not columns of the files.
+pub fn glue_columns(definition: &Value) -> Result<Vec<GlueColumn>, FirehoseError> {
+    let bad = |message: String| FirehoseError::Settings { message };
+    let columns = definition
+        .pointer("/TableInput/StorageDescriptor/Columns")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("the Glue definition has no TableInput.StorageDescriptor.Columns".into()))?;
+    columns
+        .iter()
+        .map(|c| {
+            let name = c["Name"]
+                .as_str()
+                .ok_or_else(|| bad(format!("a Glue column has no Name: {c}")))?;
+            let ty = c["Type"]
+                .as_str()
+                .ok_or_else(|| bad(format!("Glue column {name} has no Type")))?;
+            let hive_type = HiveType::parse(ty).ok_or_else(|| FirehoseError::UnsupportedHiveType {
+                column: name.to_owned(),
+                hive_type: ty.to_owned(),
+            })?;
+            Ok(GlueColumn {
+                name: name.to_ascii_lowercase(),
+                hive_type,
+            })
+        })
+        .collect()
+}
+
+/// The Arrow schema of the Parquet files: one nullable field per Glue column, in table order.
+pub fn arrow_schema(columns: &[GlueColumn]) -> Schema {
+    Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.hive_type.arrow_type(), true))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Why a record could not be converted: Firehose's `lastErrorCode` and `lastErrorMessage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversionError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConversionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+fn malformed(message: String) -> ConversionError {
+    ConversionError {
+        code: MALFORMED_DATA,
+        message,
+    }
+}
+
+/// Converts JSON records to Arrow and Parquet with the table's columns.
+#[derive(Debug, Clone)]
+pub struct Converter {
+    columns: Vec<GlueColumn>,
+    schema: SchemaRef,
+    index: HashMap<String, usize>,
+}
+
+/// The result of converting a batch: the rows that converted, in input order, and the index of
+/// every record that did not, with the reason.
+#[derive(Debug)]
+pub struct Converted {
+    pub batch: RecordBatch,
+    pub failed: Vec<(usize, ConversionError)>,
+}
+
+impl Converter {
+    /// A converter for the Glue definition `definition` (see [`glue_columns`]).
+    pub fn from_glue(definition: &Value) -> Result<Self, FirehoseError> {
+        Ok(Self::new(glue_columns(definition)?))
+    }
+
+    pub fn new(columns: Vec<GlueColumn>) -> Self {
+        let schema = Arc::new(arrow_schema(&columns));
+        let index = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+        Self {
+            columns,
+            schema,
+            index,
+        }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub fn columns(&self) -> &[GlueColumn] {
+        &self.columns
+    }
+
+    /// Reads one record into typed cells, one per column, or says why it cannot be read.
+    fn read_record<'a>(&self, record: &'a [u8]) -> Result<Vec<Cell<'a>>, ConversionError> {
+        let text = std::str::from_utf8(record)
+            .map_err(|e| malformed(format!("the record is not UTF-8 text: {e}")))?;
+        if text.trim().is_empty() {
+            return Err(malformed("The record was empty or contained only whitespace.".into()));
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let mut slots: Vec<Option<Loose<'a>>> = vec![None; self.columns.len()];
+        de.deserialize_any(RecordVisitor {
+            index: &self.index,
+            slots: &mut slots,
+        })
+        .map_err(|e| malformed(format!("the record is not a JSON object the SerDe can read: {e}")))?;
+        de.end()
+            .map_err(|e| malformed(format!("more than one JSON value in the record: {e}")))?;
+        self.columns
+            .iter()
+            .zip(slots)
+            .map(|(column, slot)| match slot {
+                None | Some(Loose::Null) => Ok(Cell::Null),
+                Some(value) => to_cell(&column.hive_type, value).map_err(|why| {
+                    malformed(format!(
+                        "column {} ({}): {why}",
+                        column.name,
+                        column.hive_type.name()
+                    ))
+                }),
+            })
+            .collect()
+    }
+
+    /// Converts `records` (each one JSON object, trailing whitespace allowed) into one batch.
+    pub fn convert<R: AsRef<[u8]>>(&self, records: &[R]) -> Converted {
+        let mut builders: Vec<Box<dyn ArrayBuilder>> = self
+            .columns
+            .iter()
+            .map(|c| make_builder(&c.hive_type.arrow_type(), records.len()))
+            .collect();
+        let mut failed = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            match self.read_record(record.as_ref()) {
+                Ok(cells) => {
+                    for ((builder, column), cell) in builders.iter_mut().zip(&self.columns).zip(cells) {
+                        append(builder.as_mut(), &column.hive_type, cell);
+                    }
+                }
+                Err(e) => failed.push((i, e)),
+            }
+        }
+        let arrays: Vec<ArrayRef> = builders.iter_mut().map(|b| b.finish()).collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)
+            .expect("builders are made from the schema's own types");
+        Converted { batch, failed }
+    }
+}
+
+/// Writes `batch` as one Parquet file with snappy compression (Firehose's default serializer
+/// settings).
+pub fn write_parquet(batch: &RecordBatch) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props))?;
+    writer.write(batch)?;
+    writer.close()?;
+    Ok(out)
+}
+
+/// A JSON value as read, strings borrowed where the input allows.
+#[derive(Debug, Clone)]
+enum Loose<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    Array(Vec<Loose<'a>>),
+    Object,
+}
+
+/// A value converted to its column's type.
+#[derive(Debug)]
+enum Cell<'a> {
+    Null,
+    Str(Cow<'a, str>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    TimestampMillis(i64),
+    Date(i32),
+    List(Vec<Cell<'a>>),
+}
+
+struct RecordVisitor<'i, 's, 'a> {
+    index: &'i HashMap<String, usize>,
+    slots: &'s mut Vec<Option<Loose<'a>>>,
+}
+
+impl<'de, 'i, 's> Visitor<'de> for RecordVisitor<'i, 's, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            // OpenX lower-cases keys; most keys already are, so avoid the allocation then.
+            let found = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+                self.index.get(&key.to_lowercase()).copied()
+            } else {
+                self.index.get(key.as_ref()).copied()
+            };
+            match found {
+                Some(i) => self.slots[i] = Some(map.next_value::<Loose<'de>>()?),
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON object key, borrowed from the input unless it holds escapes (serde's own `Cow<str>`
+/// always copies).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Loose<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Loose<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Loose<'de>, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_none<E>(self) -> Result<Loose<'de>, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Loose<'de>, E> {
+                Ok(Loose::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Loose<'de>, E> {
+                Ok(Loose::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Loose<'de>, E> {
+                Ok(Loose::UInt(v))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Loose<'de>, E> {
+                Ok(Loose::Float(v))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Loose<'de>, E> {
+                Ok(Loose::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Loose<'de>, E> {
+                Ok(Loose::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Loose<'de>, E> {
+                Ok(Loose::Str(Cow::Owned(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose<'de>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Loose<'de>>()? {
+                    items.push(item);
+                }
+                Ok(Loose::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose<'de>, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Loose::Object)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn kind(value: &Loose) -> &'static str {
+    match value {
+        Loose::Null => "null",
+        Loose::Bool(_) => "a boolean",
+        Loose::Int(_) | Loose::UInt(_) | Loose::Float(_) => "a number",
+        Loose::Str(_) => "a string",
+        Loose::Array(_) => "an array",
+        Loose::Object => "an object",
+    }
+}
+
+/// Converts one non-null JSON value to `ty`, or says why it cannot.
+fn to_cell<'a>(ty: &HiveType, value: Loose<'a>) -> Result<Cell<'a>, String> {
+    if let Loose::Null = value {
+        return Ok(Cell::Null);
+    }
+    let wrong = |value: &Loose| format!("cannot read {} as {}", kind(value), ty.name());
+    match ty {
+        HiveType::String => match value {
+            Loose::Str(s) => Ok(Cell::Str(s)),
+            Loose::Bool(b) => Ok(Cell::Str(Cow::Owned(b.to_string()))),
+            Loose::Int(n) => Ok(Cell::Str(Cow::Owned(n.to_string()))),
+            Loose::UInt(n) => Ok(Cell::Str(Cow::Owned(n.to_string()))),
+            Loose::Float(n) => Ok(Cell::Str(Cow::Owned(n.to_string()))),
+            other => Err(wrong(&other)),
+        },
+        HiveType::TinyInt | HiveType::SmallInt | HiveType::Int | HiveType::BigInt => {
+            let n = integer(&value).ok_or_else(|| wrong(&value))?;
+            let (min, max) = match ty {
+                HiveType::TinyInt => (i8::MIN as i64, i8::MAX as i64),
+                HiveType::SmallInt => (i16::MIN as i64, i16::MAX as i64),
+                HiveType::Int => (i32::MIN as i64, i32::MAX as i64),
+                _ => (i64::MIN, i64::MAX),
+            };
+            if n < min || n > max {
+                return Err(format!("{n} is out of range for {}", ty.name()));
+            }
+            Ok(Cell::Int(n))
+        }
+        HiveType::Float | HiveType::Double => match &value {
+            Loose::Int(n) => Ok(Cell::Float(*n as f64)),
+            Loose::UInt(n) => Ok(Cell::Float(*n as f64)),
+            Loose::Float(n) => Ok(Cell::Float(*n)),
+            Loose::Str(s) => s
+                .trim()
+                .parse::<f64>()
+                .map(Cell::Float)
+                .map_err(|_| format!("`{}` is not a number", clip(s))),
+            other => Err(wrong(other)),
+        },
+        HiveType::Boolean => match &value {
+            Loose::Bool(b) => Ok(Cell::Bool(*b)),
+            Loose::Str(s) if s.eq_ignore_ascii_case("true") => Ok(Cell::Bool(true)),
+            Loose::Str(s) if s.eq_ignore_ascii_case("false") => Ok(Cell::Bool(false)),
+            other => Err(wrong(other)),
+        },
+        HiveType::Timestamp => timestamp_millis(&value)
+            .map(Cell::TimestampMillis)
+            .ok_or_else(|| match &value {
+                Loose::Str(s) => format!(
+                    "`{}` is not a timestamp (yyyy-MM-dd'T'HH:mm:ss[.fff]Z, yyyy-MM-dd HH:mm:ss[.fff], epoch seconds or millis)",
+                    clip(s)
+                ),
+                other => wrong(other),
+            }),
+        HiveType::Date => match &value {
+            Loose::Str(s) => date_days(s)
+                .map(Cell::Date)
+                .ok_or_else(|| format!("`{}` is not a date (yyyy-MM-dd)", clip(s))),
+            other => Err(wrong(other)),
+        },
+        HiveType::Array(item) => match value {
+            Loose::Array(items) => items
+                .into_iter()
+                .map(|v| to_cell(item, v))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Cell::List),
+            other => Err(wrong(&other)),
+        },
+    }
+}
+
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    }
+}
+
+fn integer(value: &Loose) -> Option<i64> {
+    match value {
+        Loose::Int(n) => Some(*n),
+        Loose::UInt(n) => i64::try_from(*n).ok(),
+        Loose::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Some(*f as i64),
+        Loose::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn epoch_to_millis(n: i64) -> Option<i64> {
+    if n.abs() >= EPOCH_MILLIS_MIN {
+        Some(n)
+    } else {
+        n.checked_mul(1000)
+    }
+}
+
+fn timestamp_millis(value: &Loose) -> Option<i64> {
+    match value {
+        Loose::Int(_) | Loose::UInt(_) => epoch_to_millis(integer(value)?),
+        Loose::Float(f) if f.fract() == 0.0 => epoch_to_millis(*f as i64),
+        // Fractional numbers are epoch seconds with a fraction.
+        Loose::Float(f) => Some((f * 1000.0).floor() as i64),
+        Loose::Str(s) => {
+            let s = s.trim();
+            if let Ok(n) = s.parse::<i64>() {
+                return epoch_to_millis(n);
+            }
+            let parsed = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.fZ")
+                .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+                .ok()?;
+            Some(parsed.and_utc().timestamp_millis())
+        }
+        _ => None,
+    }
+}
+
+fn date_days(s: &str) -> Option<i32> {
+    let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((date - epoch).num_days()).ok()
+}
+
+/// Appends one converted cell to its column's builder (made by `make_builder` from the same type).
+fn append(builder: &mut dyn ArrayBuilder, ty: &HiveType, cell: Cell) {
+    fn b<T: 'static>(builder: &mut dyn ArrayBuilder) -> &mut T {
+        builder
+            .as_any_mut()
+            .downcast_mut::<T>()
+            .expect("make_builder builds this type")
+    }
+    macro_rules! int {
+        ($builder:ty, $t:ty) => {{
+            let builder = b::<$builder>(builder);
+            match cell {
+                // The range was checked in to_cell.
+                Cell::Int(n) => builder.append_value(n as $t),
+                _ => builder.append_null(),
+            }
+        }};
+    }
+    match ty {
+        HiveType::String => {
+            let builder = b::<StringBuilder>(builder);
+            match cell {
+                Cell::Str(s) => builder.append_value(s),
+                _ => builder.append_null(),
+            }
+        }
+        HiveType::TinyInt => int!(Int8Builder, i8),
+        HiveType::SmallInt => int!(Int16Builder, i16),
+        HiveType::Int => int!(Int32Builder, i32),
+        HiveType::BigInt => int!(Int64Builder, i64),
+        HiveType::Float => {
+            let builder = b::<Float32Builder>(builder);
+            match cell {
+                Cell::Float(n) => builder.append_value(n as f32),
+                _ => builder.append_null(),
+            }
+        }
+        HiveType::Double => {
+            let builder = b::<Float64Builder>(builder);
+            match cell {
+                Cell::Float(n) => builder.append_value(n),
+                _ => builder.append_null(),
+            }
+        }
+        HiveType::Boolean => {
+            let builder = b::<BooleanBuilder>(builder);
+            match cell {
+                Cell::Bool(v) => builder.append_value(v),
+                _ => builder.append_null(),
+            }
+        }
+        HiveType::Timestamp => {
+            let builder = b::<TimestampMillisecondBuilder>(builder);
+            match cell {
+                Cell::TimestampMillis(v) => builder.append_value(v),
+                _ => builder.append_null(),
+            }
+        }
+        HiveType::Date => {
+            let builder = b::<Date32Builder>(builder);
+            match cell {
+                Cell::Date(v) => builder.append_value(v),
+                _ => builder.append_null(),
+            }
+        }
+        HiveType::Array(item) => {
+            let builder = b::<ListBuilder<Box<dyn ArrayBuilder>>>(builder);
+            match cell {
+                Cell::List(items) => {
+                    for value in items {
+                        append(builder.values().as_mut(), item, value);
+                    }
+                    builder.append(true);
+                }
+                _ => builder.append(false),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Int32Type, TimestampMillisecondType};
+
+    fn converter() -> Converter {
+        Converter::new(vec![
+            GlueColumn {
+                name: "id".into(),
+                hive_type: HiveType::String,
+            },
+            GlueColumn {
+                name: "n".into(),
+                hive_type: HiveType::Int,
+            },
+            GlueColumn {
+                name: "at".into(),
+                hive_type: HiveType::Timestamp,
+            },
+            GlueColumn {
+                name: "tags".into(),
+                hive_type: HiveType::parse("array<string>").unwrap(),
+            },
+        ])
+    }
+
+    #[test]
+    fn openx_rules_keys_lowercased_unknown_dropped_missing_null() {
+        let c = converter();
+        let out = c.convert(&[
+            br#"{"ID":"a","N":"7","extra":{"x":1},"at":"2026-11-24T08:15:30.123Z"}"#.as_slice(),
+            br#"{"id":"b","at":1795507200}"#.as_slice(),
+            br#"{"id":"c","at":1795507200123,"tags":["x",null]}"#.as_slice(),
+            br#"{"id":"d","at":"2026-11-24 08:15:30"}"#.as_slice(),
+        ]);
+        assert!(out.failed.is_empty(), "{:?}", out.failed);
+        let b = &out.batch;
+        assert_eq!(b.num_rows(), 4);
+        let ids = b.column(0).as_string::<i32>();
+        assert_eq!(ids.value(0), "a");
+        let n = b.column(1).as_primitive::<Int32Type>();
+        assert_eq!(n.value(0), 7);
+        assert!(n.is_null(1));
+        let at = b.column(2).as_primitive::<TimestampMillisecondType>();
+        assert_eq!(at.value(0), 1_795_508_130_123);
+        assert_eq!(at.value(1), 1_795_507_200_000);
+        assert_eq!(at.value(2), 1_795_507_200_123);
+        assert_eq!(at.value(3), 1_795_508_130_000);
+        let tags = b.column(3).as_list::<i32>();
+        assert!(tags.is_null(0));
+        assert_eq!(tags.value(2).len(), 2);
+    }
+
+    #[test]
+    fn unconvertible_values_fail_only_their_record() {
+        let c = converter();
+        let out = c.convert(&[
+            br#"{"id":"ok"}"#.as_slice(),
+            br#"{"n":"seven"}"#.as_slice(),
+            br#"{"n":3000000000}"#.as_slice(),
+            br#"{"at":"yesterday"}"#.as_slice(),
+            br#"[1,2]"#.as_slice(),
+            b"not json".as_slice(),
+            br#"{"id":{"nested":true}}"#.as_slice(),
+            br#"{"tags":"x"}"#.as_slice(),
+            b"  \n".as_slice(),
+        ]);
+        assert_eq!(out.batch.num_rows(), 1);
+        let failed: Vec<usize> = out.failed.iter().map(|(i, _)| *i).collect();
+        assert_eq!(failed, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(out.failed.iter().all(|(_, e)| e.code == MALFORMED_DATA));
+        assert!(out.failed[0].1.message.contains("column n (int)"), "{}", out.failed[0].1);
+    }
+
+    #[test]
+    fn hive_types_parse() {
+        assert_eq!(
+            HiveType::parse("ARRAY<INT>"),
+            Some(HiveType::Array(Box::new(HiveType::Int)))
+        );
+        assert_eq!(HiveType::parse("map<string,int>"), None);
+    }
+}
