@@ -1,0 +1,487 @@
+//! Trino functions that DataFusion lacks (or names differently), as DataFusion UDFs, so that the
+//! queries of `sql/` run unchanged on Athena (engine v3, Trino) and locally.
+//!
+//! Each follows the Trino documentation page cited on it. Timestamps are read as UTC instants:
+//! the lake holds UTC timestamps only (Athena's `timestamp` is zone-less and Firehose writes UTC),
+//! so the fields of a value are its UTC fields. Dates count as midnight of that day.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+
+/// Registers every function of this module; `date_format` replaces DataFusion's own (an alias of
+/// its `to_char`, with chrono's format letters, where Trino uses MySQL's).
+pub fn register(ctx: &SessionContext) {
+    for field in DateField::ALL {
+        ctx.register_udf(ScalarUDF::from(FieldFn::new(field)));
+    }
+    ctx.register_udf(ScalarUDF::from(DateFormat::new()));
+    ctx.register_udf(ScalarUDF::from(DateDiff::new()));
+    ctx.register_udf(ScalarUDF::from(FromIso8601Timestamp::new()));
+}
+
+/// The timestamp type every date/time argument is cast to before a function reads it.
+fn utc_millis() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+/// Argument coercion for a date/time parameter: dates and timestamps of any unit become UTC
+/// milliseconds; anything else is a planning error naming the function.
+fn coerce_temporal(function: &str, t: &DataType) -> Result<DataType> {
+    match t {
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) | DataType::Null => Ok(utc_millis()),
+        other => plan_err!("{function} expects a date or timestamp argument, got {other}"),
+    }
+}
+
+fn as_instants(array: &ArrayRef) -> Result<TimestampMillisecondArray> {
+    let array = cast(array, &utc_millis())?;
+    Ok(array.as_primitive::<TimestampMillisecondType>().clone())
+}
+
+fn instant(millis: i64) -> Result<DateTime<Utc>> {
+    match DateTime::from_timestamp_millis(millis) {
+        Some(t) => Ok(t),
+        None => exec_err!("timestamp {millis} ms is out of range"),
+    }
+}
+
+/// Returns a scalar when every argument was a scalar (constant folding calls with one row), else
+/// the array.
+fn finish(args: &[ColumnarValue], result: ArrayRef) -> Result<ColumnarValue> {
+    if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?))
+    } else {
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+/// A field of a date or timestamp, each a Trino function returning `bigint`
+/// (<https://trino.io/docs/current/functions/datetime.html#convenience-extraction-functions>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DateField {
+    /// `year(x)`.
+    Year,
+    /// `quarter(x)`: 1-4.
+    Quarter,
+    /// `month(x)`: 1-12.
+    Month,
+    /// `week(x)`, `week_of_year(x)`: the ISO 8601 week, 1-53.
+    WeekOfYear,
+    /// `year_of_week(x)`, `yow(x)`: the ISO 8601 week-numbering year.
+    YearOfWeek,
+    /// `day(x)`, `day_of_month(x)`: 1-31.
+    DayOfMonth,
+    /// `day_of_week(x)`, `dow(x)`: ISO 8601, Monday 1 to Sunday 7.
+    DayOfWeek,
+    /// `day_of_year(x)`, `doy(x)`: 1-366.
+    DayOfYear,
+    /// `hour(x)`: 0-23.
+    Hour,
+    /// `minute(x)`: 0-59.
+    Minute,
+    /// `second(x)`: 0-59.
+    Second,
+    /// `millisecond(x)`: 0-999.
+    Millisecond,
+}
+
+impl DateField {
+    const ALL: [DateField; 12] = [
+        DateField::Year,
+        DateField::Quarter,
+        DateField::Month,
+        DateField::WeekOfYear,
+        DateField::YearOfWeek,
+        DateField::DayOfMonth,
+        DateField::DayOfWeek,
+        DateField::DayOfYear,
+        DateField::Hour,
+        DateField::Minute,
+        DateField::Second,
+        DateField::Millisecond,
+    ];
+
+    /// The Trino name and its aliases.
+    fn names(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            DateField::Year => ("year", &[]),
+            DateField::Quarter => ("quarter", &[]),
+            DateField::Month => ("month", &[]),
+            DateField::WeekOfYear => ("week_of_year", &["week"]),
+            DateField::YearOfWeek => ("year_of_week", &["yow"]),
+            DateField::DayOfMonth => ("day", &["day_of_month"]),
+            DateField::DayOfWeek => ("day_of_week", &["dow"]),
+            DateField::DayOfYear => ("day_of_year", &["doy"]),
+            DateField::Hour => ("hour", &[]),
+            DateField::Minute => ("minute", &[]),
+            DateField::Second => ("second", &[]),
+            DateField::Millisecond => ("millisecond", &[]),
+        }
+    }
+
+    fn of(self, t: DateTime<Utc>) -> i64 {
+        i64::from(match self {
+            DateField::Year => t.year(),
+            DateField::Quarter => (t.month0() / 3 + 1) as i32,
+            DateField::Month => t.month() as i32,
+            DateField::WeekOfYear => t.iso_week().week() as i32,
+            DateField::YearOfWeek => t.iso_week().year(),
+            DateField::DayOfMonth => t.day() as i32,
+            DateField::DayOfWeek => t.weekday().number_from_monday() as i32,
+            DateField::DayOfYear => t.ordinal() as i32,
+            DateField::Hour => t.hour() as i32,
+            DateField::Minute => t.minute() as i32,
+            DateField::Second => t.second() as i32,
+            DateField::Millisecond => (t.nanosecond() / 1_000_000 % 1000) as i32,
+        })
+    }
+}
+
+/// One [`DateField`] as a function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FieldFn {
+    field: DateField,
+    aliases: Vec<String>,
+    signature: Signature,
+}
+
+impl FieldFn {
+    fn new(field: DateField) -> Self {
+        let aliases = field.names().1.iter().map(|a| (*a).to_owned()).collect();
+        FieldFn {
+            field,
+            aliases,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for FieldFn {
+    fn name(&self) -> &str {
+        self.field.names().0
+    }
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [t] => Ok(vec![coerce_temporal(self.name(), t)?]),
+            _ => plan_err!(
+                "{} takes one date or timestamp argument, got {}",
+                self.name(),
+                arg_types.len()
+            ),
+        }
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let input = as_instants(&arrays[0])?;
+        let out: Int64Array = input
+            .iter()
+            .map(|v| v.map(|ms| instant(ms).map(|t| self.field.of(t))).transpose())
+            .collect::<Result<_>>()?;
+        finish(&args.args, Arc::new(out))
+    }
+}
+
+/// `date_format(timestamp, format)`: formats with MySQL's format letters
+/// (<https://trino.io/docs/current/functions/datetime.html#mysql-date-functions>). Trino supports
+/// `%a %b %c %D %d %e %f %H %h %I %i %j %k %l %M %m %p %r %S %s %T %v %W %x %Y %y %%` and rejects
+/// `%U %u %V %w %X`; so does this function (an unknown letter is an error, as in Trino).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DateFormat {
+    signature: Signature,
+}
+
+impl DateFormat {
+    fn new() -> Self {
+        DateFormat {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for DateFormat {
+    fn name(&self) -> &str {
+        "date_format"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [t, _] => Ok(vec![coerce_temporal("date_format", t)?, DataType::Utf8]),
+            _ => plan_err!(
+                "date_format takes (timestamp, format), got {} arguments",
+                arg_types.len()
+            ),
+        }
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let input = as_instants(&arrays[0])?;
+        let formats = cast(&arrays[1], &DataType::Utf8)?;
+        let formats = formats.as_string::<i32>();
+        let out: StringArray = input
+            .iter()
+            .zip(formats.iter())
+            .map(|(t, f)| match (t, f) {
+                (Some(ms), Some(f)) => mysql_format(instant(ms)?, f).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<_>>()?;
+        finish(&args.args, Arc::new(out))
+    }
+}
+
+/// Formats `t` with MySQL format letters, as Trino's `date_format` does.
+pub fn mysql_format(t: DateTime<Utc>, format: &str) -> Result<String> {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(format.len() + 16);
+    let mut chars = format.chars();
+    let hour12 = match t.hour() % 12 {
+        0 => 12,
+        h => h,
+    };
+    let am_pm = if t.hour() < 12 { "AM" } else { "PM" };
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let Some(spec) = chars.next() else {
+            out.push('%');
+            break;
+        };
+        // Writing to a String cannot fail.
+        let _ = match spec {
+            'a' => write!(out, "{}", t.format("%a")),
+            'b' => write!(out, "{}", t.format("%b")),
+            'c' => write!(out, "{}", t.month()),
+            'D' => write!(out, "{}{}", t.day(), english_suffix(t.day())),
+            'd' => write!(out, "{:02}", t.day()),
+            'e' => write!(out, "{}", t.day()),
+            'f' => write!(out, "{:06}", t.nanosecond() / 1000 % 1_000_000),
+            'H' => write!(out, "{:02}", t.hour()),
+            'h' | 'I' => write!(out, "{hour12:02}"),
+            'i' => write!(out, "{:02}", t.minute()),
+            'j' => write!(out, "{:03}", t.ordinal()),
+            'k' => write!(out, "{}", t.hour()),
+            'l' => write!(out, "{hour12}"),
+            'M' => write!(out, "{}", t.format("%B")),
+            'm' => write!(out, "{:02}", t.month()),
+            'p' => write!(out, "{am_pm}"),
+            'r' => write!(out, "{hour12:02}:{:02}:{:02} {am_pm}", t.minute(), t.second()),
+            'S' | 's' => write!(out, "{:02}", t.second()),
+            'T' => write!(out, "{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
+            'v' => write!(out, "{:02}", t.iso_week().week()),
+            'W' => write!(out, "{}", t.format("%A")),
+            'x' => write!(out, "{:04}", t.iso_week().year()),
+            'Y' => write!(out, "{:04}", t.year()),
+            'y' => write!(out, "{:02}", t.year().rem_euclid(100)),
+            '%' => write!(out, "%"),
+            other => return exec_err!("date_format: %{other} is not supported (Trino supports %a %b %c %D %d %e %f %H %h %I %i %j %k %l %M %m %p %r %S %s %T %v %W %x %Y %y %%)"),
+        };
+    }
+    Ok(out)
+}
+
+fn english_suffix(day: u32) -> &'static str {
+    match (day % 10, day % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    }
+}
+
+/// `date_diff(unit, x1, x2)`: `x2 - x1` in whole `unit`s, truncated toward zero, as `bigint`
+/// (<https://trino.io/docs/current/functions/datetime.html#date_diff>). Units: `millisecond`,
+/// `second`, `minute`, `hour`, `day`, `week` (elapsed time); `month`, `quarter`, `year`
+/// (calendar months, as Trino's Joda-based implementation counts them: see [`months_between`]).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DateDiff {
+    signature: Signature,
+}
+
+impl DateDiff {
+    fn new() -> Self {
+        DateDiff {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for DateDiff {
+    fn name(&self) -> &str {
+        "date_diff"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [_, a, b] => Ok(vec![
+                DataType::Utf8,
+                coerce_temporal("date_diff", a)?,
+                coerce_temporal("date_diff", b)?,
+            ]),
+            _ => plan_err!(
+                "date_diff takes (unit, x1, x2), got {} arguments",
+                arg_types.len()
+            ),
+        }
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let units = cast(&arrays[0], &DataType::Utf8)?;
+        let units = units.as_string::<i32>();
+        let a = as_instants(&arrays[1])?;
+        let b = as_instants(&arrays[2])?;
+        let out: Int64Array = units
+            .iter()
+            .zip(a.iter().zip(b.iter()))
+            .map(|(u, (a, b))| match (u, a, b) {
+                (Some(u), Some(a), Some(b)) => date_diff(u, instant(a)?, instant(b)?).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<_>>()?;
+        finish(&args.args, Arc::new(out))
+    }
+}
+
+/// `b - a` in whole `unit`s, truncated toward zero (Trino's `date_diff`).
+pub fn date_diff(unit: &str, a: DateTime<Utc>, b: DateTime<Utc>) -> Result<i64> {
+    let ms = b.timestamp_millis() - a.timestamp_millis();
+    let per = |unit_ms: i64| Ok(ms / unit_ms); // Rust's `/` truncates toward zero, like Joda.
+    match unit.to_ascii_lowercase().as_str() {
+        "millisecond" => per(1),
+        "second" => per(1_000),
+        "minute" => per(60_000),
+        "hour" => per(3_600_000),
+        "day" => per(86_400_000),
+        "week" => per(7 * 86_400_000),
+        "month" => Ok(months_between(a, b)),
+        "quarter" => Ok(months_between(a, b) / 3),
+        "year" => Ok(months_between(a, b) / 12),
+        other => exec_err!(
+            "date_diff: unit '{other}' is not one of millisecond, second, minute, hour, day, week, month, quarter, year"
+        ),
+    }
+}
+
+/// Whole calendar months from `a` to `b`, as Joda's month field difference (which Trino uses)
+/// counts them: a month counts once `b` reaches `a`'s day of month and time of day, where a `b` on
+/// the last day of its month has reached any later day (Jan 31 to Feb 28 is one month).
+fn months_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    if b < a {
+        return -months_between(b, a);
+    }
+    let index = |t: DateTime<Utc>| i64::from(t.year()) * 12 + i64::from(t.month0());
+    let mut a_day = a.day();
+    if is_last_day_of_month(b) && a_day > b.day() {
+        a_day = b.day();
+    }
+    // Position within the month, comparable between months: day, then time of day.
+    let within_a = (a_day, a.num_seconds_from_midnight(), a.nanosecond());
+    let within_b = (b.day(), b.num_seconds_from_midnight(), b.nanosecond());
+    let months = index(b) - index(a);
+    if within_b < within_a {
+        months - 1
+    } else {
+        months
+    }
+}
+
+fn is_last_day_of_month(t: DateTime<Utc>) -> bool {
+    (t.date_naive() + chrono::Days::new(1)).month() != t.month()
+}
+
+/// `from_iso8601_timestamp(string)`: parses an ISO 8601 date or date-time
+/// (<https://trino.io/docs/current/functions/datetime.html#from_iso8601_timestamp>). Trino returns
+/// `timestamp with time zone` in the given offset; this returns the same instant in UTC. A
+/// value without an offset is read as UTC (the session zone of the local engine).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FromIso8601Timestamp {
+    signature: Signature,
+}
+
+impl FromIso8601Timestamp {
+    fn new() -> Self {
+        FromIso8601Timestamp {
+            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for FromIso8601Timestamp {
+    fn name(&self) -> &str {
+        "from_iso8601_timestamp"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(utc_millis())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let input = arrays[0].as_string::<i32>();
+        let out: TimestampMillisecondArray = input
+            .iter()
+            .map(|v| v.map(parse_iso8601).transpose())
+            .collect::<Result<_>>()?;
+        finish(&args.args, Arc::new(out.with_timezone("UTC")))
+    }
+}
+
+/// Milliseconds since the epoch of an ISO 8601 date (`2026-11-23`) or date-time
+/// (`2026-11-23T08:15:30.123Z`, `…+01:00`, or with no offset for UTC).
+pub fn parse_iso8601(s: &str) -> Result<i64> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, format) {
+            return Ok(t.timestamp_millis());
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, format) {
+            return Ok(t.and_utc().timestamp_millis());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_millis());
+    }
+    exec_err!(
+        "from_iso8601_timestamp: '{s}' is not an ISO 8601 date or date-time (e.g. 2026-11-23T08:15:30.123Z)"
+    )
+}

@@ -1,0 +1,413 @@
+//! Every named query on the scenario lake, against hand-checked rows.
+
+use arrow::array::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use local_athena::LocalAthena;
+
+use crate::scenario;
+
+/// The result as rows of display strings; NULL as "NULL".
+pub fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for b in batches {
+        let formatters: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
+            .collect();
+        for i in 0..b.num_rows() {
+            out.push(formatters.iter().map(|f| f.value(i).to_string()).collect());
+        }
+    }
+    out
+}
+
+pub fn columns(batches: &[RecordBatch]) -> Vec<String> {
+    batches[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+fn expect(actual: Vec<Vec<String>>, expected: &[&[&str]]) {
+    let expected: Vec<Vec<String>> = expected
+        .iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect();
+    assert_eq!(actual, expected);
+}
+
+async fn run(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let lake = scenario::lake();
+    let athena = LocalAthena::open(lake.path()).await.expect("open");
+    let batches = athena
+        .run_named(name)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (columns(&batches), rows(&batches))
+}
+
+#[tokio::test]
+async fn dedupe_view_keeps_one_row_per_record_key_the_first_observed() {
+    let lake = scenario::lake();
+    let athena = LocalAthena::open(lake.path()).await.expect("open");
+    let raw = rows(
+        &athena
+            .query("SELECT count(*), count(DISTINCT record_key) FROM track_observations")
+            .await
+            .unwrap(),
+    );
+    // 19 + 3 + 8 observations; the play read twice and the top-list entry read twice repeat a key.
+    assert_eq!(raw, vec![vec!["30".to_string(), "28".to_string()]]);
+    let dedup = rows(
+        &athena
+            .query("SELECT count(*), count(DISTINCT record_key) FROM track_observations_dedup")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(dedup, vec![vec!["28".to_string(), "28".to_string()]]);
+    // Of the copies, the first observed is kept.
+    let kept = rows(
+        &athena
+            .query("SELECT observed_at FROM track_observations_dedup WHERE source = 'recently_played' AND event_at = TIMESTAMP '2026-11-23 08:15:00'")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(kept, vec![vec!["2026-11-23T08:20:00Z".to_string()]]);
+    // Running the named query itself recreates the view and returns no rows.
+    assert!(athena.run_named("dedupe").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn listening_by_hour_buckets_plays_by_utc_weekday_and_hour() {
+    let (cols, rows) = run("listening_by_hour").await;
+    assert_eq!(
+        cols,
+        [
+            "weekday_number",
+            "weekday",
+            "hour_of_day",
+            "plays",
+            "minutes_played"
+        ]
+    );
+    expect(
+        rows,
+        &[
+            &["1", "Monday", "8", "2", "7.0"], // T1 (once, after dedupe) and T2
+            &["1", "Monday", "10", "1", "4.0"],
+            &["1", "Monday", "21", "1", "3.0"],
+            &["2", "Tuesday", "8", "1", "3.0"],
+            &["2", "Tuesday", "9", "1", "3.0"], // the local file counts as listening
+            &["4", "Thursday", "12", "1", "3.0"],
+            &["7", "Sunday", "23", "1", "3.0"],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn top_tracks_counts_plays_in_the_28_days_up_to_the_latest_play() {
+    let (cols, rows) = run("top_tracks").await;
+    assert_eq!(
+        cols,
+        [
+            "rank",
+            "track_id",
+            "track_name",
+            "artist_name",
+            "plays",
+            "minutes_played",
+            "last_played_at"
+        ]
+    );
+    // T4 (2026-10-01) is outside the window; the local file has no track id.
+    expect(
+        rows,
+        &[
+            &[
+                "1",
+                "4uLU6hMCjMI75M1A2tKUQC",
+                "Hold On",
+                "Band of Horses",
+                "3",
+                "9.0",
+                "2026-11-24T08:10:00Z",
+            ],
+            &[
+                "2",
+                "7lQ8MOhq6IN2w8EYcFNSUk",
+                "The Funeral",
+                "Band of Horses",
+                "2",
+                "8.0",
+                "2026-11-23T08:40:00Z",
+            ],
+            &[
+                "3",
+                "2takcwOaAZWiXQijPHIx7B",
+                "Time to Pretend",
+                "MGMT",
+                "1",
+                "3.0",
+                "2026-11-29T23:59:00Z",
+            ],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn top_artists_counts_plays_by_primary_artist_in_the_window() {
+    let (cols, rows) = run("top_artists").await;
+    assert_eq!(
+        cols,
+        [
+            "rank",
+            "artist_id",
+            "artist_name",
+            "plays",
+            "distinct_tracks",
+            "minutes_played"
+        ]
+    );
+    expect(
+        rows,
+        &[
+            &["1", "0OdUWJ0sBjDrqHygGUXeCF", "Band of Horses", "5", "2", "17.0"],
+            &["2", "0SwO7SWeDHJijQ3XNS7xEE", "MGMT", "1", "1", "3.0"],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn new_discoveries_counts_first_plays_per_iso_week() {
+    let (cols, rows) = run("new_discoveries").await;
+    assert_eq!(
+        cols,
+        [
+            "week_start",
+            "iso_year",
+            "iso_week",
+            "plays",
+            "distinct_tracks",
+            "new_tracks",
+            "new_artists"
+        ]
+    );
+    expect(
+        rows,
+        &[
+            &["2026-09-28", "2026", "40", "1", "1", "1", "1"], // T4, Bob Dylan
+            &["2026-11-16", "2026", "47", "1", "1", "1", "1"], // T2, Band of Horses
+            // T1, T2, T3 played; T2 and Band of Horses were already known: T1, T3 and MGMT are new.
+            &["2026-11-23", "2026", "48", "5", "3", "2", "1"],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn top_list_movement_compares_the_two_latest_snapshots_per_time_range() {
+    let (cols, rows) = run("top_list_movement").await;
+    assert_eq!(
+        cols,
+        [
+            "time_range",
+            "track_uri",
+            "track_name",
+            "artist_name",
+            "rank",
+            "previous_rank",
+            "rank_change",
+            "movement"
+        ]
+    );
+    expect(
+        rows,
+        &[
+            &[
+                "medium_term",
+                "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+                "Hold On",
+                "Band of Horses",
+                "1",
+                "NULL",
+                "NULL",
+                "new",
+            ],
+            &[
+                "short_term",
+                "spotify:track:2takcwOaAZWiXQijPHIx7B",
+                "Time to Pretend",
+                "MGMT",
+                "1",
+                "3",
+                "2",
+                "up",
+            ],
+            &[
+                "short_term",
+                "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+                "Hold On",
+                "Band of Horses",
+                "2",
+                "1",
+                "-1",
+                "down",
+            ],
+            &[
+                "short_term",
+                "spotify:track:0VjIjW4GlUZAMYd2vXMi3b",
+                "Blinding Lights",
+                "The Weeknd",
+                "3",
+                "NULL",
+                "NULL",
+                "new",
+            ],
+            &[
+                "short_term",
+                "spotify:track:7lQ8MOhq6IN2w8EYcFNSUk",
+                "The Funeral",
+                "Band of Horses",
+                "NULL",
+                "2",
+                "NULL",
+                "dropped",
+            ],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn playlist_churn_finds_added_and_removed_entries_between_snapshots() {
+    let (cols, rows) = run("playlist_churn").await;
+    assert_eq!(
+        cols,
+        [
+            "playlist_id",
+            "snapshot_id",
+            "previous_snapshot_id",
+            "snapshot_seen_at",
+            "change",
+            "track_uri",
+            "track_name",
+            "artist_name"
+        ]
+    );
+    let (pl, s1, s2, seen) = (
+        scenario::PLAYLIST,
+        "AAAAA2kxNjMzNjE0ODAw",
+        "AAAAB5kxNjMzNjk5OTAw",
+        "2026-11-27T07:00:00Z",
+    );
+    // T3 moved from 2 to 0 and T2 stayed: no change; re-reading S2 on 11-28 adds nothing.
+    expect(
+        rows,
+        &[
+            &[
+                pl,
+                s2,
+                s1,
+                seen,
+                "added",
+                "spotify:local:Unknown:Demo tape:Demo tape:200",
+                "Demo tape",
+                "Unknown",
+            ],
+            &[
+                pl,
+                s2,
+                s1,
+                seen,
+                "added",
+                "spotify:track:0VjIjW4GlUZAMYd2vXMi3b",
+                "Blinding Lights",
+                "The Weeknd",
+            ],
+            &[
+                pl,
+                s2,
+                s1,
+                seen,
+                "removed",
+                "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+                "Hold On",
+                "Band of Horses",
+            ],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn popularity_trend_leaves_out_null_popularity_never_counting_it_as_zero() {
+    let (cols, rows) = run("popularity_trend").await;
+    assert_eq!(
+        cols,
+        [
+            "track_id",
+            "track_name",
+            "artist_name",
+            "week_start",
+            "avg_popularity",
+            "min_popularity",
+            "max_popularity",
+            "observations",
+            "change"
+        ]
+    );
+    expect(
+        rows,
+        &[
+            // T3: NULL on 11-20 is no measurement, so its only week is 40 (not (0 + 40) / 2).
+            &[
+                "2takcwOaAZWiXQijPHIx7B",
+                "Time to Pretend",
+                "MGMT",
+                "2026-11-23",
+                "40.0",
+                "40",
+                "40",
+                "1",
+                "NULL",
+            ],
+            // T1: NULL on 11-13 and when saved on 11-24 are left out.
+            &[
+                "4uLU6hMCjMI75M1A2tKUQC",
+                "Hold On",
+                "Band of Horses",
+                "2026-11-16",
+                "60.0",
+                "60",
+                "60",
+                "1",
+                "NULL",
+            ],
+            &[
+                "4uLU6hMCjMI75M1A2tKUQC",
+                "Hold On",
+                "Band of Horses",
+                "2026-11-23",
+                "65.0",
+                "64",
+                "66",
+                "2",
+                "5.0",
+            ],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn every_built_in_named_query_runs_on_the_scenario() {
+    let lake = scenario::lake();
+    let athena = LocalAthena::open(lake.path()).await.expect("open");
+    for q in athena.queries() {
+        athena
+            .run_named(&q.name)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", q.name));
+    }
+    assert_eq!(athena.queries().len(), 8);
+}
