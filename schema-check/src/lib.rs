@@ -186,23 +186,38 @@ pub async fn check(client: &aws_sdk_glue::Client, args: &CheckArgs) -> Result<Re
     })
 }
 
-/// `tracklake schema check`: prints the report to stdout, errors to stderr; exit 0 when clean,
-/// [`EXIT_DRIFT`] on drift, [`EXIT_ERROR`] when it could not check.
+/// `tracklake schema check`: the AWS settings from the environment, the report to stdout and
+/// errors to stderr; exit 0 when clean, [`EXIT_DRIFT`] on drift, [`EXIT_ERROR`] when it could
+/// not check.
 pub async fn run(args: &CheckArgs) -> ExitCode {
     let config = aws_config::load_from_env().await;
     let client = aws_sdk_glue::Client::new(&config);
-    match check(&client, args).await {
+    let status = check_and_print(&client, args, &mut std::io::stdout(), &mut std::io::stderr()).await;
+    ExitCode::from(status)
+}
+
+/// What [`run`] does once it has a client: prints the report to `out` (or the error to `err`)
+/// and returns the exit status.
+pub async fn check_and_print(
+    client: &aws_sdk_glue::Client,
+    args: &CheckArgs,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> u8 {
+    // A closed stdout/stderr (e.g. a pipe to `head`) must not hide the verdict: the status
+    // still says it, so write errors are ignored.
+    match check(client, args).await {
         Ok(report) => {
-            print!("{report}");
+            let _ = write!(out, "{report}");
             if report.is_clean() {
-                ExitCode::SUCCESS
+                0
             } else {
-                ExitCode::from(EXIT_DRIFT)
+                EXIT_DRIFT
             }
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_ERROR)
+            let _ = writeln!(err, "error: {e}");
+            EXIT_ERROR
         }
     }
 }

@@ -5,7 +5,10 @@
 use aws_sdk_glue::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_glue::types::DatabaseInput;
 use moto_server::MotoServer;
-use schema_check::{check, CheckArgs, CheckError, Difference, Field, FieldKind, ParameterScope, TableShape};
+use schema_check::{
+    check, check_and_print, CheckArgs, CheckError, Difference, Field, FieldKind, ParameterScope, TableShape,
+    EXIT_DRIFT, EXIT_ERROR,
+};
 
 const DATABASE: &str = "tracklake";
 const BUCKET: &str = "tracklake-lake-test";
@@ -178,4 +181,47 @@ async fn a_missing_table_says_how_to_deploy_it() {
     let err = check(&glue, &CheckArgs::new(DATABASE)).await.unwrap_err();
     assert!(matches!(err, CheckError::TableNotFound { .. }), "{err:?}");
     assert!(err.to_string().contains("pulumi up"), "{err}");
+}
+
+#[tokio::test]
+async fn exit_status_is_0_clean_1_drift_2_cannot_check() {
+    let moto = MotoServer::start();
+    let glue = client(&moto);
+    let args = CheckArgs::new(DATABASE);
+    let run = |glue: aws_sdk_glue::Client, args: CheckArgs| async move {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let status = check_and_print(&glue, &args, &mut out, &mut err).await;
+        (
+            status,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    };
+
+    let (status, _, err) = run(glue.clone(), args.clone()).await;
+    assert_eq!(status, EXIT_ERROR, "no database yet: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+
+    deploy(&glue).await;
+    let (status, out, err) = run(glue.clone(), args.clone()).await;
+    assert_eq!((status, err.as_str()), (0, ""), "{out}");
+    assert!(
+        out.contains("matches schemas/ (31 columns, 2 partition keys"),
+        "{out}"
+    );
+
+    let mut drifted = checked_in();
+    drifted.columns.pop();
+    glue.update_table()
+        .database_name(DATABASE)
+        .table_input(drifted.to_table_input())
+        .send()
+        .await
+        .unwrap();
+    let (status, out, _) = run(glue, args).await;
+    assert_eq!(status, EXIT_DRIFT, "{out}");
+    assert!(
+        out.contains("column `primary_artist_name` (string) is in schemas/ but not in the deployed table"),
+        "{out}"
+    );
 }

@@ -50,6 +50,18 @@ enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// The deployed Glue table against schemas/ (logic in the schema-check crate).
+    Schema {
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaAction {
+    /// Read the deployed Glue table (AWS_REGION, AWS credentials, AWS_ENDPOINT_URL_GLUE) and list
+    /// every difference from schemas/. Exit 0: no drift, 1: drift, 2: could not check.
+    Check(schema_check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +83,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config, every } => runtime.block_on(run(config, every)),
         Command::Auth { config, port } => runtime.block_on(auth(config, port)),
+        Command::Schema {
+            action: SchemaAction::Check(args),
+        } => runtime.block_on(schema_check::run(&args)),
     }
 }
 
