@@ -186,8 +186,14 @@ print(statistics.median(times), rows)
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut parts = text.split_whitespace();
-    let seconds: f64 = parts.next().and_then(|s| s.parse().ok()).ok_or("no time printed")?;
-    let rows: usize = parts.next().and_then(|s| s.parse().ok()).ok_or("no row count printed")?;
+    let seconds: f64 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or("no time printed")?;
+    let rows: usize = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or("no row count printed")?;
     if rows != n {
         return Err(format!("DuckDB wrote {rows} rows, expected {n}"));
     }

@@ -36,6 +36,9 @@ pub const TARGET_PREFIX: &str = "Firehose_20150804.";
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// The delivery stream's destination id, as Firehose numbers its first destination.
 const DESTINATION_ID: &str = "destinationId-000000000001";
+/// BufferingHints ranges [Firehose API reference, BufferingHints]: 1-128 MiB, 0-900 s.
+const MAX_BUFFER_MIB: usize = 128;
+const MAX_BUFFER_SECONDS: u64 = 900;
 /// What the fault switch answers, as Firehose does when it is overloaded.
 const SLOW_DOWN: &str = "Slow down.";
 
@@ -52,7 +55,11 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub(crate) fn new(config: &FirehoseConfig, queue: mpsc::Sender<Msg>, stats: Arc<Mutex<DeliveryStats>>) -> Arc<Self> {
+    pub(crate) fn new(
+        config: &FirehoseConfig,
+        queue: mpsc::Sender<Msg>,
+        stats: Arc<Mutex<DeliveryStats>>,
+    ) -> Arc<Self> {
         let created = chrono::Utc::now();
         Arc::new(Self {
             stream: config.settings.stream_name.clone(),
@@ -120,14 +127,22 @@ impl IntoResponse for ApiError {
 fn ok(body: Value) -> Response {
     (
         StatusCode::OK,
-        [("content-type", CONTENT_TYPE), ("x-amzn-RequestId", &crate::naming::uuid_v4())],
+        [
+            ("content-type", CONTENT_TYPE),
+            ("x-amzn-RequestId", &crate::naming::uuid_v4()),
+        ],
         body.to_string(),
     )
         .into_response()
 }
 
 async fn handle(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
     let content_type = header("content-type");
     if !content_type.starts_with(CONTENT_TYPE) {
         return ApiError::bad(
@@ -136,12 +151,16 @@ async fn handle(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: By
         )
         .into_response();
     }
-    let operation = header("x-amz-target").strip_prefix(TARGET_PREFIX).unwrap_or_default();
+    let operation = header("x-amz-target")
+        .strip_prefix(TARGET_PREFIX)
+        .unwrap_or_default();
     let result = match operation {
         "PutRecordBatch" => put_record_batch(&state, &body).await,
         "PutRecord" => put_record(&state, &body).await,
         "DescribeDeliveryStream" => describe_delivery_stream(&state, &body),
-        "ListDeliveryStreams" => Ok(json!({"DeliveryStreamNames": [state.stream], "HasMoreDeliveryStreams": false})),
+        "ListDeliveryStreams" => {
+            Ok(json!({"DeliveryStreamNames": [state.stream], "HasMoreDeliveryStreams": false}))
+        }
         _ => Err(ApiError::bad(
             "UnknownOperationException",
             format!(
@@ -183,7 +202,8 @@ struct StreamNameIn {
 }
 
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad("SerializationException", format!("Invalid request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad("SerializationException", format!("Invalid request body: {e}")))
 }
 
 fn check_stream(state: &ApiState, name: &str) -> Result<(), ApiError> {
@@ -204,7 +224,12 @@ fn decode(records: Vec<RecordIn>) -> Result<Vec<Vec<u8>>, ApiError> {
         .map(|(i, r)| {
             base64::engine::general_purpose::STANDARD
                 .decode(r.data)
-                .map_err(|e| ApiError::bad("SerializationException", format!("Record {i}: Data is not base64: {e}")))
+                .map_err(|e| {
+                    ApiError::bad(
+                        "SerializationException",
+                        format!("Record {i}: Data is not base64: {e}"),
+                    )
+                })
         })
         .collect()
 }
@@ -226,11 +251,15 @@ async fn enqueue(state: &ApiState, records: Vec<Incoming>) -> Result<(), ApiErro
     if records.is_empty() {
         return Ok(());
     }
-    state.queue.send(Msg::Records(records)).await.map_err(|_| ApiError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        code: "ServiceUnavailableException",
-        message: "The local Firehose is shutting down.".into(),
-    })
+    state
+        .queue
+        .send(Msg::Records(records))
+        .await
+        .map_err(|_| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "ServiceUnavailableException",
+            message: "The local Firehose is shutting down.".into(),
+        })
 }
 
 async fn put_record_batch(state: &ApiState, body: &[u8]) -> Result<Value, ApiError> {
@@ -315,7 +344,9 @@ fn describe_delivery_stream(state: &ApiState, body: &[u8]) -> Result<Value, ApiE
 fn describe(config: &FirehoseConfig, created: f64) -> Value {
     let s = &config.settings;
     let (processed, raw, processor) = config.hints();
-    let mib = |bytes: usize| (bytes / (1024 * 1024)).max(1);
+    // Test overrides can exceed what the API can express; report them within its ranges.
+    let mib = |bytes: usize| (bytes / (1024 * 1024)).clamp(1, MAX_BUFFER_MIB);
+    let secs = |d: std::time::Duration| d.as_secs().min(MAX_BUFFER_SECONDS);
     let bucket_arn = match &config.output {
         Output::S3 { bucket, .. } => format!("arn:aws:s3:::{bucket}"),
         Output::LocalDir(_) => "arn:aws:s3:::local-lake".to_owned(),
@@ -343,7 +374,7 @@ fn describe(config: &FirehoseConfig, created: f64) -> Value {
                     "BucketARN": bucket_arn,
                     "Prefix": s.processed_prefix,
                     "ErrorOutputPrefix": s.error_output_prefix,
-                    "BufferingHints": {"SizeInMBs": mib(processed.size_bytes), "IntervalInSeconds": processed.interval.as_secs()},
+                    "BufferingHints": {"SizeInMBs": mib(processed.size_bytes), "IntervalInSeconds": secs(processed.interval)},
                     // Format conversion requires UNCOMPRESSED here; Parquet compresses itself.
                     "CompressionFormat": "UNCOMPRESSED",
                     "EncryptionConfiguration": no_encryption,
@@ -355,7 +386,7 @@ fn describe(config: &FirehoseConfig, created: f64) -> Value {
                                 {"ParameterName": "LambdaArn", "ParameterValue": config.lambda_arn()},
                                 {"ParameterName": "NumberOfRetries", "ParameterValue": s.processor_retries.to_string()},
                                 {"ParameterName": "BufferSizeInMBs", "ParameterValue": mib(processor.size_bytes).to_string()},
-                                {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": processor.interval.as_secs().to_string()}
+                                {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": secs(processor.interval).to_string()}
                             ]
                         }]
                     },
@@ -365,7 +396,7 @@ fn describe(config: &FirehoseConfig, created: f64) -> Value {
                         "BucketARN": bucket_arn,
                         "Prefix": s.raw_backup_prefix,
                         "ErrorOutputPrefix": s.raw_backup_error_output_prefix,
-                        "BufferingHints": {"SizeInMBs": mib(raw.size_bytes), "IntervalInSeconds": raw.interval.as_secs()},
+                        "BufferingHints": {"SizeInMBs": mib(raw.size_bytes), "IntervalInSeconds": secs(raw.interval)},
                         "CompressionFormat": "GZIP",
                         "EncryptionConfiguration": no_encryption
                     },

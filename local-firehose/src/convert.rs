@@ -234,7 +234,9 @@ impl Converter {
         let text = std::str::from_utf8(record)
             .map_err(|e| malformed(format!("the record is not UTF-8 text: {e}")))?;
         if text.trim().is_empty() {
-            return Err(malformed("The record was empty or contained only whitespace.".into()));
+            return Err(malformed(
+                "The record was empty or contained only whitespace.".into(),
+            ));
         }
         let mut de = serde_json::Deserializer::from_str(text);
         let mut slots: Vec<Option<Loose<'a>>> = vec![None; self.columns.len()];
@@ -718,7 +720,11 @@ mod tests {
         let failed: Vec<usize> = out.failed.iter().map(|(i, _)| *i).collect();
         assert_eq!(failed, vec![1, 2, 3, 4, 5, 6, 7, 8]);
         assert!(out.failed.iter().all(|(_, e)| e.code == MALFORMED_DATA));
-        assert!(out.failed[0].1.message.contains("column n (int)"), "{}", out.failed[0].1);
+        assert!(
+            out.failed[0].1.message.contains("column n (int)"),
+            "{}",
+            out.failed[0].1
+        );
     }
 
     #[test]

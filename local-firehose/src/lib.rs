@@ -264,7 +264,9 @@ pub async fn start(config: FirehoseConfig) -> Result<LocalFirehose, FirehoseErro
     }
     let store: Arc<dyn store::ObjectStore> = match &config.output {
         Output::LocalDir(dir) => Arc::new(store::LocalDir::new(dir.clone())),
-        Output::S3 { bucket, endpoint } => Arc::new(store::S3Store::new(bucket.clone(), endpoint.clone()).await),
+        Output::S3 { bucket, endpoint } => {
+            Arc::new(store::S3Store::new(bucket.clone(), endpoint.clone()).await)
+        }
     };
     let stats = Arc::new(Mutex::new(DeliveryStats::default()));
     let pipeline = pipeline::Pipeline::new(&config, store, stats.clone())?;
@@ -349,7 +351,10 @@ impl LocalFirehose {
         if let Some(stop) = self.stop_server.take() {
             let _ = stop.send(());
         }
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut self.server).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut self.server)
+            .await
+            .is_err()
+        {
             self.server.abort();
         }
         let flushed = self.flush().await;

@@ -188,7 +188,14 @@ pub fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// `<stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid><extension>`.
@@ -236,10 +243,7 @@ mod tests {
         assert_eq!(errors.evaluate(&values), "errors/processing-failed/2026/11/24/");
         let raw = Template::parse(&s.raw_backup_prefix).unwrap();
         assert_eq!(raw.evaluate(&values), "raw/2026/11/24/08/");
-        assert_eq!(
-            processed.partition(&BTreeMap::new()),
-            Err("source".to_owned())
-        );
+        assert_eq!(processed.partition(&BTreeMap::new()), Err("source".to_owned()));
     }
 
     #[test]

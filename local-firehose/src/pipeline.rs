@@ -184,7 +184,10 @@ struct ErrorBatch {
 
 impl ErrorBatch {
     fn add(&mut self, error_type: &'static str, arrival_ms: i64, doc: &impl Serialize) {
-        let entry = self.by_type.entry(error_type).or_insert((arrival_ms, Vec::new(), 0));
+        let entry = self
+            .by_type
+            .entry(error_type)
+            .or_insert((arrival_ms, Vec::new(), 0));
         entry.0 = entry.0.min(arrival_ms);
         serde_json::to_writer(&mut entry.1, doc).expect("error documents serialize");
         entry.1.push(b'\n');
@@ -328,7 +331,8 @@ impl Pipeline {
             let event_grows_to =
                 self.batch.event_bytes + record.data.len().div_ceil(3) * 4 + EVENT_RECORD_OVERHEAD;
             if !self.batch.records.is_empty()
-                && (grows_to > self.processor_hints.size_bytes || event_grows_to > processor::MAX_INVOCATION_BYTES)
+                && (grows_to > self.processor_hints.size_bytes
+                    || event_grows_to > processor::MAX_INVOCATION_BYTES)
             {
                 self.invoke().await;
             }
@@ -531,7 +535,8 @@ impl Pipeline {
         let id = match self.processed_prefix.partition(&keys) {
             Ok(id) => id,
             Err(missing) => {
-                let message = format!("partition key `{missing}` of the prefix is missing from metadata.partitionKeys");
+                let message =
+                    format!("partition key `{missing}` of the prefix is missing from metadata.partitionKeys");
                 errors.add(
                     PARTITIONING_FAILED,
                     source.arrival_ms,
@@ -585,7 +590,9 @@ impl Pipeline {
             return;
         };
         let rows = partition.rows;
-        let converted = self.converter.convert(&rows.iter().map(|r| r.data.as_slice()).collect::<Vec<_>>());
+        let converted = self
+            .converter
+            .convert(&rows.iter().map(|r| r.data.as_slice()).collect::<Vec<_>>());
         let mut errors = ErrorBatch::default();
         let ended = now_ms();
         let mut failed = vec![false; rows.len()];
@@ -606,7 +613,12 @@ impl Pipeline {
                 },
             );
         }
-        let delivered: Vec<&Transformed> = rows.iter().zip(&failed).filter(|(_, f)| !**f).map(|(r, _)| r).collect();
+        let delivered: Vec<&Transformed> = rows
+            .iter()
+            .zip(&failed)
+            .filter(|(_, f)| !**f)
+            .map(|(r, _)| r)
+            .collect();
         if let Some(oldest) = delivered.iter().map(|r| r.source.arrival_ms).min() {
             match write_parquet(&converted.batch) {
                 Ok(body) => {

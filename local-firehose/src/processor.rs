@@ -57,9 +57,13 @@ impl Processor {
     /// The project's transformation Lambda, called in process through its JSON contract.
     pub fn firehose_transform() -> Self {
         Self::new(|event| {
-            let event: firehose_transform::FirehoseEvent =
-                serde_json::from_slice(event).map_err(|e| format!("the event is not a Firehose event: {e}"))?;
-            Ok(firehose_transform::process(&event).response.get().as_bytes().to_vec())
+            let event: firehose_transform::FirehoseEvent = serde_json::from_slice(event)
+                .map_err(|e| format!("the event is not a Firehose event: {e}"))?;
+            Ok(firehose_transform::process(&event)
+                .response
+                .get()
+                .as_bytes()
+                .to_vec())
         })
     }
 
@@ -166,11 +170,10 @@ pub fn validate(request_ids: &[&str], response: &[u8]) -> Result<Vec<Outcome>, I
             "Ok" => {
                 let data = base64::engine::general_purpose::STANDARD
                     .decode(record.data.as_deref().unwrap_or_default())
-                    .map_err(|e| json_error(format!("recordId {}: data is not base64: {e}", record.record_id)))?;
-                let partition_keys = record
-                    .metadata
-                    .and_then(|m| m.partition_keys)
-                    .unwrap_or_default();
+                    .map_err(|e| {
+                        json_error(format!("recordId {}: data is not base64: {e}", record.record_id))
+                    })?;
+                let partition_keys = record.metadata.and_then(|m| m.partition_keys).unwrap_or_default();
                 Outcome::Ok { data, partition_keys }
             }
             "Dropped" => Outcome::Dropped,

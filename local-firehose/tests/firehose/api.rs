@@ -19,10 +19,15 @@ async fn describe_and_list_report_the_checked_in_stream() {
     let d = out.delivery_stream_description().unwrap();
     assert_eq!(d.delivery_stream_name(), settings.stream_name);
     assert_eq!(d.delivery_stream_status(), &DeliveryStreamStatus::Active);
-    assert!(d.delivery_stream_arn().ends_with(&format!("deliverystream/{}", settings.stream_name)));
+    assert!(d
+        .delivery_stream_arn()
+        .ends_with(&format!("deliverystream/{}", settings.stream_name)));
     let s3 = d.destinations()[0].extended_s3_destination_description().unwrap();
     assert_eq!(s3.prefix(), Some(settings.processed_prefix.as_str()));
-    assert_eq!(s3.error_output_prefix(), Some(settings.error_output_prefix.as_str()));
+    assert_eq!(
+        s3.error_output_prefix(),
+        Some(settings.error_output_prefix.as_str())
+    );
     assert_eq!(s3.s3_backup_mode().unwrap().as_str(), "Enabled");
     assert_eq!(
         s3.s3_backup_description().unwrap().prefix(),
@@ -40,10 +45,17 @@ async fn describe_and_list_report_the_checked_in_stream() {
         conversion.schema_configuration().unwrap().table_name(),
         Some(settings.glue_table.as_str())
     );
-    assert!(s3.dynamic_partitioning_configuration().unwrap().enabled().unwrap());
+    assert!(s3
+        .dynamic_partitioning_configuration()
+        .unwrap()
+        .enabled()
+        .unwrap());
 
     let list = client.list_delivery_streams().send().await.unwrap();
-    assert_eq!(list.delivery_stream_names(), [settings.stream_name.clone()]);
+    assert_eq!(
+        list.delivery_stream_names(),
+        std::slice::from_ref(&settings.stream_name)
+    );
 
     let missing = client
         .describe_delivery_stream()
@@ -71,12 +83,21 @@ async fn put_record_batch_limits_answer_the_real_errors() {
     };
 
     // Over each limit by one: the whole call fails with InvalidArgumentException.
-    let too_many = put(vec![b"{}\n".to_vec(); MAX_BATCH_RECORDS + 1]).await.unwrap_err().into_service_error();
+    let too_many = put(vec![b"{}\n".to_vec(); MAX_BATCH_RECORDS + 1])
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(too_many.is_invalid_argument_exception(), "{too_many:?}");
-    let too_big = put(vec![vec![b'x'; MAX_RECORD_BYTES + 1]]).await.unwrap_err().into_service_error();
+    let too_big = put(vec![vec![b'x'; MAX_RECORD_BYTES + 1]])
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(too_big.is_invalid_argument_exception(), "{too_big:?}");
     let per_record = MAX_BATCH_BYTES / 4 + 1;
-    let call_too_big = put(vec![vec![b'x'; per_record]; 4]).await.unwrap_err().into_service_error();
+    let call_too_big = put(vec![vec![b'x'; per_record]; 4])
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(call_too_big.is_invalid_argument_exception(), "{call_too_big:?}");
     let wrong_stream = client
         .put_record_batch()
@@ -117,7 +138,9 @@ async fn fault_switch_fails_a_seeded_fraction_inside_a_200() {
         let out = client
             .put_record_batch()
             .delivery_stream_name(firehose.stream_name())
-            .set_records(Some((0..200).map(|i| record(format!("{i}\n").as_bytes())).collect()))
+            .set_records(Some(
+                (0..200).map(|i| record(format!("{i}\n").as_bytes())).collect(),
+            ))
             .send()
             .await
             .unwrap();
@@ -126,7 +149,10 @@ async fn fault_switch_fails_a_seeded_fraction_inside_a_200() {
         let failed: Vec<bool> = responses.iter().map(|r| r.error_code().is_some()).collect();
         let n_failed = failed.iter().filter(|f| **f).count();
         assert_eq!(out.failed_put_count() as usize, n_failed);
-        assert!((30..90).contains(&n_failed), "{n_failed} of 200 failed at rate 0.3");
+        assert!(
+            (30..90).contains(&n_failed),
+            "{n_failed} of 200 failed at rate 0.3"
+        );
         for r in responses {
             match r.error_code() {
                 Some(code) => {

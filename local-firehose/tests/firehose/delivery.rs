@@ -48,7 +48,11 @@ fn expected_rows(lines: &[Vec<u8>]) -> BTreeSet<(String, String, String)> {
 
 fn strip_nullability(dt: &DataType) -> DataType {
     match dt {
-        DataType::List(f) => DataType::List(Arc::new(Field::new(f.name(), strip_nullability(f.data_type()), true))),
+        DataType::List(f) => DataType::List(Arc::new(Field::new(
+            f.name(),
+            strip_nullability(f.data_type()),
+            true,
+        ))),
         other => other.clone(),
     }
 }
@@ -58,11 +62,17 @@ fn glue_derived_schema_agrees_with_the_schema_crate() {
     let converter = local_firehose::Converter::from_glue(&schemas::glue::table_definition()).unwrap();
     let from_glue = converter.schema();
     let from_avro = schemas::arrow::arrow_schema();
-    let names = |s: &arrow::datatypes::Schema| s.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+    let names =
+        |s: &arrow::datatypes::Schema| s.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
     assert_eq!(names(&from_glue), names(&from_avro));
     for (g, a) in from_glue.fields().iter().zip(from_avro.fields()) {
         // Hive columns are all nullable, so the Parquet columns are too; types must match.
-        assert_eq!(strip_nullability(g.data_type()), strip_nullability(a.data_type()), "column {}", g.name());
+        assert_eq!(
+            strip_nullability(g.data_type()),
+            strip_nullability(a.data_type()),
+            "column {}",
+            g.name()
+        );
         assert!(g.is_nullable());
     }
 }
@@ -98,7 +108,11 @@ async fn delivers_backup_parquet_partitions_and_processing_failures() {
             .unwrap();
         backed_up.extend(text);
     }
-    assert_eq!(backed_up, lines.concat(), "the backup holds the records as sent, in order");
+    assert_eq!(
+        backed_up,
+        lines.concat(),
+        "the backup holds the records as sent, in order"
+    );
 
     // Parquet: the Glue schema, one folder per partition, Firehose object names, expected rows.
     let expected = expected_rows(&lines);
@@ -115,9 +129,15 @@ async fn delivers_backup_parquet_partitions_and_processing_failures() {
         let source = parts[1].strip_prefix("source=").unwrap();
         let dt = parts[2].strip_prefix("dt=").unwrap();
         let name = parts[3];
-        assert!(name.starts_with(&format!("{stream}-1-")) && name.ends_with(".parquet"), "{name}");
+        assert!(
+            name.starts_with(&format!("{stream}-1-")) && name.ends_with(".parquet"),
+            "{name}"
+        );
         let stamp = &name[stream.len() + 3..stream.len() + 3 + 19];
-        assert!(chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d-%H-%M-%S").is_ok(), "{name}");
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d-%H-%M-%S").is_ok(),
+            "{name}"
+        );
         let keys = batch.column_by_name("record_key").unwrap().as_string::<i32>();
         let event_at = batch
             .column_by_name("event_at")
@@ -135,7 +155,10 @@ async fn delivers_backup_parquet_partitions_and_processing_failures() {
     assert_eq!(seen, expected);
     assert_eq!(stats.delivered as usize, expected.len());
     assert_eq!(stats.transformed["Ok"] as usize, expected.len());
-    assert_eq!(stats.delivered_per_partition.values().sum::<u64>(), stats.delivered);
+    assert_eq!(
+        stats.delivered_per_partition.values().sum::<u64>(),
+        stats.delivered
+    );
 
     // ProcessingFailed records: the documented fields, the original bytes, the Lambda's ARN.
     let docs = lake.error_docs("processing-failed");
@@ -163,7 +186,10 @@ async fn delivers_backup_parquet_partitions_and_processing_failures() {
     }
     let error_keys = lake.keys("errors/processing-failed/");
     let today = chrono::Utc::now().format("%Y/%m/%d").to_string();
-    assert!(error_keys[0].starts_with(&format!("errors/processing-failed/{today}/{stream}-1-")), "{error_keys:?}");
+    assert!(
+        error_keys[0].starts_with(&format!("errors/processing-failed/{today}/{stream}-1-")),
+        "{error_keys:?}"
+    );
     assert_eq!(stats.dropped, stats.transformed["Dropped"]);
     assert!(stats.dropped > 0);
     firehose.shutdown().await.unwrap();
@@ -217,7 +243,10 @@ async fn unconvertible_records_go_to_format_conversion_failed() {
         ]
     );
     assert_eq!(doc["lastErrorCode"], "DataFormatConversion.MalformedData");
-    assert!(doc["lastErrorMessage"].as_str().unwrap().contains("event_at"), "{doc}");
+    assert!(
+        doc["lastErrorMessage"].as_str().unwrap().contains("event_at"),
+        "{doc}"
+    );
     assert_eq!(unb64(doc["rawData"].as_str().unwrap()), bad_row.as_bytes());
     let table = &doc["dataCatalogTable"];
     assert_eq!(
@@ -249,14 +278,20 @@ async fn a_missing_record_id_fails_the_whole_invocation_after_retries() {
 
     let attempts = schemas::delivery::settings().processor_retries as usize + 1;
     assert_eq!(calls.load(Ordering::SeqCst), attempts);
-    assert_eq!((stats.invocations as usize, stats.invocations_failed as usize), (attempts, attempts));
+    assert_eq!(
+        (stats.invocations as usize, stats.invocations_failed as usize),
+        (attempts, attempts)
+    );
     let docs = lake.error_docs("processing-failed");
     assert_eq!(docs.len(), lines.len(), "every record of the batch fails");
     for doc in &docs {
         assert_eq!(doc["errorCode"], "Lambda.MissingRecordId");
         assert_eq!(doc["attemptsMade"], attempts);
     }
-    let raw: BTreeSet<Vec<u8>> = docs.iter().map(|d| unb64(d["rawData"].as_str().unwrap())).collect();
+    let raw: BTreeSet<Vec<u8>> = docs
+        .iter()
+        .map(|d| unb64(d["rawData"].as_str().unwrap()))
+        .collect();
     assert_eq!(raw, lines.iter().cloned().collect());
     assert!(lake.keys("processed/").is_empty());
     assert!(stats.is_accounted(), "{stats:?}");
@@ -284,7 +319,12 @@ async fn duplicated_record_ids_and_bad_results_fail_with_their_codes_and_a_retry
         })
         .await
         .unwrap();
-        send_all(&client(&firehose), firehose.stream_name(), &[envelope_line(0), envelope_line(1)]).await;
+        send_all(
+            &client(&firehose),
+            firehose.stream_name(),
+            &[envelope_line(0), envelope_line(1)],
+        )
+        .await;
         let stats = firehose.shutdown().await.unwrap();
         let docs = lake.error_docs("processing-failed");
         assert_eq!(docs.len(), 2);
@@ -311,7 +351,10 @@ async fn duplicated_record_ids_and_bad_results_fail_with_their_codes_and_a_retry
     .unwrap();
     send_all(&client(&firehose), firehose.stream_name(), &[envelope_line(0)]).await;
     let stats = firehose.shutdown().await.unwrap();
-    assert_eq!((stats.invocations, stats.invocations_failed, stats.delivered), (2, 1, 1));
+    assert_eq!(
+        (stats.invocations, stats.invocations_failed, stats.delivered),
+        (2, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -343,11 +386,14 @@ async fn records_beyond_500_active_partitions_go_to_active_partition_exceeded() 
     assert!(stats.is_accounted(), "{stats:?}");
 }
 
+/// What the processor saw of one invocation: decoded bytes and record ids.
+type Batch = (usize, Vec<String>);
+
 #[tokio::test]
 async fn processor_batches_are_real_events_within_the_processor_buffer() {
     let lake = Lake::new();
     let buffer = 20_000;
-    let seen: Arc<Mutex<Vec<(usize, Vec<String>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Batch>>> = Arc::default();
     let log = seen.clone();
     let real = Processor::firehose_transform();
     let firehose = local_firehose::start(FirehoseConfig {
@@ -361,12 +407,23 @@ async fn processor_batches_are_real_events_within_the_processor_buffer() {
         processor: Processor::new(move |event| {
             let parsed: Value = serde_json::from_slice(event).unwrap();
             assert!(parsed["invocationId"].is_string());
-            assert!(parsed["deliveryStreamArn"].as_str().unwrap().starts_with("arn:aws:firehose:"));
+            assert!(parsed["deliveryStreamArn"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:aws:firehose:"));
             assert_eq!(parsed["region"], "us-east-1");
             let records = parsed["records"].as_array().unwrap();
-            let bytes = records.iter().map(|r| unb64(r["data"].as_str().unwrap()).len()).sum();
-            assert!(records.iter().all(|r| r["approximateArrivalTimestamp"].as_i64().unwrap() > 1_700_000_000_000));
-            let ids = records.iter().map(|r| r["recordId"].as_str().unwrap().to_owned()).collect();
+            let bytes = records
+                .iter()
+                .map(|r| unb64(r["data"].as_str().unwrap()).len())
+                .sum();
+            assert!(records
+                .iter()
+                .all(|r| r["approximateArrivalTimestamp"].as_i64().unwrap() > 1_700_000_000_000));
+            let ids = records
+                .iter()
+                .map(|r| r["recordId"].as_str().unwrap().to_owned())
+                .collect();
             log.lock().unwrap().push((bytes, ids));
             real.invoke(event)
         }),
@@ -379,7 +436,10 @@ async fn processor_batches_are_real_events_within_the_processor_buffer() {
     let stats = firehose.shutdown().await.unwrap();
     let seen = seen.lock().unwrap();
     assert!(seen.len() > 1, "more than one batch");
-    assert!(seen.iter().all(|(bytes, _)| *bytes <= buffer), "batches within the processor buffer");
+    assert!(
+        seen.iter().all(|(bytes, _)| *bytes <= buffer),
+        "batches within the processor buffer"
+    );
     let ids: Vec<&String> = seen.iter().flat_map(|(_, ids)| ids).collect();
     assert_eq!(ids.len(), 100);
     assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 100, "each record once");
@@ -421,10 +481,16 @@ async fn shutdown_flushes_every_buffer() {
     let firehose = local_firehose::start(lake.config()).await.unwrap();
     let lines: Vec<Vec<u8>> = (0..25).map(envelope_line).collect();
     send_all(&client(&firehose), firehose.stream_name(), &lines).await;
-    assert!(lake.keys("").is_empty(), "nothing is written before a buffer fills");
+    assert!(
+        lake.keys("").is_empty(),
+        "nothing is written before a buffer fills"
+    );
     let stats = firehose.shutdown().await.unwrap();
     assert_eq!(stats.in_flight, 0);
-    assert_eq!(stats.delivered as usize, lake.parquet().iter().map(|(_, b)| b.num_rows()).sum::<usize>());
+    assert_eq!(
+        stats.delivered as usize,
+        lake.parquet().iter().map(|(_, b)| b.num_rows()).sum::<usize>()
+    );
     assert_eq!(stats.records_backed_up, 25);
     let per_partition: BTreeMap<String, u64> = stats.delivered_per_partition.clone();
     for partition in per_partition.keys() {
@@ -468,10 +534,17 @@ fn parquet_columns_hold_the_transform_output() {
         .unwrap();
     let json: Value = serde_json::from_slice(&data).unwrap();
     let artists = batch.column_by_name("artist_names").unwrap().as_list::<i32>();
-    assert_eq!(artists.value(0).as_string::<i32>().value(0), json["artist_names"][0].as_str().unwrap());
+    assert_eq!(
+        artists.value(0).as_string::<i32>().value(0),
+        json["artist_names"][0].as_str().unwrap()
+    );
     let release = batch.column_by_name("album_release_date").unwrap();
-    let release = arrow::util::display::ArrayFormatter::try_new(release.as_ref(), &Default::default()).unwrap();
-    assert_eq!(release.value(0).to_string(), json["album_release_date"].as_str().unwrap());
+    let release =
+        arrow::util::display::ArrayFormatter::try_new(release.as_ref(), &Default::default()).unwrap();
+    assert_eq!(
+        release.value(0).to_string(),
+        json["album_release_date"].as_str().unwrap()
+    );
     let popularity = batch.column_by_name("popularity").unwrap();
     assert_eq!(popularity.is_null(0), json["popularity"].is_null());
 }

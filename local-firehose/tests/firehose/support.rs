@@ -55,7 +55,12 @@ impl Lake {
         walk(self.root(), &mut out);
         let mut keys: Vec<String> = out
             .into_iter()
-            .map(|p| p.strip_prefix(self.root()).unwrap().to_string_lossy().replace('\\', "/"))
+            .map(|p| {
+                p.strip_prefix(self.root())
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
             .filter(|k| k.starts_with(prefix))
             .collect();
         keys.sort();
@@ -140,14 +145,19 @@ pub async fn send_all(client: &Client, stream: &str, lines: &[Vec<u8>]) {
 
 pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../firehose-transform/tests/fixtures").join(name),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../firehose-transform/tests/fixtures")
+            .join(name),
     )
     .unwrap()
 }
 
 /// The envelope lines of a fixture, each with its `\n`.
 pub fn fixture_lines(name: &str) -> Vec<Vec<u8>> {
-    fixture(name).lines().map(|l| format!("{l}\n").into_bytes()).collect()
+    fixture(name)
+        .lines()
+        .map(|l| format!("{l}\n").into_bytes())
+        .collect()
 }
 
 /// The records' bytes in a fixture event, except those whose base64 does not decode (a client
