@@ -1,0 +1,76 @@
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use local_firehose::{FirehoseConfig, Output};
+use moto_server::MotoServer;
+
+use crate::support::{client, flush_only, send_all};
+
+const BUCKET: &str = "tracklake-lake-test";
+
+#[tokio::test]
+async fn delivers_into_an_s3_bucket() {
+    let moto = MotoServer::start();
+    // The store reads the standard AWS configuration chain, as `tracklake firehose` would; this
+    // is the only test of the binary that reads these variables.
+    std::env::set_var("AWS_ACCESS_KEY_ID", moto_server::ACCESS_KEY_ID);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", moto_server::SECRET_ACCESS_KEY);
+    std::env::set_var("AWS_REGION", moto_server::REGION);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .endpoint_url(moto.endpoint())
+            .region(Region::new(moto_server::REGION))
+            .credentials_provider(Credentials::new(
+                moto_server::ACCESS_KEY_ID,
+                moto_server::SECRET_ACCESS_KEY,
+                None,
+                None,
+                "moto",
+            ))
+            .force_path_style(true)
+            .behavior_version(BehaviorVersion::latest())
+            .build(),
+    );
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+
+    let firehose = local_firehose::start(FirehoseConfig {
+        output: Output::S3 {
+            bucket: BUCKET.into(),
+            endpoint: Some(moto.endpoint()),
+        },
+        buffering: flush_only(),
+        ..FirehoseConfig::default()
+    })
+    .await
+    .unwrap();
+    let lines: Vec<Vec<u8>> = (0..10).map(firehose_transform::sample::envelope_line).collect();
+    send_all(&client(&firehose), firehose.stream_name(), &lines).await;
+    let stats = firehose.shutdown().await.unwrap();
+    assert!(stats.is_accounted(), "{stats:?}");
+    assert_eq!(stats.write_failures, 0);
+
+    let listed = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    let parquet: Vec<&&str> = keys
+        .iter()
+        .filter(|k| k.starts_with("processed/source="))
+        .collect();
+    assert_eq!(parquet.len() as u64, stats.objects.parquet, "{keys:?}");
+    assert!(parquet.iter().all(|k| k.ends_with(".parquet")));
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("raw/")).count(),
+        1,
+        "{keys:?}"
+    );
+    let body = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(*parquet[0])
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(&body[..4], b"PAR1");
+}
