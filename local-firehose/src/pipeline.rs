@@ -195,6 +195,16 @@ impl ErrorBatch {
     }
 }
 
+/// Runs CPU-heavy work (the transformation, the conversion) so that, on a multi-threaded
+/// runtime, the HTTP side keeps answering meanwhile; on a current-thread runtime it just runs.
+fn cpu<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
@@ -440,9 +450,7 @@ impl Pipeline {
         let mut attempts = 0;
         let result = loop {
             attempts += 1;
-            let answer = self
-                .processor
-                .invoke(&event)
+            let answer = cpu(|| self.processor.invoke(&event))
                 .map_err(|message| InvocationError {
                     code: processor::FUNCTION_ERROR,
                     message,
@@ -590,9 +598,10 @@ impl Pipeline {
             return;
         };
         let rows = partition.rows;
-        let converted = self
-            .converter
-            .convert(&rows.iter().map(|r| r.data.as_slice()).collect::<Vec<_>>());
+        let converted = cpu(|| {
+            self.converter
+                .convert(&rows.iter().map(|r| r.data.as_slice()).collect::<Vec<_>>())
+        });
         let mut errors = ErrorBatch::default();
         let ended = now_ms();
         let mut failed = vec![false; rows.len()];
@@ -620,7 +629,7 @@ impl Pipeline {
             .map(|(r, _)| r)
             .collect();
         if let Some(oldest) = delivered.iter().map(|r| r.source.arrival_ms).min() {
-            match write_parquet(&converted.batch) {
+            match cpu(|| write_parquet(&converted.batch)) {
                 Ok(body) => {
                     let values = Values {
                         oldest_arrival: at(oldest),

@@ -77,7 +77,8 @@ fn glue_derived_schema_agrees_with_the_schema_crate() {
     }
 }
 
-#[tokio::test]
+// Multi-threaded, as `tracklake` runs it: the CPU-heavy steps then leave the runtime's threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_backup_parquet_partitions_and_processing_failures() {
     let lake = Lake::new();
     let firehose = local_firehose::start(lake.config()).await.unwrap();
