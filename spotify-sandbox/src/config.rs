@@ -242,3 +242,46 @@ impl SandboxConfig {
         self.faults.validate()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_partial_documents_and_refuses_unknown_keys() {
+        let config: SandboxConfig = serde_json::from_str(
+            r#"{"seed": 7, "now": "2026-11-24T08:00:00Z", "faults": {"rate_limit_rate": 0.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.seed, 7);
+        assert_eq!(config.faults.rate_limit_rate, 0.5);
+        assert_eq!(
+            config.faults.quota_retry_after,
+            Faults::default().quota_retry_after
+        );
+        assert!(config.validate().is_ok());
+        let err = serde_json::from_str::<SandboxConfig>(r#"{"sead": 7}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `sead`"), "{err}");
+        assert!(serde_json::from_str::<SandboxConfig>(r#"{"faults": {"slow": 1}}"#).is_err());
+    }
+
+    #[test]
+    fn validation_names_the_bad_setting() {
+        let config = SandboxConfig {
+            faults: Faults {
+                server_error_rate: 1.5,
+                ..Faults::default()
+            },
+            ..SandboxConfig::default()
+        };
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .contains("faults.server_error_rate"));
+        let config = SandboxConfig {
+            tracks: 5,
+            ..SandboxConfig::default()
+        };
+        assert!(config.validate().unwrap_err().contains("tracks"));
+    }
+}
