@@ -364,12 +364,7 @@ async fn every_served_shape_matches_the_published_schema() {
             let (status, _, body) = get(&sandbox, &token, &url).await;
             if status != 200 {
                 // Other users' playlists: the error shapes are part of the operation too.
-                spec.check_answer(
-                    "/playlists/{playlist_id}/items",
-                    status.min(403),
-                    &body,
-                    &mut seen,
-                );
+                spec.check_answer("/playlists/{playlist_id}/items", status, &body, &mut seen);
                 continue;
             }
             for page in all_pages(&sandbox, &token, &url, None).await {
