@@ -76,7 +76,7 @@ fn main() {
 
     let duck = duckdb(dir.path(), threads);
     println!();
-    println!("| query | rows out | local Athena (DataFusion) ms | DuckDB ms | DuckDB / local |");
+    println!("| query | rows out | local Athena (DataFusion) ms | DuckDB ms | local speed-up (DuckDB ms / local ms) |");
     println!("|---|---|---|---|---|");
     for (name, time, n) in &local {
         let ms = time.as_secs_f64() * 1e3;
