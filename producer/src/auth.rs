@@ -9,7 +9,8 @@
 //! 3. [`CallbackListener::wait_for_code`] takes the one redirect, checks `state`, answers the
 //!    browser and returns the code;
 //! 4. [`exchange_code`] trades the code and verifier for tokens (no client secret: PKCE);
-//! 5. a [`SecretStore`] keeps the refresh token ([`LocalFileSecretStore`] by default).
+//! 5. a [`SecretStore`] keeps the refresh token ([`LocalFileSecretStore`] by default,
+//!    [`SecretsManagerStore`] for the deployed Lambda).
 //!
 //! No secret (code, verifier, tokens) reaches an error message or a `Debug` output: they travel as
 //! [`Secret`], and text quoted from Spotify is scrubbed of them.
@@ -30,6 +31,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::spotify::{form, Secret, DEFAULT_ACCOUNTS_BASE, DEFAULT_REQUEST_TIMEOUT};
+
+mod secrets_manager;
+pub use secrets_manager::{SecretsManagerStore, SpotifySecret};
 
 /// The scopes the five sources need (issue #3, Spotify's scope reference): recently played,
 /// top tracks, saved tracks, and the user's own and collaborative playlists. Search needs none.
@@ -174,6 +178,24 @@ pub enum SecretStoreError {
 
     #[error("the refresh-token file {location} is not valid ({detail}); delete it and run `tracklake auth`")]
     Invalid { location: String, detail: String },
+
+    #[error(
+        "could not {operation} the Secrets Manager secret `{secret_id}`: {detail}; check \
+         TRACKLAKE_SECRET_ID, the region, and that the role may secretsmanager:GetSecretValue and \
+         secretsmanager:PutSecretValue on it"
+    )]
+    Remote {
+        secret_id: String,
+        operation: &'static str,
+        detail: String,
+    },
+
+    #[error(
+        "the Secrets Manager secret `{secret_id}` is not the expected JSON ({detail}): its SecretString \
+         must be {{\"client_id\": \"…\", \"client_secret\": \"… (optional)\", \"refresh_token\": \"… (optional)\"}}; \
+         fix it with `aws secretsmanager put-secret-value`, or run `tracklake auth` against it"
+    )]
+    InvalidSecret { secret_id: String, detail: String },
 }
 
 /// A PKCE pair: the secret verifier and its public S256 challenge (RFC 7636 §4.1–4.2).
@@ -567,8 +589,9 @@ pub async fn authorize<S: SecretStore>(
 }
 
 /// Keeps the refresh token between runs. `save` replaces the stored token: a refresh may return a
-/// new one, and the old one may then stop working (design brief §3). Secrets Manager comes later
-/// as a second implementation.
+/// new one, and the old one may then stop working (design brief §3). Two implementations: a local
+/// file ([`LocalFileSecretStore`], the CLI's default) and AWS Secrets Manager
+/// ([`SecretsManagerStore`], the deployed Lambda's).
 pub trait SecretStore {
     /// The stored refresh token, or `None` if there is none yet.
     fn load(&self) -> impl Future<Output = Result<Option<Secret>, SecretStoreError>> + Send;

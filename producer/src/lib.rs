@@ -1,16 +1,25 @@
 //! The producer: pulls track data from the Spotify Web API and streams every observation into
-//! Firehose as a raw envelope (`schemas::RawEnvelope`). Work in progress (issue #3):
+//! Firehose as a raw envelope (`schemas::RawEnvelope`). Two entrypoints call it: the `tracklake`
+//! CLI (local files for the state and the refresh token) and the `producer` Lambda binary
+//! (`src/bin/producer.rs`, over [`lambda`]: S3 state, Secrets Manager, EMF metrics).
 //!
-//! - [`auth`]: `tracklake auth`: authorization code with PKCE, loopback redirect, refresh-token store;
+//! - [`auth`]: `tracklake auth`: authorization code with PKCE, loopback redirect, refresh-token
+//!   stores (a local file, or Secrets Manager with the client id and secret);
 //! - [`backoff`]: exponential backoff with full jitter, shared by every retry loop;
+//! - [`lambda`]: the Lambda's configuration from the environment, its AWS clients, one invocation,
+//!   and which outcomes make the invocation an error;
+//! - [`metrics`]: a run's counts as CloudWatch EMF metrics (namespace `tracklake/producer`);
 //! - [`run`]: one run: pull the due sources, deliver, move the state only past what was delivered;
 //! - [`sink`]: PutRecordBatch within Firehose's limits, resending only the failed records;
 //! - [`sources`]: the five sources, each pulling envelope lines and the state they earn;
 //! - [`spotify`]: the HTTP client: tokens, rate limits, quotas, bounded retries;
-//! - [`state`]: watermarks, snapshots and not-before between runs, saved atomically, overlap-safe.
+//! - [`state`]: watermarks, snapshots and not-before between runs, saved atomically, overlap-safe
+//!   (a local file, or an S3 object written with a conditional put).
 
 pub mod auth;
 pub mod backoff;
+pub mod lambda;
+pub mod metrics;
 pub mod run;
 pub mod sink;
 pub mod sources;

@@ -10,7 +10,9 @@
 //! - a rate limit, spent quota or spent request budget ends the run cleanly: what earlier sources
 //!   pulled is already delivered, the not-before time is persisted, the run is not an error;
 //! - the state is saved with the version loaded, so an overlapping run is detected, not
-//!   overwritten.
+//!   overwritten;
+//! - with client credentials (no refresh token) the user's sources are skipped with a reason
+//!   ([`SourceOutcome::Skipped`]) and `/me` is never called; search still runs.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +21,7 @@ use schemas::Source;
 
 use crate::sink::{FirehoseSink, SinkError};
 use crate::sources::{self, SourcesConfig};
-use crate::spotify::{EndpointStats, SpotifyClient, SpotifyError};
+use crate::spotify::{Credentials, EndpointStats, SpotifyClient, SpotifyError};
 use crate::state::{RunSummary, StateError, StateStore};
 
 /// The order sources run in. Recently played first: Spotify keeps only the last 50 plays (design
@@ -47,6 +49,9 @@ pub enum SourceOutcome {
     PullFailed,
     /// Due, but the run stopped (quota, rate limit, budget, a fatal sink error) before it.
     NotReached,
+    /// Needs the user's authorization, but the client has client credentials only (no refresh
+    /// token): not called, `error` says why. Not a failure: the catalog sources still run.
+    Skipped,
 }
 
 /// One source's part of a run.
@@ -66,7 +71,8 @@ pub struct SourceReport {
     pub failed: usize,
     /// `search`: some query stopped at Spotify's offset cap.
     pub truncated: bool,
-    /// Why the pull failed, or why lines went undelivered. Error messages only, never a secret.
+    /// Why the pull failed, why lines went undelivered, or why the source was skipped. Error
+    /// messages only, never a secret.
     pub error: Option<String>,
 }
 
@@ -107,6 +113,12 @@ pub enum RunError {
     #[error("{0}; the remaining sources were not pulled")]
     Sink(#[source] SinkError),
 }
+
+/// Why a user source is skipped under client credentials (shown in the report and logged once).
+pub const NEEDS_USER_AUTHORIZATION: &str =
+    "skipped: this source reads the user's own data (/me/...), which app-only client credentials \
+     cannot see; run `tracklake auth` once to store a refresh token (the Lambda reads it from the \
+     secret's `refresh_token`), or disable the source. Catalog sources (search) still run";
 
 /// Totals over every source of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -166,7 +178,8 @@ impl RunReport {
     }
 
     /// Whether the run may count as a success: no record rejected or failed, no source broken and
-    /// no run error. Stopping early for a quota or rate limit is normal operation and stays ok.
+    /// no run error. Stopping early for a quota or rate limit is normal operation and stays ok, and
+    /// so does a user source skipped under client credentials (a configuration, warned about).
     /// A pull error (other than those) makes it false too: a source that fails on every run, for
     /// example after the refresh token expired, would otherwise pass unnoticed run after run.
     pub fn exit_ok(&self) -> bool {
@@ -261,7 +274,16 @@ pub async fn run_once<S: StateStore>(
     let mut stop: Option<SpotifyError> = None;
     let mut user_id = None;
     let mut user_error = None;
-    if due.iter().any(|s| *s != Source::Search) {
+    // Client credentials see only the public catalog: `/me` and everything under it would answer
+    // 401/403. Skip those sources with a reason instead of failing them on every run.
+    let user_access = matches!(client.config().credentials, Credentials::RefreshToken { .. });
+    if !user_access && due.iter().any(|s| *s != Source::Search) {
+        tracing::warn!(
+            sources = %due.iter().filter(|s| **s != Source::Search).map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+            "{NEEDS_USER_AUTHORIZATION}"
+        );
+    }
+    if user_access && due.iter().any(|s| *s != Source::Search) {
         match sources::current_user_id(client).await {
             Ok(id) => user_id = Some(id),
             Err(e) if e.ends_run_cleanly() => stop = Some(e),
@@ -280,6 +302,12 @@ pub async fn run_once<S: StateStore>(
             report
                 .sources
                 .push(SourceReport::new(source, SourceOutcome::NotReached));
+            continue;
+        }
+        if !user_access && source != Source::Search {
+            let mut entry = SourceReport::new(source, SourceOutcome::Skipped);
+            entry.error = Some(NEEDS_USER_AUTHORIZATION.to_string());
+            report.sources.push(entry);
             continue;
         }
         let mut entry = SourceReport::new(source, SourceOutcome::PullFailed);

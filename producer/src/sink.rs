@@ -283,7 +283,17 @@ impl FirehoseSink {
     /// that the sink's bounded policy is the only retry loop.
     pub async fn from_env(stream_name: impl Into<String>, config: SinkConfig) -> Self {
         let shared = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        let firehose = aws_sdk_firehose::config::Builder::from(&shared)
+        Self::from_sdk_config(&shared, stream_name, config)
+    }
+
+    /// Like [`FirehoseSink::from_env`], from an SDK configuration already loaded (the Lambda
+    /// loads one for its S3, Secrets Manager and Firehose clients).
+    pub fn from_sdk_config(
+        shared: &aws_config::SdkConfig,
+        stream_name: impl Into<String>,
+        config: SinkConfig,
+    ) -> Self {
+        let firehose = aws_sdk_firehose::config::Builder::from(shared)
             .retry_config(RetryConfig::disabled())
             .build();
         Self::new(Client::from_conf(firehose), stream_name, config)

@@ -5,9 +5,10 @@
 //! delivery and [`StateStore::save`] causes duplicates (same `record_key`), never gaps.
 //!
 //! Storage sits behind [`StateStore`], so that the local JSON file ([`LocalFileStore`], the default)
-//! and an S3 object (a conditional put with `If-Match`, later) share one contract: `save` takes the
-//! [`StateVersion`] that `load` returned and fails with [`StateError::Conflict`] when someone else
-//! wrote in between, so two overlapping runs cannot silently overwrite each other.
+//! and an S3 object ([`S3StateStore`], the deployed Lambda's: a conditional put with `If-Match` /
+//! `If-None-Match: *`) share one contract: `save` takes the [`StateVersion`] that `load` returned
+//! and fails with [`StateError::Conflict`] when someone else wrote in between, so two overlapping
+//! runs cannot silently overwrite each other.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -18,6 +19,9 @@ use chrono::{DateTime, Utc};
 use schemas::{Source, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+mod s3;
+pub use s3::S3StateStore;
 
 /// The state layout written by this code. A file of another version is refused rather than
 /// guessed at: a misread watermark would skip plays or re-send a whole library.
@@ -158,6 +162,16 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+
+    #[error(
+        "could not {operation} the producer state {location}: {detail}; check the bucket name \
+         (TRACKLAKE_STATE_BUCKET), the region, and that the role may s3:GetObject and s3:PutObject on it"
+    )]
+    Storage {
+        location: String,
+        operation: &'static str,
+        detail: String,
+    },
 }
 
 /// Reads a state document, naming the field at fault.
@@ -272,11 +286,10 @@ fn version_of(bytes: &[u8]) -> StateVersion {
     StateVersion::new(digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-/// Creates `path` (which must not exist), owner-only on unix, writes `bytes` and syncs them. Also
-/// used by [`crate::auth::LocalFileSecretStore`] for the refresh-token file.
 /// Replaces `path` with `bytes` atomically and durably, readable by its owner only: a temp file in
 /// the same folder (a rename across file systems is not atomic), then a rename, then a sync of the
 /// folder (the rename itself is durable only then). Readers see the old file or the new, never half.
+/// Also used by [`crate::auth::LocalFileSecretStore`] for the refresh-token file.
 pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
@@ -299,6 +312,7 @@ pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> 
     Ok(())
 }
 
+/// Creates `path` (which must not exist), owner-only on unix, writes `bytes` and syncs them.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -6,7 +6,9 @@
 //! - `quota_*`: QUOTA_EXCEEDED ends the run cleanly, persists not-before, and later runs before it
 //!   make no request at all;
 //! - `overlapping_*`: a state file changed between load and save gives a conflict, not an overwrite;
-//! - `expired_refresh_token_*`: invalid_grant shows in the report as a re-authorization to do.
+//! - `expired_refresh_token_*`: invalid_grant shows in the report as a re-authorization to do;
+//! - `client_credentials_*`: user sources are skipped with a reason, `/me` is never called, and
+//!   search still runs.
 
 #[path = "sink/fake_firehose.rs"]
 #[allow(dead_code)] // Shared with tests/sink.rs, which uses the parts this file does not.
@@ -58,8 +60,9 @@ fn config_for(server: &MockServer, config: SpotifyConfig) -> SpotifyClient {
 }
 
 /// A fresh client per run, as the entrypoints build them: the budget and counters are per run.
+/// User credentials (a refresh token): the `/me/*` sources need them.
 fn client(server: &MockServer) -> SpotifyClient {
-    config_for(server, SpotifyConfig::client_credentials("id", "secret"))
+    config_for(server, SpotifyConfig::refresh_token("id", "refresh"))
 }
 
 fn api(route: &str) -> wiremock::MockBuilder {
@@ -497,7 +500,7 @@ async fn spotify_failing_past_the_retry_limit_stops_the_run_and_is_not_ok() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalFileStore::new(dir.path().join("state.json"));
     let config = sources(&[Source::RecentlyPlayed, Source::SavedTracks]);
-    let mut spotify_config = SpotifyConfig::client_credentials("id", "secret");
+    let mut spotify_config = SpotifyConfig::refresh_token("id", "refresh");
     spotify_config.backoff = Backoff {
         base: Duration::from_millis(1),
         cap: Duration::from_millis(5),
@@ -530,4 +533,59 @@ async fn spotify_failing_past_the_retry_limit_stops_the_run_and_is_not_ok() {
         state.recently_played_after, None,
         "nothing delivered, nothing advanced"
     );
+}
+
+#[tokio::test]
+async fn client_credentials_skip_the_user_sources_with_a_reason_and_search_still_runs() {
+    let server = spotify().await;
+    mount_recently_played_first(&server).await;
+    let tracks: Vec<Value> = (0..2).map(|n| sample::track(30 + n)).collect();
+    api("/search")
+        .and(query_param("q", "jazz"))
+        .respond_with(ok(json!({"tracks": {
+            "href": "…", "items": tracks, "limit": 10, "offset": 0, "total": 2, "next": null, "previous": null
+        }})))
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let config = SourcesConfig {
+        enabled: vec![Source::RecentlyPlayed, Source::SavedTracks, Source::Search],
+        search_queries: vec!["jazz".into()],
+        ..SourcesConfig::default()
+    };
+    let app_only = config_for(&server, SpotifyConfig::client_credentials("id", "secret"));
+
+    let report = run_once(&app_only, &sink(&firehose), &store, &config, now()).await;
+    assert!(
+        report.exit_ok(),
+        "a skipped source is not a failure: {}",
+        brief(&report)
+    );
+    for source in [Source::RecentlyPlayed, Source::SavedTracks] {
+        let skipped = report.source(source).unwrap();
+        assert_eq!(skipped.outcome, SourceOutcome::Skipped, "{}", brief(&report));
+        let reason = skipped.error.as_deref().unwrap();
+        assert!(
+            reason.contains("client credentials") && reason.contains("tracklake auth"),
+            "{reason}"
+        );
+    }
+    assert_eq!(
+        report.source(Source::Search).unwrap().outcome,
+        SourceOutcome::Delivered
+    );
+    assert!(
+        requests_to(&server, "/me").await.is_empty(),
+        "no /me with app-only credentials"
+    );
+    assert!(requests_to(&server, "/me/player/recently-played")
+        .await
+        .is_empty());
+    let arrived = accepted(&firehose);
+    assert_eq!((arrived.len(), count(&arrived, Source::Search)), (2, 2));
+    let (state, _) = store.load().await.unwrap();
+    assert!(state.last_success.contains_key(&Source::Search));
+    assert!(!state.last_success.contains_key(&Source::RecentlyPlayed));
 }

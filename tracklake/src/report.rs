@@ -12,6 +12,7 @@ fn outcome(outcome: SourceOutcome) -> &'static str {
         SourceOutcome::Undelivered => "UNDELIVERED",
         SourceOutcome::PullFailed => "PULL FAILED",
         SourceOutcome::NotReached => "not reached",
+        SourceOutcome::Skipped => "skipped",
     }
 }
 
@@ -95,7 +96,8 @@ pub fn render(report: &RunReport) -> String {
     if report.reauthorization_required {
         let _ = writeln!(
             out,
-            "Spotify refused the refresh token: authorize again and set SPOTIFY_REFRESH_TOKEN"
+            "Spotify refused the refresh token (expired or revoked): run `tracklake auth` again \
+             (and unset SPOTIFY_REFRESH_TOKEN if it holds the old token)"
         );
     }
     if report.spotify_unavailable {

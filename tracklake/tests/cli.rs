@@ -23,6 +23,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const STREAM: &str = "tracklake-test";
 const CLIENT_ID: &str = "test-client-id";
 const SECRET: &str = "sup3r-s3cret-client-value";
+const REFRESH: &str = "sup3r-s3cret-refresh-token";
 const PLAYED: [&str; 2] = ["2026-11-24T07:50:00.500Z", "2026-11-24T07:40:00Z"];
 
 async fn spotify() -> MockServer {
@@ -72,6 +73,7 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
 }
 
 /// The binary with a clean environment: Spotify and Firehose stand-ins, dummy AWS credentials.
+/// `secret`: the client secret and a refresh token (the user's sources need the latter).
 fn tracklake(server: &MockServer, firehose: &FakeFirehose, dir: &Path, secret: bool) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracklake"));
     command
@@ -93,6 +95,7 @@ fn tracklake(server: &MockServer, firehose: &FakeFirehose, dir: &Path, secret: b
         .kill_on_drop(true);
     if secret {
         command.env("SPOTIFY_CLIENT_SECRET", SECRET);
+        command.env("SPOTIFY_REFRESH_TOKEN", REFRESH);
     }
     command
 }
@@ -119,10 +122,10 @@ fn accepted(firehose: &FakeFirehose) -> usize {
         .sum()
 }
 
-/// The secret, and the HTTP Basic credentials it travels in, appear nowhere.
+/// The secrets, and the HTTP Basic credentials the client secret travels in, appear nowhere.
 fn assert_no_secret(stdout: &str, stderr: &str) {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{SECRET}"));
-    for leak in [SECRET, basic.as_str()] {
+    for leak in [SECRET, REFRESH, basic.as_str()] {
         assert!(!stdout.contains(leak), "secret on stdout:\n{stdout}");
         assert!(!stderr.contains(leak), "secret on stderr:\n{stderr}");
     }
@@ -223,6 +226,47 @@ async fn missing_credentials_fail_before_any_request_and_name_the_variables() {
     assert!(server.received_requests().await.unwrap().is_empty());
     assert!(firehose.calls().is_empty());
     assert!(!dir.path().join("state.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_credentials_skip_the_user_sources_with_a_readable_reason() {
+    let server = spotify().await;
+    mount_plays(&server, Duration::ZERO).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tracklake(&server, &firehose, dir.path(), false);
+    command.env("SPOTIFY_CLIENT_SECRET", SECRET);
+
+    let out = output(command).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("recently_played "))
+        .unwrap_or_else(|| panic!("no source row:\n{stdout}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        ["recently_played", "skipped", "0", "0", "0", "0", "0"],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("recently_played: skipped: this source reads the user's own data"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("tracklake auth"), "{stdout}");
+    assert!(stdout.contains("result: ok"), "{stdout}");
+    assert!(
+        !server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.url.path().starts_with("/v1/me")),
+        "no /me request with app-only credentials"
+    );
+    assert!(firehose.calls().is_empty());
+    assert_no_secret(&stdout, &stderr);
 }
 
 /// Sends SIGINT to the child, as Ctrl-C does.

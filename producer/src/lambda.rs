@@ -1,0 +1,488 @@
+//! The producer Lambda (invoked by EventBridge Scheduler), as plain functions the `producer`
+//! binary adapts to the Lambda runtime and tests call directly (issue #3, "Entrypoints").
+//!
+//! - [`LambdaConfig::from_env`]: the function's environment, read once at start
+//!   (`notes/contracts.md` lists the variables);
+//! - [`Clients::from_env`]: the AWS clients, built once per process and shared by invocations;
+//! - [`invoke`]: one invocation: the Spotify credentials and refresh token from Secrets Manager,
+//!   one [`run_once`] over the S3 state, a rotated refresh token written back;
+//! - [`Invocation`]: what the invocation did, its summary log line, its EMF metrics line, and
+//!   whether the Lambda returns an error.
+//!
+//! Which outcomes are errors of the invocation, and why:
+//! - records pulled but not delivered (rejected or failed), a fatal Firehose error, a state that
+//!   could not be loaded or saved (an overlapping run included), an unreadable secret, or a
+//!   rotated refresh token that could not be stored: the Lambda returns an error (issue #3: "the
+//!   Lambda returns an error"), so the `Errors` alarm fires, and a retry of the invocation is
+//!   harmless (the state moves only past delivered records);
+//! - `invalid_grant`: an error log line and `ReauthorizationRequired = 1`, but the invocation
+//!   succeeds. A retry cannot fix it, only a new `tracklake auth` can, so an error would only make
+//!   Lambda retry into the same refusal;
+//! - a quota or rate-limit stop, a broken source, Spotify down past the retries, user sources
+//!   skipped under client credentials: the invocation succeeds; the metrics (`RunsFailed`,
+//!   `QuotaStops`) and the log say what happened, and the next scheduled run tries again.
+
+use chrono::{DateTime, Utc};
+use schemas::Source;
+use serde_json::{json, Value};
+
+use crate::auth::{SecretStore, SecretStoreError, SecretsManagerStore, SpotifySecret};
+use crate::metrics::RunMetrics;
+use crate::run::{run_once, RunReport};
+use crate::sink::{FirehoseSink, SinkConfig};
+use crate::sources::SourcesConfig;
+use crate::spotify::{SpotifyClient, SpotifyConfig, SpotifyError, DEFAULT_ACCOUNTS_BASE, DEFAULT_API_BASE};
+use crate::state::S3StateStore;
+
+pub const ENV_STREAM: &str = "TRACKLAKE_STREAM";
+pub const ENV_STATE_BUCKET: &str = "TRACKLAKE_STATE_BUCKET";
+pub const ENV_STATE_KEY: &str = "TRACKLAKE_STATE_KEY";
+pub const ENV_SECRET_ID: &str = "TRACKLAKE_SECRET_ID";
+pub const ENV_SOURCES: &str = "TRACKLAKE_SOURCES";
+pub const ENV_SEARCH_QUERIES: &str = "TRACKLAKE_SEARCH_QUERIES";
+pub const ENV_REQUEST_BUDGET: &str = "TRACKLAKE_REQUEST_BUDGET";
+pub const ENV_API_BASE: &str = "SPOTIFY_API_BASE";
+pub const ENV_ACCOUNTS_BASE: &str = "SPOTIFY_ACCOUNTS_BASE";
+
+/// The state object's key when `TRACKLAKE_STATE_KEY` is unset; infra grants `state/*`.
+pub const DEFAULT_STATE_KEY: &str = "state/producer.json";
+
+/// The producer Lambda's settings, all from its environment. Intervals, page sizes and retry
+/// policies are the library's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LambdaConfig {
+    /// `TRACKLAKE_STREAM` (required): the Firehose delivery stream.
+    pub stream: String,
+    /// `TRACKLAKE_STATE_BUCKET` (required): the bucket of the state object.
+    pub state_bucket: String,
+    /// `TRACKLAKE_STATE_KEY`: the state object's key, default [`DEFAULT_STATE_KEY`].
+    pub state_key: String,
+    /// `TRACKLAKE_SECRET_ID` (required): name or ARN of the secret holding the Spotify client id,
+    /// client secret and refresh token.
+    pub secret_id: String,
+    /// `TRACKLAKE_SOURCES` (comma-separated, default `recently_played,top_tracks,saved_tracks,
+    /// playlist`) and `TRACKLAKE_SEARCH_QUERIES` (a JSON array of strings, default `[]`).
+    pub sources: SourcesConfig,
+    /// `TRACKLAKE_REQUEST_BUDGET`: Spotify requests per run, default 500.
+    pub request_budget: u32,
+    /// `SPOTIFY_API_BASE`: the Web API root, default Spotify's (tests point it elsewhere).
+    pub api_base: String,
+    /// `SPOTIFY_ACCOUNTS_BASE`: the accounts service root, default Spotify's.
+    pub accounts_base: String,
+}
+
+/// A missing or unreadable environment variable.
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaConfigError {
+    #[error("{name} is not set: it names {what}; set it in the function's environment (infra/ does)")]
+    Missing { name: &'static str, what: &'static str },
+
+    #[error("{name} is not valid ({detail}); it must be {expected}")]
+    Invalid {
+        name: &'static str,
+        detail: String,
+        expected: &'static str,
+    },
+}
+
+impl LambdaConfig {
+    /// Reads the settings. `env` looks a variable up (`std::env::var(..).ok()` outside tests); an
+    /// empty value counts as unset.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<LambdaConfig, LambdaConfigError> {
+        let env = |name: &str| env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let required = |name: &'static str, what: &'static str| {
+            env(name).ok_or(LambdaConfigError::Missing { name, what })
+        };
+        let mut sources = SourcesConfig::default();
+        if let Some(list) = env(ENV_SOURCES) {
+            sources.enabled = parse_sources(&list)?;
+        }
+        if let Some(queries) = env(ENV_SEARCH_QUERIES) {
+            sources.search_queries =
+                serde_json::from_str(&queries).map_err(|e| LambdaConfigError::Invalid {
+                    name: ENV_SEARCH_QUERIES,
+                    detail: e.to_string(),
+                    expected: "a JSON array of strings, e.g. [\"genre:jazz year:2026\"]",
+                })?;
+        }
+        let request_budget = match env(ENV_REQUEST_BUDGET) {
+            None => crate::spotify::DEFAULT_REQUEST_BUDGET,
+            Some(text) => {
+                text.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| LambdaConfigError::Invalid {
+                        name: ENV_REQUEST_BUDGET,
+                        detail: format!("{text:?}"),
+                        expected: "a whole number above zero",
+                    })?
+            }
+        };
+        Ok(LambdaConfig {
+            stream: required(ENV_STREAM, "the Firehose delivery stream")?,
+            state_bucket: required(ENV_STATE_BUCKET, "the S3 bucket of the producer state")?,
+            state_key: env(ENV_STATE_KEY).unwrap_or_else(|| DEFAULT_STATE_KEY.to_string()),
+            secret_id: required(
+                ENV_SECRET_ID,
+                "the Secrets Manager secret with the Spotify credentials",
+            )?,
+            sources,
+            request_budget,
+            api_base: env(ENV_API_BASE)
+                .unwrap_or_else(|| DEFAULT_API_BASE.to_string())
+                .trim_end_matches('/')
+                .to_string(),
+            accounts_base: env(ENV_ACCOUNTS_BASE)
+                .unwrap_or_else(|| DEFAULT_ACCOUNTS_BASE.to_string())
+                .trim_end_matches('/')
+                .to_string(),
+        })
+    }
+
+    /// The Spotify client's settings for the credentials in the secret: the refresh token when
+    /// there is one (the user's data and search), else client credentials (search only; the
+    /// user's sources are skipped with a reason).
+    pub fn spotify_config(&self, secret: SpotifySecret) -> Result<SpotifyConfig, InvocationError> {
+        let mut config = match (secret.refresh_token, secret.client_secret) {
+            (Some(token), _) => SpotifyConfig::refresh_token(secret.client_id, token),
+            (None, Some(client_secret)) => SpotifyConfig::client_credentials(secret.client_id, client_secret),
+            (None, None) => {
+                return Err(InvocationError::NoCredentials {
+                    secret_id: self.secret_id.clone(),
+                })
+            }
+        };
+        config.api_base = self.api_base.clone();
+        config.accounts_base = self.accounts_base.clone();
+        config.request_budget = self.request_budget;
+        Ok(config)
+    }
+}
+
+fn parse_sources(list: &str) -> Result<Vec<Source>, LambdaConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            serde_json::from_value::<Source>(Value::String(name.to_string())).map_err(|_| {
+                LambdaConfigError::Invalid {
+                    name: ENV_SOURCES,
+                    detail: format!("unknown source {name:?}"),
+                    expected: "a comma-separated list of recently_played, top_tracks, saved_tracks, \
+                               playlist, search",
+                }
+            })
+        })
+        .collect()
+}
+
+/// The AWS clients, built once per process (cold start) and shared by every invocation.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub sink: FirehoseSink,
+}
+
+impl Clients {
+    /// From the SDK's standard configuration: the Lambda's role and region, and the endpoint
+    /// overrides `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`,
+    /// `AWS_ENDPOINT_URL_FIREHOSE` (local runs and tests).
+    pub async fn from_env(config: &LambdaConfig) -> Clients {
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Clients {
+            s3: aws_sdk_s3::Client::new(&shared),
+            secrets: aws_sdk_secretsmanager::Client::new(&shared),
+            sink: FirehoseSink::from_sdk_config(&shared, config.stream.clone(), SinkConfig::default()),
+        }
+    }
+}
+
+/// Why an invocation returns an error. No variant holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error("{0}")]
+    Secret(#[source] SecretStoreError),
+
+    #[error(
+        "the secret `{secret_id}` has neither a refresh_token nor a client_secret: run `tracklake auth` \
+         against it to add the user's refresh token, or add the app's client_secret (search only)"
+    )]
+    NoCredentials { secret_id: String },
+
+    #[error("{0}")]
+    Client(#[source] SpotifyError),
+
+    #[error("the run failed: {message}")]
+    Run { message: String },
+
+    #[error(
+        "{undelivered} records were pulled but not delivered to Firehose ({rejected} rejected, {failed} \
+         failed after retries); the state did not move past them, so the next run pulls them again"
+    )]
+    Undelivered {
+        undelivered: usize,
+        rejected: usize,
+        failed: usize,
+    },
+
+    #[error(
+        "Spotify issued a new refresh token but it could not be stored ({0}); the old one may stop \
+         working: fix the secret's permissions, or run `tracklake auth` again if the next run fails"
+    )]
+    RotatedTokenNotStored(#[source] SecretStoreError),
+}
+
+/// What one invocation did.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The run's report; `None` when the invocation failed before a run could start.
+    pub report: Option<RunReport>,
+    /// Set when the Lambda must return an error (see the module docs for which outcomes).
+    pub error: Option<InvocationError>,
+    /// Spotify rotated the refresh token and the new one was written to the secret.
+    pub refresh_token_stored: bool,
+}
+
+/// One invocation: credentials from the secret, one run over the S3 state, a rotated refresh
+/// token written back. Pass `Utc::now()` outside tests.
+pub async fn invoke(config: &LambdaConfig, clients: &Clients, now: DateTime<Utc>) -> Invocation {
+    let failed = |error| Invocation {
+        report: None,
+        error: Some(error),
+        refresh_token_stored: false,
+    };
+    let secrets = SecretsManagerStore::new(clients.secrets.clone(), config.secret_id.clone());
+    let secret = match secrets.load_spotify().await {
+        Ok(secret) => secret,
+        Err(e) => return failed(InvocationError::Secret(e)),
+    };
+    let spotify = match config.spotify_config(secret) {
+        Ok(spotify) => spotify,
+        Err(e) => return failed(e),
+    };
+    // A fresh client per invocation: its request budget and counters are per run.
+    let client = match SpotifyClient::new(spotify) {
+        Ok(client) => client,
+        Err(e) => return failed(InvocationError::Client(e)),
+    };
+    let store = S3StateStore::new(
+        clients.s3.clone(),
+        config.state_bucket.clone(),
+        config.state_key.clone(),
+    );
+    let report = run_once(&client, &clients.sink, &store, &config.sources, now).await;
+
+    let mut refresh_token_stored = false;
+    let mut rotation_error = None;
+    if let Some(token) = client.take_new_refresh_token().await {
+        match secrets.save(&token).await {
+            Ok(()) => {
+                refresh_token_stored = true;
+                tracing::info!(secret_id = %config.secret_id, "stored Spotify's new refresh token in the secret");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not store Spotify's new refresh token");
+                rotation_error = Some(e);
+            }
+        }
+    }
+    if report.reauthorization_required {
+        tracing::error!(
+            secret_id = %config.secret_id,
+            metric = "ReauthorizationRequired",
+            "Spotify refused the refresh token (invalid_grant: it expires 6 months after authorization, \
+             or was revoked). The user's sources stay stopped until someone runs `tracklake auth` against \
+             this secret. The invocation succeeds so that Lambda does not retry into the same refusal"
+        );
+    }
+    let undelivered = report.totals.rejected + report.totals.failed;
+    let error = if let Some(e) = &report.error {
+        Some(InvocationError::Run {
+            message: e.to_string(),
+        })
+    } else if undelivered > 0 {
+        Some(InvocationError::Undelivered {
+            undelivered,
+            rejected: report.totals.rejected,
+            failed: report.totals.failed,
+        })
+    } else {
+        rotation_error.map(InvocationError::RotatedTokenNotStored)
+    };
+    Invocation {
+        report: Some(report),
+        error,
+        refresh_token_stored,
+    }
+}
+
+impl Invocation {
+    /// The counts for the EMF line.
+    pub fn metrics(&self) -> RunMetrics {
+        match &self.report {
+            Some(report) => {
+                let mut metrics = RunMetrics::from(report);
+                metrics.runs_failed = usize::from(metrics.runs_failed == 1 || self.error.is_some());
+                metrics
+            }
+            None => RunMetrics::failed_to_start(),
+        }
+    }
+
+    /// The EMF metrics document (print it as one line of its own on stdout).
+    pub fn emf(&self, timestamp_ms: i64, function_name: &str) -> Value {
+        self.metrics().emf(timestamp_ms, function_name)
+    }
+
+    /// The run as one JSON object: the summary log line's `summary` field and the Lambda's
+    /// response. Error messages only, never a secret.
+    pub fn summary(&self) -> Value {
+        let error = self.error.as_ref().map(ToString::to_string);
+        let Some(report) = &self.report else {
+            return json!({"ok": false, "error": error});
+        };
+        let t = &report.totals;
+        let sources: Vec<Value> = report
+            .sources
+            .iter()
+            .map(|s| {
+                json!({
+                    "source": s.source.as_str(),
+                    "outcome": format!("{:?}", s.outcome),
+                    "pulled": s.pulled,
+                    "delivered": s.delivered,
+                    "resent": s.resent,
+                    "rejected": s.rejected,
+                    "failed": s.failed,
+                    "truncated": s.truncated,
+                    "error": s.error,
+                })
+            })
+            .collect();
+        let requests: serde_json::Map<String, Value> = report
+            .requests
+            .iter()
+            .map(|(endpoint, r)| {
+                let stats = json!({
+                    "requests": r.requests,
+                    "retries": r.retries,
+                    "throttled": r.throttled,
+                    "waits": r.waits,
+                    "wait_ms": r.wait_time.as_millis() as u64,
+                });
+                (endpoint.clone(), stats)
+            })
+            .collect();
+        json!({
+            "ok": report.exit_ok() && self.error.is_none(),
+            "started_at": report.started_at.to_rfc3339(),
+            "deferred_until": report.deferred_until.map(|t| t.to_rfc3339()),
+            "pulled": t.pulled,
+            "delivered": t.delivered,
+            "resent": t.resent,
+            "rejected": t.rejected,
+            "failed": t.failed,
+            "spotify_requests": t.requests,
+            "retries": t.retries,
+            "waits": t.waits,
+            "not_before": report.not_before.map(|t| t.to_rfc3339()),
+            "stopped_early": report.stopped_early,
+            "reauthorization_required": report.reauthorization_required,
+            "spotify_unavailable": report.spotify_unavailable,
+            "refresh_token_stored": self.refresh_token_stored,
+            "sources": sources,
+            "requests": requests,
+            "error": error,
+        })
+    }
+
+    /// Logs the structured summary line (`message: "run summary"`, the summary in `summary`).
+    pub fn log_summary(&self) {
+        let summary = self.summary();
+        if self.error.is_some() {
+            tracing::error!(summary = %summary, "run summary");
+        } else {
+            tracing::info!(summary = %summary, "run summary");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    const REQUIRED: [(&str, &str); 3] = [
+        (ENV_STREAM, "tracklake-raw"),
+        (ENV_STATE_BUCKET, "bucket"),
+        (ENV_SECRET_ID, "arn:aws:secretsmanager:eu-west-1:1:secret:s"),
+    ];
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = LambdaConfig::from_env(env(&REQUIRED)).unwrap();
+        assert_eq!(config.state_key, "state/producer.json");
+        assert_eq!(
+            config.sources.enabled,
+            [
+                Source::RecentlyPlayed,
+                Source::TopTracks,
+                Source::SavedTracks,
+                Source::Playlist
+            ]
+        );
+        assert!(config.sources.search_queries.is_empty());
+        assert_eq!(config.request_budget, 500);
+        assert_eq!(config.api_base, DEFAULT_API_BASE);
+        assert_eq!(config.accounts_base, DEFAULT_ACCOUNTS_BASE);
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let mut vars = REQUIRED.to_vec();
+        vars.extend([
+            (ENV_STATE_KEY, "state/other.json"),
+            (ENV_SOURCES, " search , recently_played"),
+            (ENV_SEARCH_QUERIES, r#"["genre:jazz", "year:2026"]"#),
+            (ENV_REQUEST_BUDGET, "120"),
+            (ENV_API_BASE, "http://127.0.0.1:9/v1/"),
+            (ENV_ACCOUNTS_BASE, "http://127.0.0.1:9"),
+        ]);
+        let config = LambdaConfig::from_env(env(&vars)).unwrap();
+        assert_eq!(config.stream, "tracklake-raw");
+        assert_eq!(config.state_bucket, "bucket");
+        assert_eq!(config.state_key, "state/other.json");
+        assert_eq!(config.sources.enabled, [Source::Search, Source::RecentlyPlayed]);
+        assert_eq!(config.sources.search_queries, ["genre:jazz", "year:2026"]);
+        assert_eq!(config.request_budget, 120);
+        assert_eq!(config.api_base, "http://127.0.0.1:9/v1");
+    }
+
+    #[test]
+    fn missing_and_bad_variables_are_named() {
+        for name in [ENV_STREAM, ENV_STATE_BUCKET, ENV_SECRET_ID] {
+            let vars: Vec<_> = REQUIRED.iter().copied().filter(|(n, _)| *n != name).collect();
+            let err = LambdaConfig::from_env(env(&vars)).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        for (name, value) in [
+            (ENV_SOURCES, "recently_played,recent"),
+            (ENV_SEARCH_QUERIES, "jazz"),
+            (ENV_REQUEST_BUDGET, "0"),
+            (ENV_REQUEST_BUDGET, "-3"),
+        ] {
+            let mut vars = REQUIRED.to_vec();
+            vars.push((name, value));
+            let err = LambdaConfig::from_env(env(&vars)).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! A run's counts as CloudWatch metrics in Embedded Metric Format (EMF): one JSON log line that
+//! CloudWatch Logs turns into metrics with no API call. The names, namespace and dimension are the
+//! contract with `infra/`'s alarms (`notes/contracts.md`, "Metrics").
+
+use serde_json::{json, Map, Value};
+
+use crate::run::RunReport;
+
+/// CloudWatch namespace of the producer's metrics; `infra/` alarms on them.
+pub const METRIC_NAMESPACE: &str = "tracklake/producer";
+
+/// The counts of one run (or of an invocation that could not start one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunMetrics {
+    /// Lines pulled from Spotify.
+    pub records_pulled: usize,
+    /// Lines Firehose accepted.
+    pub records_delivered: usize,
+    /// Re-sends after partial failures.
+    pub records_resent: usize,
+    /// Lines never sent (over Firehose's record size limit).
+    pub records_rejected: usize,
+    /// Lines not accepted within the sink's attempts.
+    pub records_failed: usize,
+    /// 1 when the run does not count as a success ([`RunReport::exit_ok`] is false) or could
+    /// not start at all.
+    pub runs_failed: usize,
+    /// 1 when Spotify refused the refresh token (`invalid_grant`): someone must run
+    /// `tracklake auth` again.
+    pub reauthorization_required: usize,
+    /// 1 when the run ended early because Spotify asked for a pause longer than a run waits: a
+    /// `QUOTA_EXCEEDED` answer or a long `Retry-After`, both of which persist a not-before time.
+    pub quota_stops: usize,
+    /// HTTP requests to Spotify, token requests and retries included.
+    pub spotify_requests: usize,
+}
+
+impl RunMetrics {
+    /// An invocation that failed before a run could start (unreadable secret, bad credentials).
+    pub fn failed_to_start() -> Self {
+        RunMetrics {
+            runs_failed: 1,
+            ..RunMetrics::default()
+        }
+    }
+
+    /// The metrics as (name, value) pairs, in the contract's order.
+    pub fn pairs(&self) -> [(&'static str, usize); 9] {
+        [
+            ("RecordsPulled", self.records_pulled),
+            ("RecordsDelivered", self.records_delivered),
+            ("RecordsResent", self.records_resent),
+            ("RecordsRejected", self.records_rejected),
+            ("RecordsFailed", self.records_failed),
+            ("RunsFailed", self.runs_failed),
+            ("ReauthorizationRequired", self.reauthorization_required),
+            ("QuotaStops", self.quota_stops),
+            ("SpotifyRequests", self.spotify_requests),
+        ]
+    }
+
+    /// One EMF document with dimension `FunctionName`. Every metric is present, zero or not, so
+    /// that alarms (and "no delivery" alarms in particular) always have data points.
+    pub fn emf(&self, timestamp_ms: i64, function_name: &str) -> Value {
+        let pairs = self.pairs();
+        let definitions: Vec<Value> = pairs
+            .iter()
+            .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+            .collect();
+        let mut doc = Map::new();
+        doc.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": definitions,
+                }]
+            }),
+        );
+        doc.insert("FunctionName".into(), function_name.into());
+        for (name, value) in pairs {
+            doc.insert(name.into(), value.into());
+        }
+        Value::Object(doc)
+    }
+}
+
+impl From<&RunReport> for RunMetrics {
+    fn from(report: &RunReport) -> Self {
+        let t = &report.totals;
+        RunMetrics {
+            records_pulled: t.pulled,
+            records_delivered: t.delivered,
+            records_resent: t.resent,
+            records_rejected: t.rejected,
+            records_failed: t.failed,
+            runs_failed: usize::from(!report.exit_ok()),
+            reauthorization_required: usize::from(report.reauthorization_required),
+            quota_stops: usize::from(report.not_before.is_some()),
+            spotify_requests: t.requests as usize,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emf_document_declares_every_metric_it_carries() {
+        let metrics = RunMetrics {
+            records_pulled: 3,
+            records_delivered: 2,
+            records_failed: 1,
+            runs_failed: 1,
+            ..RunMetrics::default()
+        };
+        let doc = metrics.emf(1_700_000_000_000, "tracklake-producer");
+        let declared = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "tracklake/producer");
+        assert_eq!(declared["Dimensions"], json!([["FunctionName"]]));
+        let names: Vec<&str> = declared["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 9);
+        for name in names {
+            assert!(doc[name].is_u64(), "{name} declared but not set: {doc}");
+        }
+        assert_eq!(doc["FunctionName"], "tracklake-producer");
+        assert_eq!(doc["RecordsPulled"], 3);
+        assert_eq!(doc["RecordsFailed"], 1);
+        assert_eq!(doc["QuotaStops"], 0);
+        assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000i64);
+    }
+}
