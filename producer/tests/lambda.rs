@@ -369,3 +369,186 @@ async fn unreadable_secret_is_an_error_before_any_request() {
     assert!(server.received_requests().await.unwrap().is_empty());
     assert!(state(&s3).await.is_none(), "no run, no state");
 }
+
+/// A stand-in of the Lambda Runtime API (no Lambda service runs here): the documented
+/// `GET /2018-06-01/runtime/invocation/next` hands out the queued events one by one, and
+/// `POST .../invocation/{id}/response` or `.../error` are captured.
+mod runtime_api {
+    use std::collections::VecDeque;
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::extract::{Path, State};
+    use axum::http::HeaderMap;
+    use axum::routing::{get, post};
+    use axum::Router;
+    use tokio::sync::mpsc;
+
+    #[derive(Clone)]
+    struct Api {
+        events: Arc<Mutex<VecDeque<(String, String)>>>,
+        answers: mpsc::UnboundedSender<(String, String)>,
+    }
+
+    async fn next(State(api): State<Api>) -> (HeaderMap, String) {
+        let event = api.events.lock().unwrap().pop_front();
+        let Some((id, event)) = event else {
+            // No more invocations: later polls wait, as the real API does between invocations.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            unreachable!()
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+        headers.insert("lambda-runtime-deadline-ms", "9999999999999".parse().unwrap());
+        headers.insert(
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:tracklake-producer"
+                .parse()
+                .unwrap(),
+        );
+        (headers, event)
+    }
+
+    async fn answer(
+        State(api): State<Api>,
+        Path((id, kind)): Path<(String, String)>,
+        body: String,
+    ) -> &'static str {
+        api.answers.send((format!("{id}/{kind}"), body)).unwrap();
+        "accepted"
+    }
+
+    async fn init_error(body: String) -> &'static str {
+        panic!("the function failed to start: {body}")
+    }
+
+    /// Serves `events` as (request id, body); returns the address and the answers' receiver.
+    pub async fn start(events: Vec<(&str, &str)>) -> (SocketAddr, mpsc::UnboundedReceiver<(String, String)>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let api = Api {
+            events: Arc::new(Mutex::new(
+                events
+                    .into_iter()
+                    .map(|(id, body)| (id.to_string(), body.to_string()))
+                    .collect(),
+            )),
+            answers: tx,
+        };
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(api);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (addr, rx)
+    }
+}
+
+async fn next_answer(
+    answers: &mut tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+) -> (String, String) {
+    tokio::time::timeout(Duration::from_secs(60), answers.recv())
+        .await
+        .expect("the function answered within 60 s")
+        .unwrap()
+}
+
+/// EventBridge Scheduler's default event for a Lambda target is the schedule's input; infra
+/// passes a small JSON object.
+const SCHEDULER_EVENT: &str = r#"{"source": "tracklake.schedule"}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_serves_scheduled_invocations_with_json_logs_and_emf_on_stdout() {
+    let moto = MotoServer::start();
+    let (s3, secrets) = aws(&moto, user_secret("first-token")).await;
+    let server = spotify().await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .respond_with(token(Some("second-token")))
+        .mount(&server)
+        .await;
+    // The first invocation's records fail all six of the default sink's attempts; the second
+    // invocation pulls them again (the state did not move) and they are accepted.
+    let attempts = producer::sink::SinkConfig::default().retry.max_attempts as usize;
+    let firehose = FakeFirehose::start(STREAM, move |n, records| {
+        if n < attempts {
+            Reply::Records(vec![
+                Some(("InternalFailure", "broken".to_string()));
+                records.len()
+            ])
+        } else {
+            Reply::accept_all(records)
+        }
+    })
+    .await;
+    let (addr, mut answers) =
+        runtime_api::start(vec![("req-1", SCHEDULER_EVENT), ("req-2", SCHEDULER_EVENT)]).await;
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_producer"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_ACCESS_KEY_ID", moto_server::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", moto_server::SECRET_ACCESS_KEY)
+        .env("AWS_REGION", moto_server::REGION)
+        .env("AWS_ENDPOINT_URL_S3", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_FIREHOSE", firehose.endpoint())
+        .env("TRACKLAKE_STREAM", STREAM)
+        .env("TRACKLAKE_STATE_BUCKET", BUCKET)
+        .env("TRACKLAKE_SECRET_ID", SECRET_ID)
+        .env("TRACKLAKE_SOURCES", "recently_played")
+        .env("SPOTIFY_API_BASE", format!("{}/v1", server.uri()))
+        .env("SPOTIFY_ACCOUNTS_BASE", server.uri())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (first, body) = next_answer(&mut answers).await;
+    assert_eq!(
+        first, "req-1/error",
+        "undelivered records fail the invocation: {body}"
+    );
+    assert!(body.contains("not delivered"), "{body}");
+    let (second, body) = next_answer(&mut answers).await;
+    assert_eq!(second, "req-2/response", "{body}");
+    let response: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (response["ok"].as_bool(), response["delivered"].as_u64()),
+        (Some(true), Some(2))
+    );
+    child.kill().await.unwrap();
+    let stdout = String::from_utf8(child.wait_with_output().await.unwrap().stdout).unwrap();
+
+    assert_eq!(secret(&secrets).await, user_secret("second-token"));
+    assert!(state(&s3).await.unwrap()["recently_played_after"].is_i64());
+    // Every stdout line is JSON (no ANSI, nothing else): log records and EMF documents.
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let emf: Vec<&Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+    assert_eq!(emf.len(), 2, "one EMF line per invocation:\n{stdout}");
+    assert_eq!(emf[0]["FunctionName"], FUNCTION);
+    assert_eq!(
+        (emf[0]["RecordsFailed"].as_u64(), emf[0]["RunsFailed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (emf[1]["RecordsDelivered"].as_u64(), emf[1]["RunsFailed"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let summaries = lines.iter().filter(|l| l["message"] == "run summary").count();
+    assert_eq!(summaries, 2, "{stdout}");
+    for secret in ["first-token", "second-token"] {
+        assert!(
+            !stdout.contains(secret),
+            "{secret} leaked into the log:\n{stdout}"
+        );
+    }
+}
