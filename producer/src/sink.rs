@@ -38,6 +38,9 @@ use aws_sdk_firehose::operation::put_record_batch::{PutRecordBatchError, PutReco
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use aws_sdk_firehose::Client;
+
+/// The region a [`FirehoseSink::local`] client signs for (any region would do locally).
+pub const LOCAL_REGION: &str = "us-east-1";
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -294,6 +297,27 @@ impl FirehoseSink {
         config: SinkConfig,
     ) -> Self {
         let firehose = aws_sdk_firehose::config::Builder::from(shared)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        Self::new(Client::from_conf(firehose), stream_name, config)
+    }
+
+    /// A sink for a Firehose-compatible endpoint that needs no AWS account (the local Firehose
+    /// of `tracklake run`): the SDK signs every request, so it is given placeholder credentials
+    /// and a region, which such an endpoint does not check. Retries as in
+    /// [`FirehoseSink::from_env`].
+    pub fn local(endpoint: &str, stream_name: impl Into<String>, config: SinkConfig) -> Self {
+        let firehose = aws_sdk_firehose::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_firehose::config::Region::new(LOCAL_REGION))
+            .credentials_provider(aws_sdk_firehose::config::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "tracklake-local",
+            ))
+            .endpoint_url(endpoint)
             .retry_config(RetryConfig::disabled())
             .build();
         Self::new(Client::from_conf(firehose), stream_name, config)

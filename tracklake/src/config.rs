@@ -26,6 +26,11 @@ pub const ENV_API_BASE: &str = "SPOTIFY_API_BASE";
 pub const ENV_ACCOUNTS_BASE: &str = "SPOTIFY_ACCOUNTS_BASE";
 pub const ENV_STREAM: &str = "TRACKLAKE_STREAM";
 pub const ENV_STATE: &str = "TRACKLAKE_STATE";
+pub const ENV_FIREHOSE_TARGET: &str = "TRACKLAKE_FIREHOSE";
+pub const ENV_LAKE: &str = "TRACKLAKE_LAKE";
+
+/// The lake folder of the embedded local pipeline when neither the file nor `TRACKLAKE_LAKE` says.
+pub const DEFAULT_LAKE: &str = "lake";
 
 /// Everything `tracklake run` needs, besides the secrets and the AWS settings (those follow the
 /// AWS SDK's standard configuration: `AWS_REGION`, credentials, `AWS_ENDPOINT_URL_FIREHOSE`).
@@ -36,6 +41,8 @@ pub struct Config {
     pub firehose: FirehoseSection,
     pub state: StateSection,
     pub secrets: SecretsSection,
+    /// The embedded local pipeline: where its lake is, and the sandbox's data.
+    pub local: LocalSection,
     /// Which sources run and how often (see `producer::sources::SourcesConfig`).
     pub sources: SourcesConfig,
 }
@@ -74,6 +81,10 @@ pub struct FirehoseSection {
     pub stream: String,
     /// Most PutRecordBatch calls any one record is part of before it counts as failed.
     pub max_attempts: u32,
+    /// `local` (default): start the local Firehose in-process, delivering into the lake folder.
+    /// `aws`: the AWS SDK's configured endpoint (AWS, or `AWS_ENDPOINT_URL_FIREHOSE`).
+    /// `TRACKLAKE_FIREHOSE` overrides it.
+    pub target: FirehoseTarget,
 }
 
 impl Default for FirehoseSection {
@@ -81,6 +92,51 @@ impl Default for FirehoseSection {
         FirehoseSection {
             stream: schemas::delivery::settings().stream_name,
             max_attempts: SinkConfig::default().retry.max_attempts,
+            target: FirehoseTarget::Local,
+        }
+    }
+}
+
+/// Where `tracklake run` delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirehoseTarget {
+    Local,
+    Aws,
+}
+
+impl std::str::FromStr for FirehoseTarget {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, ConfigError> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "local" => Ok(FirehoseTarget::Local),
+            "aws" => Ok(FirehoseTarget::Aws),
+            _ => Err(ConfigError::Target(text.to_string())),
+        }
+    }
+}
+
+/// The embedded local pipeline (`[local]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalSection {
+    /// The lake folder: Parquet under `processed/`, the raw backup under `raw/`, the error
+    /// output under `errors/`, and the sandbox's producer state under `state/`.
+    /// `TRACKLAKE_LAKE` overrides it.
+    pub lake: PathBuf,
+    /// Seed of the sandbox's synthetic listener: the same seed serves the same history.
+    pub sandbox_seed: u64,
+    /// Pins the sandbox's clock (RFC 3339), for a reproducible demo; default: the real clock.
+    pub sandbox_now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Default for LocalSection {
+    fn default() -> Self {
+        LocalSection {
+            lake: PathBuf::from(DEFAULT_LAKE),
+            sandbox_seed: spotify_sandbox::SandboxConfig::default().seed,
+            sandbox_now: None,
         }
     }
 }
@@ -138,10 +194,13 @@ pub enum ConfigError {
         "Spotify credentials are missing: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (app-only access: \
          search), or {ENV_CLIENT_ID} and a refresh token for the user's own data (run `tracklake auth` \
          once, or set {ENV_REFRESH_TOKEN}). Create an app at \
-         https://developer.spotify.com/dashboard to get them. A local sandbox that needs no Spotify \
-         account is planned in issue #4"
+         https://developer.spotify.com/dashboard to get them. To try the pipeline without a Spotify \
+         account, unset {ENV_CLIENT_ID}: `tracklake run` then reads the local Spotify sandbox"
     )]
     MissingCredentials,
+
+    #[error("{ENV_FIREHOSE_TARGET}={0:?} is not a Firehose target: write `local` (the local Firehose, into the lake folder) or `aws` (the AWS SDK's endpoint)")]
+    Target(String),
 }
 
 impl Config {
@@ -170,8 +229,14 @@ impl Config {
 
     /// Applies the environment overrides. `env` looks a variable up (`std::env::var(..).ok()`
     /// outside tests); an empty value counts as unset, as a shell's `VAR=` usually means.
-    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let env = |name: &str| env(name).filter(|v| !v.is_empty());
+        if let Some(target) = env(ENV_FIREHOSE_TARGET) {
+            self.firehose.target = target.parse()?;
+        }
+        if let Some(lake) = env(ENV_LAKE) {
+            self.local.lake = PathBuf::from(lake);
+        }
         if let Some(id) = env(ENV_CLIENT_ID) {
             self.spotify.client_id = Some(id);
         }
@@ -190,6 +255,12 @@ impl Config {
         if let Some(path) = env(ENV_SECRETS) {
             self.secrets.path = PathBuf::from(path);
         }
+        Ok(())
+    }
+
+    /// Whether `run` reads the local Spotify sandbox: when no Spotify app is configured.
+    pub fn uses_sandbox(&self) -> bool {
+        self.spotify.client_id.as_deref().is_none_or(str::is_empty)
     }
 
     /// The Spotify client's settings, with the secret from the environment: the refresh-token
@@ -279,6 +350,8 @@ mod tests {
         assert_eq!(config.spotify.request_budget, 500);
         assert_eq!(config.firehose.stream, schemas::delivery::settings().stream_name);
         assert_eq!(config.state.path, PathBuf::from(DEFAULT_STATE_FILE));
+        assert_eq!(config.firehose.target, FirehoseTarget::Local);
+        assert_eq!(config.local, LocalSection::default());
         assert_eq!(
             config.sources.enabled,
             [
@@ -314,13 +387,19 @@ mod tests {
             "x",
         )
         .unwrap();
-        config.apply_env(env(&[
-            (ENV_CLIENT_ID, "env-id"),
-            (ENV_STREAM, "env-stream"),
-            (ENV_STATE, "/tmp/s.json"),
-            (ENV_API_BASE, "http://127.0.0.1:1/v1/"),
-            (ENV_ACCOUNTS_BASE, "http://127.0.0.1:1"),
-        ]));
+        config
+            .apply_env(env(&[
+                (ENV_CLIENT_ID, "env-id"),
+                (ENV_STREAM, "env-stream"),
+                (ENV_STATE, "/tmp/s.json"),
+                (ENV_API_BASE, "http://127.0.0.1:1/v1/"),
+                (ENV_ACCOUNTS_BASE, "http://127.0.0.1:1"),
+                (ENV_FIREHOSE_TARGET, "AWS"),
+                (ENV_LAKE, "/tmp/lake"),
+            ]))
+            .unwrap();
+        assert_eq!(config.firehose.target, FirehoseTarget::Aws);
+        assert_eq!(config.local.lake, PathBuf::from("/tmp/lake"));
         assert_eq!(config.spotify.client_id.as_deref(), Some("env-id"));
         assert_eq!(config.firehose.stream, "env-stream");
         assert_eq!(config.state.path, PathBuf::from("/tmp/s.json"));
@@ -334,7 +413,7 @@ mod tests {
     #[test]
     fn a_refresh_token_selects_the_user_credentials_else_client_credentials() {
         let mut config = Config::default();
-        config.apply_env(env(&[(ENV_CLIENT_ID, "id")]));
+        config.apply_env(env(&[(ENV_CLIENT_ID, "id")])).unwrap();
         let user = config
             .spotify_config_with(env(&[(ENV_CLIENT_SECRET, "s"), (ENV_REFRESH_TOKEN, "r")]), None)
             .unwrap();
@@ -354,13 +433,33 @@ mod tests {
             &[(ENV_CLIENT_ID, ""), (ENV_CLIENT_SECRET, "s")][..],
         ] {
             let mut config = Config::default();
-            config.apply_env(env(vars));
+            config.apply_env(env(vars)).unwrap();
             let err = config.spotify_config_with(env(vars), None).unwrap_err();
             let message = err.to_string();
-            for name in [ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REFRESH_TOKEN, "issue #4"] {
+            for name in [ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REFRESH_TOKEN, "sandbox"] {
                 assert!(message.contains(name), "{vars:?}: {message}");
             }
         }
+    }
+
+    #[test]
+    fn no_client_id_means_the_sandbox_and_a_bad_target_is_refused() {
+        let mut config = Config::default();
+        assert!(config.uses_sandbox());
+        assert_eq!(config.firehose.target, FirehoseTarget::Local);
+        config.apply_env(env(&[(ENV_CLIENT_ID, "")])).unwrap();
+        assert!(config.uses_sandbox(), "an empty id is no id");
+        config.apply_env(env(&[(ENV_CLIENT_ID, "id")])).unwrap();
+        assert!(!config.uses_sandbox());
+        let err = config
+            .apply_env(env(&[(ENV_FIREHOSE_TARGET, "kinesis")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("kinesis") && err.to_string().contains("`aws`"),
+            "{err}"
+        );
+        let err = Config::parse("[firehose]\ntarget = \"s3\"\n", "x").unwrap_err();
+        assert!(err.to_string().contains("s3"), "{err}");
     }
 
     #[test]

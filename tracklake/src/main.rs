@@ -1,9 +1,15 @@
 //! `tracklake`: the pipeline's command line. `tracklake run` performs one producer cycle (pull
 //! the due Spotify sources, deliver them to Firehose, save the state); `--every` repeats it like
-//! the schedule. Logs go to stderr and the run report to stdout, so the report can be piped.
+//! the schedule. With no Spotify app configured it reads the local Spotify sandbox, and with the
+//! default Firehose target it delivers through the local Firehose into `./lake` and then queries
+//! it (`local.rs`), so the whole pipeline runs offline in one command. Logs go to stderr and the
+//! reports to stdout, so they can be piped.
 
 mod config;
+mod local;
+mod query;
 mod report;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,14 +17,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use producer::auth::{authorize, AuthConfig, LocalFileSecretStore, SecretStore};
+use producer::auth::{authorize, AuthConfig, LocalFileSecretStore, SecretStore, SecretsManagerStore};
 use producer::run::run_once;
 use producer::sink::FirehoseSink;
-use producer::spotify::SpotifyClient;
+use producer::spotify::{SpotifyClient, SpotifyConfig};
 use producer::state::LocalFileStore;
+use spotify_sandbox::{Sandbox, SandboxConfig};
 use tokio::time::Instant;
 
-use crate::config::{parse_every, Config};
+use crate::config::{parse_every, Config, ConfigError, FirehoseTarget};
 
 #[derive(Debug, Parser)]
 #[command(name = "tracklake", version, about = "Spotify track data into a data lake")]
@@ -30,6 +37,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Pull the due Spotify sources once, deliver them to Firehose and save the state.
+    ///
+    /// With no Spotify app configured (no SPOTIFY_CLIENT_ID) it reads the local Spotify sandbox;
+    /// with the default Firehose target (`local`) it delivers into the lake folder and prints
+    /// what the local Athena finds there.
     Run {
         /// Config file (TOML, see tracklake.example.toml). Default: ./tracklake.toml if it
         /// exists, else the built-in defaults.
@@ -39,7 +50,16 @@ enum Command {
         /// flight finishes first, so the state stays consistent.
         #[arg(long, value_name = "DURATION", value_parser = parse_every)]
         every: Option<Duration>,
+        /// The lake folder of the local Firehose (overrides [local] lake and TRACKLAKE_LAKE).
+        #[arg(long, value_name = "DIR")]
+        lake: Option<PathBuf>,
     },
+    /// SQL over the local lake through the local Athena: a named query of sql/ or ad-hoc SQL.
+    Query(query::QueryArgs),
+    /// Serve the local Spotify sandbox until Ctrl-C (for a `tracklake run` in another terminal).
+    Sandbox(serve::SandboxArgs),
+    /// Serve the local Firehose until Ctrl-C, delivering into the lake folder or an S3 bucket.
+    Firehose(serve::FirehoseArgs),
     /// Authorize tracklake to read your Spotify data (authorization code with PKCE): prints a
     /// URL to open, receives the redirect on 127.0.0.1 and stores the refresh token.
     Auth {
@@ -49,6 +69,10 @@ enum Command {
         /// Port of the loopback redirect; must match the redirect URI of your Spotify app.
         #[arg(long)]
         port: Option<u16>,
+        /// Store the token in this AWS Secrets Manager secret (the deployed producer's, see
+        /// `pulumi stack output`) instead of the local file; uses the AWS SDK's configuration.
+        #[arg(long, value_name = "ID_OR_ARN")]
+        secret_id: Option<String>,
     },
     /// The deployed Glue table against schemas/ (logic in the schema-check crate).
     Schema {
@@ -81,42 +105,132 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { config, every } => runtime.block_on(run(config, every)),
-        Command::Auth { config, port } => runtime.block_on(auth(config, port)),
+        Command::Run { config, every, lake } => runtime.block_on(run(config, every, lake)),
+        Command::Auth {
+            config,
+            port,
+            secret_id,
+        } => runtime.block_on(auth(config, port, secret_id)),
+        Command::Query(args) => match load_config(None) {
+            Ok(config) => runtime.block_on(query::run(args, config.local.lake)),
+            Err(code) => code,
+        },
+        Command::Sandbox(args) => runtime.block_on(serve::sandbox(args)),
+        Command::Firehose(args) => match load_config(None) {
+            Ok(config) => runtime.block_on(serve::firehose(args, config.local.lake)),
+            Err(code) => code,
+        },
         Command::Schema {
             action: SchemaAction::Check(args),
         } => runtime.block_on(schema_check::run(&args)),
     }
 }
 
-async fn run(config_path: Option<PathBuf>, every: Option<Duration>) -> ExitCode {
+/// The config file and the environment overrides, or the exit code after printing why not.
+fn load_config(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
     let env = |name: &str| std::env::var(name).ok();
-    let mut config = match Config::load(config_path.as_deref()) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    config.apply_env(env);
+    let mut config = Config::load(path).map_err(fail)?;
+    config.apply_env(env).map_err(fail)?;
+    Ok(config)
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}
+
+/// Where the Spotify data comes from: the user's app, or the sandbox started for this run.
+struct SpotifySide {
+    spotify: SpotifyConfig,
+    sandbox: Option<Sandbox>,
+    state: PathBuf,
+    /// Where a refresh token that Spotify rotates is saved (not for the sandbox).
+    secrets: Option<LocalFileSecretStore>,
+}
+
+async fn spotify_side(config: &Config) -> Result<SpotifySide, String> {
+    let env = |name: &str| std::env::var(name).ok();
+    if config.uses_sandbox() {
+        let sandbox_config = SandboxConfig {
+            seed: config.local.sandbox_seed,
+            now: config.local.sandbox_now,
+            ..SandboxConfig::default()
+        };
+        let (sandbox, spotify) = local::start_sandbox(sandbox_config, config.spotify.request_budget).await?;
+        eprintln!(
+            "no Spotify app configured ({}): reading the local Spotify sandbox at {}",
+            config::ENV_CLIENT_ID,
+            sandbox.api_base()
+        );
+        return Ok(SpotifySide {
+            spotify,
+            sandbox: Some(sandbox),
+            state: local::sandbox_state_path(&config.local.lake),
+            secrets: None,
+        });
+    }
     let secrets = LocalFileSecretStore::new(config.secrets.path.clone());
-    let stored = match secrets.load().await {
-        Ok(token) => token.map(|t| t.expose().to_string()),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let stored = secrets
+        .load()
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|t| t.expose().to_string());
     // Checked before anything touches the network, so a missing secret costs nothing.
-    let spotify = match config.spotify_config_with(env, stored) {
-        Ok(spotify) => spotify,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let spotify = config
+        .spotify_config_with(env, stored)
+        .map_err(|e: ConfigError| e.to_string())?;
+    Ok(SpotifySide {
+        spotify,
+        sandbox: None,
+        state: config.state.path.clone(),
+        secrets: Some(secrets),
+    })
+}
+
+async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option<PathBuf>) -> ExitCode {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut config = match load_config(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(code) => return code,
     };
-    let sink = FirehoseSink::from_env(config.firehose.stream.clone(), config.sink_config()).await;
-    let store = LocalFileStore::new(config.state.path.clone());
+    if let Some(lake) = lake {
+        config.local.lake = lake;
+    }
+    let lake = config.local.lake.clone();
+    let side = match spotify_side(&config).await {
+        Ok(side) => side,
+        Err(e) => return fail(e),
+    };
+    let spotify = side.spotify.clone();
+    let (firehose, sink) = match config.firehose.target {
+        FirehoseTarget::Local => {
+            let firehose = match local::start_firehose(&lake).await {
+                Ok(firehose) => firehose,
+                Err(e) => return fail(e),
+            };
+            eprintln!(
+                "Firehose target `local`: delivering through the local Firehose into {}",
+                lake.display()
+            );
+            let sink =
+                FirehoseSink::local(&firehose.endpoint(), firehose.stream_name(), config.sink_config());
+            (Some(firehose), sink)
+        }
+        FirehoseTarget::Aws => (
+            None,
+            FirehoseSink::from_env(config.firehose.stream.clone(), config.sink_config()).await,
+        ),
+    };
+    // The sandbox's state lives inside the lake, which may not exist yet.
+    if let Some(parent) = side.state.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(parent) {
+            return fail(format!(
+                "cannot create {} for the producer state: {e}; check the permissions or pass another --lake",
+                parent.display()
+            ));
+        }
+    }
+    let store = LocalFileStore::new(side.state.clone());
     tracing::info!(
         stream = sink.stream_name(),
         state = %store.path().display(),
@@ -140,7 +254,9 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>) -> ExitCode 
                 return ExitCode::FAILURE;
             }
         };
-        let cycle = run_once(&client, &sink, &store, &config.sources, Utc::now());
+        // The sandbox's clock may be pinned (a reproducible demo): observe at its time.
+        let now = side.sandbox.as_ref().map_or_else(Utc::now, Sandbox::now);
+        let cycle = run_once(&client, &sink, &store, &config.sources, now);
         tokio::pin!(cycle);
         let report = if interrupted {
             cycle.await
@@ -154,7 +270,8 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>) -> ExitCode 
                         report = &mut cycle => report,
                         _ = tokio::signal::ctrl_c() => {
                             // Nothing is lost: the state moves only after delivery, so the next
-                            // run pulls this cycle's records again.
+                            // run pulls this cycle's records again (and the local Firehose's
+                            // raw backup already holds what it accepted).
                             eprintln!("interrupted again: quitting without finishing the cycle");
                             return ExitCode::from(130);
                         }
@@ -163,8 +280,23 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>) -> ExitCode 
             }
         };
         print!("{}", report::render(&report));
+        let mut ok = report.exit_ok();
+        if let Some(firehose) = &firehose {
+            // Deliver now rather than on the buffer interval, so the lake shows this cycle.
+            match firehose.flush().await {
+                Ok(stats) => print!("{}", local::render_delivery(&stats, &lake)),
+                Err(e) => {
+                    eprintln!(
+                        "error: the local Firehose could not write to {}: {e}",
+                        lake.display()
+                    );
+                    ok = false;
+                }
+            }
+        }
         // Spotify may answer a refresh with a new refresh token: keep it, or the next run fails.
-        if let Some(token) = client.take_new_refresh_token().await {
+        let new_token = client.take_new_refresh_token().await;
+        if let (Some(token), Some(secrets)) = (new_token, &side.secrets) {
             match secrets.save(&token).await {
                 Ok(()) => {
                     tracing::info!(path = %config.secrets.path.display(), "stored Spotify's new refresh token")
@@ -183,12 +315,11 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>) -> ExitCode 
             elapsed_ms = started.elapsed().as_millis() as u64,
             "cycle finished"
         );
-        let ok = report.exit_ok();
         let Some(every) = every else {
-            return exit(ok);
+            return finish(ok, firehose, side.sandbox, &lake).await;
         };
         if interrupted {
-            return exit(ok);
+            return finish(ok, firehose, side.sandbox, &lake).await;
         }
         // Like a schedule: cycles start `every` apart, not `every` after the previous one ended.
         next += every;
@@ -200,11 +331,39 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>) -> ExitCode 
             _ = tokio::time::sleep_until(next) => {}
             _ = &mut ctrl_c => {
                 tracing::info!("interrupted between cycles: exiting");
-                return exit(ok);
+                return finish(ok, firehose, side.sandbox, &lake).await;
             }
         }
         println!();
     }
+}
+
+/// Stops the local stand-ins (the Firehose flushes what it still buffers) and, when the lake is
+/// local, prints what the local Athena finds in it.
+async fn finish(
+    ok: bool,
+    firehose: Option<local_firehose::LocalFirehose>,
+    sandbox: Option<Sandbox>,
+    lake: &std::path::Path,
+) -> ExitCode {
+    let mut ok = ok;
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    if let Some(firehose) = firehose {
+        if let Err(e) = firehose.shutdown().await {
+            eprintln!("error: the local Firehose's last flush failed: {e}");
+            ok = false;
+        }
+        match local::render_analytics(lake).await {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ok = false;
+            }
+        }
+    }
+    exit(ok)
 }
 
 /// With `--every`, the exit status is the last cycle's: an interrupted loop whose last cycle
@@ -217,16 +376,11 @@ fn exit(ok: bool) -> ExitCode {
     }
 }
 
-async fn auth(config_path: Option<PathBuf>, port: Option<u16>) -> ExitCode {
-    let env = |name: &str| std::env::var(name).ok();
-    let mut config = match Config::load(config_path.as_deref()) {
+async fn auth(config_path: Option<PathBuf>, port: Option<u16>, secret_id: Option<String>) -> ExitCode {
+    let config = match load_config(config_path.as_deref()) {
         Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    config.apply_env(env);
     let Some(client_id) = config.spotify.client_id.clone().filter(|id| !id.is_empty()) else {
         eprintln!(
             "error: set {} (or spotify.client_id in the config file) to your Spotify app's client id",
@@ -237,26 +391,35 @@ async fn auth(config_path: Option<PathBuf>, port: Option<u16>) -> ExitCode {
     let mut auth = AuthConfig::new(client_id);
     auth.accounts_base = config.spotify.accounts_base.trim_end_matches('/').to_string();
     auth.redirect_port = port.unwrap_or(config.secrets.redirect_port);
-    let store = LocalFileSecretStore::new(config.secrets.path.clone());
     let port = auth.redirect_port;
-    let result = authorize(&auth, &store, |url| {
+    let show = |url: &str| {
         eprintln!(
             "Open this URL in a browser and allow access (your Spotify app must list the redirect URI \
              http://127.0.0.1:{port}/callback):\n\n{url}\n"
         );
-    })
-    .await;
+    };
+    let (result, stored_in) = match secret_id {
+        Some(id) => {
+            let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&shared), id.clone());
+            (
+                authorize(&auth, &store, show).await,
+                format!("the Secrets Manager secret {id}"),
+            )
+        }
+        None => {
+            let store = LocalFileSecretStore::new(config.secrets.path.clone());
+            (
+                authorize(&auth, &store, show).await,
+                config.secrets.path.display().to_string(),
+            )
+        }
+    };
     match result {
         Ok(_) => {
-            println!(
-                "authorized: the refresh token is stored in {}",
-                config.secrets.path.display()
-            );
+            println!("authorized: the refresh token is stored in {stored_in}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(e),
     }
 }

@@ -87,6 +87,8 @@ fn tracklake(server: &MockServer, firehose: &FakeFirehose, dir: &Path, secret: b
         .env("SPOTIFY_API_BASE", format!("{}/v1", server.uri()))
         .env("SPOTIFY_ACCOUNTS_BASE", server.uri())
         .env("TRACKLAKE_STREAM", STREAM)
+        // These tests stand in for AWS with a fake Firehose endpoint, not the local Firehose.
+        .env("TRACKLAKE_FIREHOSE", "aws")
         .env("TRACKLAKE_STATE", dir.join("state.json"))
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -218,7 +220,7 @@ async fn missing_credentials_fail_before_any_request_and_name_the_variables() {
         "SPOTIFY_CLIENT_ID",
         "SPOTIFY_CLIENT_SECRET",
         "SPOTIFY_REFRESH_TOKEN",
-        "issue #4",
+        "sandbox",
     ] {
         assert!(stderr.contains(name), "{name} missing from:\n{stderr}");
     }

@@ -1,0 +1,123 @@
+//! The embedded local pipeline: the stand-ins that `tracklake run` starts in-process when no
+//! Spotify credentials are configured (the Spotify sandbox) and when the Firehose target is
+//! `local` (the local Firehose writing into the lake folder), and the summary and analytics it
+//! prints afterwards from the local Athena.
+//!
+//! Every part talks to the others over real HTTP on loopback ports, through the same clients a
+//! deployment uses (reqwest for Spotify, `aws-sdk-firehose` for Firehose), so what works here
+//! exercises the code that runs in the cloud.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use local_athena::{format_batches, LocalAthena, OutputFormat};
+use local_firehose::{DeliveryStats, FirehoseConfig, LocalFirehose, Output};
+use producer::spotify::SpotifyConfig;
+use spotify_sandbox::{Sandbox, SandboxConfig};
+
+/// The named queries the main command prints after a run, with the rows shown of each.
+pub const SUMMARY_QUERIES: &[(&str, usize)] = &[
+    ("top_tracks", 10),
+    ("top_artists", 10),
+    ("listening_by_hour", 24),
+    ("top_list_movement", 10),
+];
+
+/// Starts the Spotify sandbox and returns it with the producer settings that read from it: the
+/// sandbox user's refresh token, so every source (user data included) works with no `auth`.
+pub async fn start_sandbox(
+    config: SandboxConfig,
+    request_budget: u32,
+) -> Result<(Sandbox, SpotifyConfig), String> {
+    let sandbox = spotify_sandbox::start(config)
+        .await
+        .map_err(|e| format!("cannot start the Spotify sandbox: {e}"))?;
+    let mut spotify = SpotifyConfig::refresh_token(sandbox.client_id(), sandbox.refresh_token());
+    spotify.api_base = sandbox.api_base();
+    spotify.accounts_base = sandbox.accounts_base();
+    spotify.request_budget = request_budget;
+    Ok((sandbox, spotify))
+}
+
+/// Starts the local Firehose delivering into `lake`, with the cloud stream's settings.
+pub async fn start_firehose(lake: &Path) -> Result<LocalFirehose, String> {
+    let config = FirehoseConfig {
+        output: Output::LocalDir(lake.to_path_buf()),
+        ..FirehoseConfig::default()
+    };
+    local_firehose::start(config)
+        .await
+        .map_err(|e| format!("cannot start the local Firehose: {e}"))
+}
+
+/// Where the producer keeps its state when it reads the sandbox: inside the lake, so removing
+/// the lake folder starts the demo over, and a later run against the real Spotify never reads
+/// the sandbox's watermarks.
+pub fn sandbox_state_path(lake: &Path) -> PathBuf {
+    lake.join("state").join("sandbox-producer.json")
+}
+
+/// What the local Firehose did with the records, as the lines after the run report.
+pub fn render_delivery(stats: &DeliveryStats, lake: &Path) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "local Firehose -> {}", lake.display());
+    let _ = writeln!(
+        out,
+        "  received {}, to Parquet {}, dropped by the transform {}, to the error output {}, in flight {}",
+        stats.records_received,
+        stats.delivered,
+        stats.dropped,
+        stats.errored_total(),
+        stats.in_flight
+    );
+    if stats.records_refused > 0 {
+        let _ = writeln!(
+            out,
+            "  refused with ServiceUnavailableException (resent by the producer): {}",
+            stats.records_refused
+        );
+    }
+    for (kind, n) in &stats.errored {
+        let _ = writeln!(out, "  error output {kind}: {n} (under errors/{kind}/)");
+    }
+    let _ = writeln!(
+        out,
+        "  objects written: {} Parquet, {} raw backup, {} error output",
+        stats.objects.parquet, stats.objects.raw_backup, stats.objects.error_output
+    );
+    if !stats.is_accounted() {
+        let _ = writeln!(
+            out,
+            "  WARNING: the counts do not add up; please report this as a bug"
+        );
+    }
+    out
+}
+
+/// Runs the summary queries over the lake and renders them as tables.
+pub async fn render_analytics(lake: &Path) -> Result<String, String> {
+    let athena = LocalAthena::open(lake)
+        .await
+        .map_err(|e| format!("cannot open the lake for queries: {e}"))?;
+    let mut out = String::new();
+    for (name, rows) in SUMMARY_QUERIES {
+        let query = athena.named(name).map_err(|e| e.to_string())?;
+        let sql = format!("SELECT * FROM ({}) LIMIT {rows}", strip_semicolon(&query.sql));
+        let batches = athena
+            .query(&sql)
+            .await
+            .map_err(|e| format!("named query {name}: {e}"))?;
+        let table = format_batches(&batches, OutputFormat::Table).map_err(|e| e.to_string())?;
+        let _ = writeln!(out, "\n{name}: {}", query.question);
+        let _ = writeln!(out, "{table}");
+    }
+    let _ = writeln!(
+        out,
+        "More: `tracklake query --list`, `tracklake query <name>` or `tracklake query \"SELECT ...\"`."
+    );
+    Ok(out)
+}
+
+fn strip_semicolon(sql: &str) -> &str {
+    sql.trim().trim_end_matches(';').trim_end()
+}

@@ -1,0 +1,107 @@
+//! `tracklake query`: the local Athena over the lake. A named query of `sql/` by its name, or
+//! ad-hoc SQL (Trino syntax, as in Athena), printed as a table, CSV or JSON.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use local_athena::{format_batches, named_queries, LocalAthena, OutputFormat};
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// A named query (`tracklake query --list` shows them) or SQL such as
+    /// "SELECT track_name, count(*) FROM track_observations GROUP BY 1 ORDER BY 2 DESC LIMIT 5".
+    #[arg(value_name = "NAME_OR_SQL", required_unless_present = "list")]
+    pub query: Option<String>,
+    /// The lake folder (the one holding processed/). Default: the configured lake, ./lake.
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Read the named queries from this folder instead of the copy built into the binary (to
+    /// try an edited sql/ file without rebuilding).
+    #[arg(long, value_name = "DIR")]
+    pub sql_dir: Option<PathBuf>,
+    /// List the named queries and the question each answers.
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+impl From<Format> for OutputFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => OutputFormat::Table,
+            Format::Csv => OutputFormat::Csv,
+            Format::Json => OutputFormat::Json,
+        }
+    }
+}
+
+/// Whether the argument is SQL rather than a query name: names are single words.
+fn is_sql(text: &str) -> bool {
+    text.trim().contains(char::is_whitespace)
+}
+
+pub async fn run(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
+    let queries = match &args.sql_dir {
+        Some(dir) => match named_queries(dir) {
+            Ok(q) => q,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => local_athena::built_in_queries(),
+    };
+    if args.list {
+        for q in &queries {
+            println!("{:<20} {}", q.name, q.question);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let lake = args.lake.unwrap_or(default_lake);
+    let athena = match LocalAthena::open_with_queries(&lake, queries).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = args.query.unwrap_or_default();
+    let result = if is_sql(&text) {
+        athena.query(&text).await
+    } else {
+        athena.run_named(text.trim()).await
+    };
+    match result.and_then(|batches| format_batches(&batches, args.format.into())) {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sql;
+
+    #[test]
+    fn a_single_word_is_a_name_anything_longer_is_sql() {
+        assert!(!is_sql("top_tracks"));
+        assert!(!is_sql(" top_tracks\n"));
+        assert!(is_sql("SELECT 1"));
+        assert!(is_sql("select count(*) from track_observations"));
+    }
+}

@@ -1,0 +1,165 @@
+//! `tracklake sandbox` and `tracklake firehose`: each local stand-in on its own, until Ctrl-C,
+//! for pointing other tools (or a `tracklake run` in another terminal) at it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::Args;
+use local_firehose::{FirehoseConfig, Output};
+use spotify_sandbox::{Faults, SandboxConfig};
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed of the synthetic catalog and history: the same seed serves the same data.
+    #[arg(long, default_value_t = SandboxConfig::default().seed)]
+    pub seed: u64,
+    /// Fix the sandbox's clock (RFC 3339, e.g. 2026-11-24T18:30:00Z); default: the real clock.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
+    /// Days of play history and average plays per day (1095 and 915 make about a million plays).
+    #[arg(long)]
+    pub history_days: Option<u32>,
+    #[arg(long)]
+    pub plays_per_day: Option<f64>,
+    /// Serve `popularity`, which new Spotify apps no longer receive.
+    #[arg(long)]
+    pub include_popularity: bool,
+    /// Share of requests answered 429 with `Retry-After: --retry-after` (omit it for none).
+    #[arg(long, default_value_t = 0.0)]
+    pub rate_limit_rate: f64,
+    #[arg(long, value_name = "SECONDS")]
+    pub retry_after: Option<i64>,
+    /// Share of requests answered 429 QUOTA_EXCEEDED (Retry-After 13 h).
+    #[arg(long, default_value_t = 0.0)]
+    pub quota_rate: f64,
+    /// Share of requests answered 503.
+    #[arg(long, default_value_t = 0.0)]
+    pub server_error_rate: f64,
+    /// Share of requests answered after `--slow-ms`.
+    #[arg(long, default_value_t = 0.0)]
+    pub slow_rate: f64,
+    #[arg(long, default_value_t = 2000)]
+    pub slow_ms: u64,
+    /// Share of requests answered 401 "The access token expired".
+    #[arg(long, default_value_t = 0.0)]
+    pub expired_token_rate: f64,
+}
+
+impl SandboxArgs {
+    fn config(&self) -> SandboxConfig {
+        let defaults = SandboxConfig::default();
+        SandboxConfig {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
+            seed: self.seed,
+            now: self.now,
+            history_days: self.history_days.unwrap_or(defaults.history_days),
+            plays_per_day: self.plays_per_day.unwrap_or(defaults.plays_per_day),
+            include_popularity: self.include_popularity,
+            faults: Faults {
+                seed: self.seed,
+                rate_limit_rate: self.rate_limit_rate,
+                rate_limit_retry_after: self.retry_after,
+                quota_exceeded_rate: self.quota_rate,
+                server_error_rate: self.server_error_rate,
+                slow_rate: self.slow_rate,
+                slow_delay_ms: self.slow_ms,
+                expired_token_rate: self.expired_token_rate,
+                ..Faults::default()
+            },
+            ..defaults
+        }
+    }
+}
+
+pub async fn sandbox(args: SandboxArgs) -> ExitCode {
+    let sandbox = match spotify_sandbox::start(args.config()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // These are the sandbox's own made-up credentials, not secrets of any real account.
+    println!("Spotify sandbox listening. In another terminal:\n");
+    println!("  export SPOTIFY_API_BASE={}", sandbox.api_base());
+    println!("  export SPOTIFY_ACCOUNTS_BASE={}", sandbox.accounts_base());
+    println!("  export SPOTIFY_CLIENT_ID={}", sandbox.client_id());
+    println!("  export SPOTIFY_REFRESH_TOKEN={}", sandbox.refresh_token());
+    println!("  tracklake run\n\nCtrl-C stops it.");
+    let _ = tokio::signal::ctrl_c().await;
+    sandbox.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+#[derive(Debug, Args)]
+pub struct FirehoseArgs {
+    /// Port on 127.0.0.1 (0: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Deliver into this folder (default: the configured lake, ./lake) ...
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+    /// ... or into this S3 bucket, through the AWS SDK's configuration (AWS_ENDPOINT_URL_S3 or
+    /// `--s3-endpoint` for an S3-compatible store).
+    #[arg(long, value_name = "BUCKET", conflicts_with = "lake")]
+    pub s3_bucket: Option<String>,
+    #[arg(long, value_name = "URL", requires = "s3_bucket")]
+    pub s3_endpoint: Option<String>,
+    /// Share of records answered ServiceUnavailableException (the producer must resend them).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Seed of the fault switch.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> ExitCode {
+    let output = match args.s3_bucket {
+        Some(bucket) => Output::S3 {
+            bucket,
+            endpoint: args.s3_endpoint,
+        },
+        None => Output::LocalDir(args.lake.unwrap_or(default_lake)),
+    };
+    let config = FirehoseConfig {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+        output: output.clone(),
+        fault_rate: args.fault_rate,
+        seed: args.seed,
+        ..FirehoseConfig::default()
+    };
+    let firehose = match local_firehose::start(config).await {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "local Firehose for stream {} listening, delivering to {output:?}. In another terminal:\n",
+        firehose.stream_name()
+    );
+    println!("  export AWS_ENDPOINT_URL_FIREHOSE={}", firehose.endpoint());
+    println!("  export TRACKLAKE_FIREHOSE=aws AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local");
+    println!("  tracklake run\n\nBuffers deliver on the stream's intervals; Ctrl-C flushes them and stops.");
+    let _ = tokio::signal::ctrl_c().await;
+    match firehose.shutdown().await {
+        Ok(stats) => {
+            let lake = match &output {
+                Output::LocalDir(dir) => dir.clone(),
+                Output::S3 { bucket, .. } => PathBuf::from(format!("s3://{bucket}")),
+            };
+            print!("{}", crate::local::render_delivery(&stats, &lake));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: the final flush failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The README's main command, `tracklake run`, as a new user runs it: no Spotify app, no AWS
+//! account, nothing in the environment. It must start the Spotify sandbox and the local Firehose
+//! itself, fill the lake, print the delivery and the analytics, keep its state so that a second
+//! run adds no play twice, and leave a lake that `tracklake query` reads.
+
+use std::path::Path;
+use std::process::Output;
+
+use tokio::process::Command;
+
+/// A config that pins the sandbox's clock, so the served history is the same on every run.
+const CONFIG: &str = r#"
+[local]
+sandbox_seed = 3
+sandbox_now = "2026-11-24T18:30:00Z"
+"#;
+
+fn tracklake(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracklake"));
+    // A clean environment: whatever the developer's shell has (SPOTIFY_*, AWS_*) must not leak in.
+    command
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .current_dir(cwd)
+        .kill_on_drop(true);
+    command
+}
+
+async fn run(mut command: Command) -> (Output, String, String) {
+    let out = command.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status.code()
+    );
+    (out, stdout, stderr)
+}
+
+/// `SELECT ...` through `tracklake query --format json`, as rows of JSON objects.
+async fn query(dir: &Path, sql: &str) -> Vec<serde_json::Value> {
+    let mut command = tracklake(dir);
+    command.args(["query", "--lake", "lake", "--format", "json", sql]);
+    let (_, stdout, _) = run(command).await;
+    let text = stdout.trim();
+    // One JSON object per line (arrow's line-delimited writer) or an array: accept both.
+    if text.starts_with('[') {
+        serde_json::from_str::<Vec<serde_json::Value>>(text).unwrap()
+    } else {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn count(rows: &[serde_json::Value], column: &str) -> i64 {
+    rows[0][column]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no integer {column} in {rows:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_with_nothing_configured_fills_the_lake_from_the_sandbox_and_queries_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tracklake.toml"), CONFIG).unwrap();
+
+    let mut first = tracklake(dir.path());
+    first.args(["run", "--lake", "lake"]);
+    let (_, stdout, stderr) = run(first).await;
+    assert!(stderr.contains("local Spotify sandbox"), "{stderr}");
+    assert!(stdout.contains("result: ok"), "{stdout}");
+    assert!(stdout.contains("local Firehose -> lake"), "{stdout}");
+    assert!(
+        stdout.contains("to the error output 0"),
+        "nothing may reach the error output:\n{stdout}"
+    );
+    for name in ["top_tracks:", "top_artists:", "listening_by_hour:"] {
+        assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
+    }
+    let lake = dir.path().join("lake");
+    assert!(lake.join("state/sandbox-producer.json").is_file());
+    assert!(!lake.join("errors").exists(), "an error output was written");
+
+    let plays = "SELECT count(*) AS n, count(DISTINCT record_key) AS k FROM track_observations \
+                 WHERE source = 'recently_played'";
+    let first_plays = query(dir.path(), plays).await;
+    // Spotify (and so the sandbox) serves only the last 50 plays.
+    assert_eq!(count(&first_plays, "n"), 50, "{first_plays:?}");
+    assert_eq!(count(&first_plays, "k"), 50, "{first_plays:?}");
+    let sources = query(
+        dir.path(),
+        "SELECT count(DISTINCT source) AS n FROM track_observations",
+    )
+    .await;
+    // recently_played, top_tracks, saved_tracks and playlist: the defaults with a user token.
+    assert_eq!(count(&sources, "n"), 4, "{sources:?}");
+
+    // The same clock again: the watermark says every play was delivered, so none comes twice.
+    let mut second = tracklake(dir.path());
+    second.args(["run", "--lake", "lake"]);
+    run(second).await;
+    let second_plays = query(dir.path(), plays).await;
+    assert_eq!(count(&second_plays, "n"), 50, "{second_plays:?}");
+
+    // A named query by its name, as CSV.
+    let mut named = tracklake(dir.path());
+    named.args(["query", "--lake", "lake", "--format", "csv", "top_artists"]);
+    let (_, csv, _) = run(named).await;
+    let header = csv.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("artist_name") && header.contains("plays"),
+        "{csv}"
+    );
+    assert!(csv.lines().count() > 1, "no rows:\n{csv}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_firehose_target_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tracklake(dir.path());
+    command
+        .args(["run", "--lake", "lake"])
+        .env("TRACKLAKE_FIREHOSE", "kinesis");
+    let out = command.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("kinesis") && stderr.contains("`aws`"), "{stderr}");
+    assert!(!dir.path().join("lake").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_on_a_missing_lake_says_how_to_fill_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tracklake(dir.path());
+    command.args(["query", "--lake", "nowhere", "top_tracks"]);
+    let out = command.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("nowhere"), "{stderr}");
+}
