@@ -421,6 +421,45 @@ async fn auth_stores_the_refresh_token_that_run_then_uses_and_rotates() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    consent_in_browser(&mut auth, port).await;
+    let out = tokio::time::timeout(Duration::from_secs(30), auth.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("authorized"));
+    let stored = std::fs::read_to_string(&secrets).unwrap();
+    assert!(stored.contains("refresh-from-auth"), "{stored}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the token file is readable by its owner only");
+    }
+
+    // No SPOTIFY_REFRESH_TOKEN and no client secret: the stored token is what makes this work.
+    let mut run = tracklake(&server, &firehose, dir.path(), false);
+    run.env("TRACKLAKE_SECRETS", &secrets);
+    let out = output(run).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(accepted(&firehose), 2);
+    let stored = std::fs::read_to_string(&secrets).unwrap();
+    assert!(
+        stored.contains("rotated-token"),
+        "the rotated refresh token replaces the old one: {stored}"
+    );
+    for secret in ["refresh-from-auth", "rotated-token", "c0de"] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} leaked into the output"
+        );
+    }
+}
+
+/// Plays the user's part of `tracklake auth`: reads the printed URL as a user would, and comes
+/// back to the loopback redirect with its state, as Spotify would.
+async fn consent_in_browser(auth: &mut tokio::process::Child, port: u16) {
     // Read the printed URL as a user would, and come back with its state, as Spotify would.
     let mut lines = BufReader::new(auth.stderr.take().unwrap()).lines();
     let url = tokio::time::timeout(Duration::from_secs(30), async {
@@ -456,37 +495,108 @@ async fn auth_stores_the_refresh_token_that_run_then_uses_and_rotates() {
     let mut page = String::new();
     browser.read_to_string(&mut page).await.unwrap();
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_with_secret_id_stores_the_refresh_token_in_secrets_manager() {
+    use wiremock::matchers::body_string_contains;
+    // Secrets Manager is moto's server (a real HTTP endpoint the real SDK talks to).
+    let moto = moto_server::MotoServer::start();
+    let sdk = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .endpoint_url(moto.endpoint())
+            .build(),
+    );
+    // As infra/ creates it: the client id only.
+    sdk.create_secret()
+        .name("tracklake/spotify")
+        .secret_string(json!({"client_id": CLIENT_ID}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "access", "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": "refresh-into-the-secret"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut auth = Command::new(env!("CARGO_BIN_EXE_tracklake"))
+        .env_clear()
+        .current_dir(dir.path())
+        .args([
+            "auth",
+            "--port",
+            &port.to_string(),
+            "--secret-id",
+            "tracklake/spotify",
+        ])
+        .env("SPOTIFY_CLIENT_ID", CLIENT_ID)
+        .env("SPOTIFY_ACCOUNTS_BASE", server.uri())
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    consent_in_browser(&mut auth, port).await;
     let out = tokio::time::timeout(Duration::from_secs(30), auth.wait_with_output())
         .await
         .unwrap()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("authorized"));
-    let stored = std::fs::read_to_string(&secrets).unwrap();
-    assert!(stored.contains("refresh-from-auth"), "{stored}");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "the token file is readable by its owner only");
-    }
-
-    // No SPOTIFY_REFRESH_TOKEN and no client secret: the stored token is what makes this work.
-    let mut run = tracklake(&server, &firehose, dir.path(), false);
-    run.env("TRACKLAKE_SECRETS", &secrets);
-    let out = output(run).await;
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert_eq!(accepted(&firehose), 2);
-    let stored = std::fs::read_to_string(&secrets).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stored.contains("rotated-token"),
-        "the rotated refresh token replaces the old one: {stored}"
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    for secret in ["refresh-from-auth", "rotated-token", "c0de"] {
-        assert!(
-            !stdout.contains(secret) && !stderr.contains(secret),
-            "{secret} leaked into the output"
-        );
-    }
+    assert!(
+        stdout.contains("Secrets Manager secret tracklake/spotify"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("refresh-into-the-secret"),
+        "the token was printed"
+    );
+    let stored: serde_json::Value = serde_json::from_str(
+        &sdk.get_secret_value()
+            .secret_id("tracklake/spotify")
+            .send()
+            .await
+            .unwrap()
+            .secret_string
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        stored,
+        json!({"client_id": CLIENT_ID, "refresh_token": "refresh-into-the-secret"})
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no token file was written"
+    );
 }
