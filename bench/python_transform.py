@@ -212,6 +212,8 @@ def normalize(env):
     if kind not in (None, "track"):
         raise Failed(SCHEMA_VIOLATION, f"unsupported item type `{kind}`")
 
+    # When the track entered the playlist or the library (null for old playlist entries).
+    added_at = entry["added_at"] if source in ("saved_tracks", "playlist") else None
     context_id = position = None
     if source == "recently_played":
         event_at = ctx_played_at if ctx_played_at is not None else entry["played_at"]
@@ -223,8 +225,8 @@ def normalize(env):
             raise Failed(SCHEMA_VIOLATION, "saved track has no `added_at`")
     elif source == "playlist":
         position = require_context(ctx, "position", source)
-        # Old playlist entries have a null added_at: the observation time stands in for it.
-        event_at = entry["added_at"] if entry["added_at"] is not None else observed_at
+        # An entry is an observation of the playlist's snapshot: one dt partition per snapshot.
+        event_at = observed_at
         context_id = require_context(ctx, "playlist_id", source)
     elif source == "top_tracks":
         event_at = observed_at
@@ -260,6 +262,7 @@ def normalize(env):
         "record_key": record_key(source, user_id, context_id, position, track_uri, event_at, observed_at),
         "event_at": format_timestamp(event_at),
         "observed_at": format_timestamp(observed_at),
+        "added_at": None if added_at is None else format_timestamp(added_at),
         "user_id": user_id,
         "context_id": context_id,
         "position": position,

@@ -196,6 +196,13 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
         }
     }
 
+    // When the track entered the playlist or the library. A playlist entry is an observation of
+    // the playlist's snapshot, so its event time is the observation time (one `dt` partition per
+    // snapshot, not one per day an entry was added) and the added time is kept apart.
+    let added_at = match env.source {
+        Source::SavedTracks | Source::Playlist => entry.added_at,
+        Source::RecentlyPlayed | Source::TopTracks | Source::Search => None,
+    };
     let (event_at, context_id, position) = match env.source {
         Source::RecentlyPlayed => {
             let at = ctx.played_at.or(entry.played_at).ok_or_else(|| {
@@ -214,10 +221,8 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
         }
         Source::Playlist => {
             let position = place(ctx.position, "position")?;
-            // Old playlist entries have a null added_at: the observation time stands in for it.
-            let at = entry.added_at.unwrap_or(env.observed_at);
             (
-                at,
+                env.observed_at,
                 Some(need(ctx.playlist_id.as_deref(), "playlist_id")?),
                 Some(position),
             )
@@ -264,6 +269,7 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
         record_key,
         event_at,
         observed_at: env.observed_at,
+        added_at,
         user_id,
         context_id,
         position,

@@ -43,6 +43,7 @@ fn glue_columns_have_hive_types_and_no_partition_keys() {
     };
     assert_eq!(ty("event_at"), "timestamp");
     assert_eq!(ty("observed_at"), "timestamp");
+    assert_eq!(ty("added_at"), "timestamp");
     assert_eq!(ty("album_release_date"), "date");
     assert_eq!(ty("duration_ms"), "int");
     assert_eq!(ty("popularity"), "int");
@@ -236,6 +237,7 @@ fn full_record() -> TrackObservation {
         record_key: "k".into(),
         event_at: at,
         observed_at: at,
+        added_at: Some(at),
         user_id: Some("u".into()),
         context_id: Some("p".into()),
         position: Some(3),
@@ -288,6 +290,7 @@ fn record_full_and_minimal_validate() {
     minimal.popularity = None;
     minimal.album_release_date = None;
     minimal.track_id = None;
+    minimal.added_at = None;
     let json = serde_json::to_value(&minimal).unwrap();
     assert_eq!(
         json["popularity"],
@@ -344,6 +347,8 @@ fn arrow_schema_follows_avro_types_and_nullability() {
         &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
     );
     assert!(!f("event_at").is_nullable());
+    assert_eq!(f("added_at").data_type(), f("event_at").data_type());
+    assert!(f("added_at").is_nullable());
     assert_eq!(f("album_release_date").data_type(), &DataType::Date32);
     assert!(f("popularity").is_nullable());
     assert_eq!(f("duration_ms").data_type(), &DataType::Int32);

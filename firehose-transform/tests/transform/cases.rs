@@ -162,17 +162,100 @@ fn episodes_and_removed_tracks_are_dropped() {
     assert_eq!(one(&search_null).0, Dropped);
 }
 
+fn playlist_entry(added_at: Value, position: u32, observed_at: &str) -> Value {
+    json!({"v": 1, "source": "playlist", "observed_at": observed_at, "user_id": "alice",
+        "context": {"playlist_id": "p", "snapshot_id": "s", "position": position},
+        "spotify": {"added_at": added_at, "added_by": null, "track": track(1)}})
+}
+
+fn partition_keys(envelopes: &[Value]) -> Vec<(String, String)> {
+    let lines = envelopes.iter().map(|env| {
+        let mut line = serde_json::to_vec(env).unwrap();
+        line.push(b'\n');
+        line
+    });
+    let resp = crate::support::response(&firehose_transform::sample::event(lines));
+    resp.records
+        .iter()
+        .map(|r| {
+            let keys = &r.metadata.as_ref().unwrap().partition_keys;
+            (keys["source"].clone(), keys["dt"].clone())
+        })
+        .collect()
+}
+
 #[test]
-fn playlist_entry_without_added_at_uses_observation_time() {
-    let env = json!({"v": 1, "source": "playlist", "observed_at": OBSERVED,
-        "context": {"playlist_id": "p", "snapshot_id": "s", "position": 4},
-        "spotify": {"added_at": null, "added_by": null, "track": track(1)}});
-    let r = kept(&env);
+fn playlist_entry_is_an_observation_of_the_snapshot() {
+    // event_at is the observation time; the added time is kept in added_at.
+    let r = kept(&playlist_entry(json!("2019-08-30T17:45:00Z"), 4, OBSERVED));
     assert_eq!(r["event_at"], OBSERVED);
+    assert_eq!(r["added_at"], "2019-08-30T17:45:00.000Z");
     assert_eq!(
         (&r["context_id"], &r["position"], &r["snapshot_id"]),
         (&json!("p"), &json!(4), &json!("s"))
     );
+    // Old entries have a null added_at: it stays null.
+    let old = kept(&playlist_entry(Value::Null, 5, OBSERVED));
+    assert_eq!(old["event_at"], OBSERVED);
+    assert_eq!(old["added_at"], Value::Null);
+}
+
+#[test]
+fn playlist_snapshot_lands_in_one_partition() {
+    // Entries added over years, read in one snapshot: one `dt`, the day of the observation,
+    // not one per day an entry was added (Firehose allows 500 active partitions per buffer).
+    let entries: Vec<Value> = (0..40)
+        .map(|i| {
+            let added = format!("{}-0{}-1{}T12:00:00Z", 2010 + i / 3, 1 + i % 9, i % 10);
+            playlist_entry(json!(added), i, "2026-11-23T23:59:59Z")
+        })
+        .collect();
+    let keys = partition_keys(&entries);
+    assert_eq!(keys.len(), 40);
+    assert!(
+        keys.iter()
+            .all(|k| k == &("playlist".to_string(), "2026-11-23".to_string())),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn playlist_record_key_does_not_depend_on_added_at() {
+    // The key of a snapshot entry is its playlist, place and observation time, as before added_at
+    // left event_at: the same observation keeps its key, a resent envelope dedupes.
+    let a = kept(&playlist_entry(json!("2019-08-30T17:45:00Z"), 4, OBSERVED));
+    let b = kept(&playlist_entry(json!("2021-01-01T00:00:00Z"), 4, OBSERVED));
+    let c = kept(&playlist_entry(Value::Null, 4, OBSERVED));
+    assert_eq!(a["record_key"], b["record_key"]);
+    assert_eq!(a["record_key"], c["record_key"]);
+    let next_run = kept(&playlist_entry(
+        json!("2019-08-30T17:45:00Z"),
+        4,
+        "2026-11-25T08:00:00Z",
+    ));
+    assert_ne!(a["record_key"], next_run["record_key"]);
+}
+
+#[test]
+fn saved_track_event_time_and_added_at_are_the_save_time() {
+    let env = json!({"v": 1, "source": "saved_tracks", "observed_at": OBSERVED, "user_id": "alice",
+        "spotify": {"added_at": "2019-08-30T17:45:00Z", "track": track(1)}});
+    let r = kept(&env);
+    assert_eq!(r["event_at"], "2019-08-30T17:45:00.000Z");
+    assert_eq!(r["added_at"], "2019-08-30T17:45:00.000Z");
+    assert_eq!(partition_keys(&[env])[0].1, "2019-08-30");
+}
+
+#[test]
+fn added_at_is_null_for_plays_top_lists_and_search() {
+    let search = json!({"v": 1, "source": "search", "observed_at": OBSERVED,
+        "context": {"query": "q", "rank": 1}, "spotify": track(1)});
+    // A play-history object carries no added_at, and one sent anyway is not read.
+    let mut play = played(track(1), "2026-11-23T10:00:00Z", OBSERVED);
+    play["spotify"]["added_at"] = json!("2019-08-30T17:45:00Z");
+    for env in [play, top(track(1), 1, OBSERVED), search] {
+        assert_eq!(kept(&env)["added_at"], Value::Null, "{env}");
+    }
 }
 
 #[test]
