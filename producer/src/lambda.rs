@@ -357,6 +357,7 @@ impl Invocation {
                     "failed": s.failed,
                     "truncated": s.truncated,
                     "error": s.error,
+                    "note": s.note,
                 })
             })
             .collect();

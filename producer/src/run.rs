@@ -74,6 +74,10 @@ pub struct SourceReport {
     /// Why the pull failed, why lines went undelivered, or why the source was skipped. Error
     /// messages only, never a secret.
     pub error: Option<String>,
+    /// Not an error, but worth telling: `saved_tracks` says here that the first import of the
+    /// library is still spread over the coming runs ([`sources::backfill_note`]), whatever the
+    /// source's outcome in this run.
+    pub note: Option<String>,
 }
 
 impl SourceReport {
@@ -88,6 +92,7 @@ impl SourceReport {
             failed: 0,
             truncated: false,
             error: None,
+            note: None,
         }
     }
 }
@@ -390,6 +395,18 @@ pub async fn run_once<S: StateStore>(
             entry.outcome = SourceOutcome::Undelivered;
         }
         report.sources.push(entry);
+    }
+
+    // Said after the pulls, from the state this run saves: it holds whether or not the source ran.
+    if let Some(note) = sources::backfill_note(&state) {
+        if let Some(entry) = report
+            .sources
+            .iter_mut()
+            .find(|s| s.source == Source::SavedTracks)
+        {
+            tracing::info!(source = Source::SavedTracks.as_str(), "{note}");
+            entry.note = Some(note);
+        }
     }
 
     if let Some(e) = stop {

@@ -41,6 +41,13 @@ pub struct State {
     /// at or before it.
     #[serde(default)]
     pub saved_tracks_watermark: Option<Timestamp>,
+    /// `saved_tracks`: while the first import of the library is spread over runs (at most
+    /// [`crate::sources::SAVED_TRACKS_DATES_PER_RUN`] UTC dates a run, for Firehose's active
+    /// partition limit), the midnight of the oldest date delivered so far: saves strictly older
+    /// than it are not delivered yet. `None` once the whole library was delivered. Absent from
+    /// state files written before it existed, which read as `None`.
+    #[serde(default)]
+    pub saved_tracks_backfill_before: Option<Timestamp>,
     /// `playlist`: playlist id -> the `snapshot_id` whose items were last delivered. A playlist
     /// whose snapshot is unchanged is not read again.
     #[serde(default)]
@@ -64,6 +71,7 @@ impl Default for State {
             version: STATE_VERSION,
             recently_played_after: None,
             saved_tracks_watermark: None,
+            saved_tracks_backfill_before: None,
             playlist_snapshots: BTreeMap::new(),
             last_success: BTreeMap::new(),
             not_before: None,

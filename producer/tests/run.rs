@@ -589,3 +589,179 @@ async fn client_credentials_skip_the_user_sources_with_a_reason_and_search_still
     assert!(state.last_success.contains_key(&Source::Search));
     assert!(!state.last_success.contains_key(&Source::RecentlyPlayed));
 }
+
+// --- saved_tracks backfill ---
+
+/// A user's library behind `/me/tracks`, newest first, paged by `offset` and `limit` like
+/// Spotify; the test adds saves between runs.
+#[derive(Clone)]
+struct Library {
+    uri: String,
+    saves: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Library {
+    fn add(&self, n: usize, added_at: DateTime<Utc>) {
+        let save = json!({
+            "added_at": added_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "track": sample::track(n),
+        });
+        let mut saves = self.saves.lock().unwrap();
+        saves.push(save);
+        saves.sort_by(|a, b| b["added_at"].as_str().cmp(&a["added_at"].as_str()));
+    }
+}
+
+impl wiremock::Respond for Library {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let param = |name: &str, default: usize| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let (offset, limit) = (param("offset", 0), param("limit", 20));
+        let saves = self.saves.lock().unwrap();
+        let items: Vec<Value> = saves.iter().skip(offset).take(limit).cloned().collect();
+        let end = offset + items.len();
+        let next =
+            (end < saves.len()).then(|| format!("{}/v1/me/tracks?offset={end}&limit={limit}", self.uri));
+        ok(
+            json!({"href": "…", "items": items, "limit": limit, "offset": offset,
+                  "total": saves.len(), "next": next, "previous": null}),
+        )
+    }
+}
+
+/// `(UTC date, track id)` of each saved-tracks line Firehose accepted since `from` of its lines.
+fn saved_lines_since(firehose: &FakeFirehose, from: usize) -> Vec<(String, String)> {
+    accepted(firehose)
+        .into_iter()
+        .filter(|(source, _)| *source == Source::SavedTracks)
+        .skip(from)
+        .map(|(_, line)| {
+            let envelope: Value = serde_json::from_slice(&line).unwrap();
+            let added_at = envelope["spotify"]["added_at"].as_str().unwrap();
+            (
+                added_at[..10].to_string(),
+                envelope["spotify"]["track"]["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_library_on_more_dates_than_a_run_may_send_arrives_over_several_runs_without_gaps_or_split_dates() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use producer::sources::SAVED_TRACKS_DATES_PER_RUN;
+
+    let server = spotify().await;
+    let library = Library {
+        uri: server.uri(),
+        saves: Default::default(),
+    };
+    // 250 dates, one save on most of them and three on every fourth (at 12:00, 07:00, 02:00).
+    let newest_day = (Utc::now() - TimeDelta::days(30))
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let mut n = 0;
+    for day in 0..250 {
+        let date = newest_day - TimeDelta::days(day);
+        let saves_that_day = if day % 4 == 0 { 3 } else { 1 };
+        for hour in 0..saves_that_day {
+            library.add(n, date - TimeDelta::hours(hour * 5));
+            n += 1;
+        }
+    }
+    let library_size = n;
+    api("/me/tracks")
+        .respond_with(library.clone())
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let mut config = sources(&[Source::SavedTracks]);
+    config.min_interval_secs.insert(Source::SavedTracks, 0);
+
+    // Which run delivered each date, and every track delivered.
+    let mut run_of_date: BTreeMap<String, usize> = BTreeMap::new();
+    let mut delivered: Vec<String> = Vec::new();
+    let mut runs = 0;
+    let mut new_save = None;
+    loop {
+        runs += 1;
+        assert!(runs <= 5, "the backfill must end");
+        let before = saved_lines_since(&firehose, 0).len();
+        let report = run_once(&client(&server), &sink(&firehose), &store, &config, now()).await;
+        assert!(report.exit_ok(), "{}", brief(&report));
+        let saved = report.source(Source::SavedTracks).unwrap();
+        assert_eq!(saved.outcome, SourceOutcome::Delivered, "{}", brief(&report));
+        let lines = saved_lines_since(&firehose, before);
+        let dates: BTreeSet<&String> = lines.iter().map(|(date, _)| date).collect();
+        assert!(
+            dates.len() <= SAVED_TRACKS_DATES_PER_RUN,
+            "run {runs} sent {} dates",
+            dates.len()
+        );
+        for date in dates {
+            let earlier = run_of_date.insert(date.clone(), runs);
+            assert_eq!(
+                earlier, None,
+                "date {date} split over runs {earlier:?} and {runs}"
+            );
+        }
+        delivered.extend(lines.into_iter().map(|(_, id)| id));
+        let (state, _) = store.load().await.unwrap();
+        if state.saved_tracks_backfill_before.is_none() {
+            assert!(saved.note.is_none(), "{saved:?}");
+            break;
+        }
+        let note = saved.note.as_deref().expect("a pending backfill is reported");
+        assert!(note.contains("backfill pending"), "{note}");
+        assert!(
+            note.contains(&state.saved_tracks_backfill_before.unwrap().utc_date()),
+            "{note}"
+        );
+        if runs == 1 {
+            assert_eq!(run_of_date.len(), SAVED_TRACKS_DATES_PER_RUN);
+            // Saved while the backfill is pending, on a date of its own: the next run sends it.
+            let at = Utc::now() - TimeDelta::days(1);
+            library.add(library_size, at);
+            new_save = Some((
+                at.date_naive().to_string(),
+                sample::track(library_size)["id"].clone(),
+            ));
+        }
+        if runs == 2 {
+            let (date, _) = new_save.as_ref().unwrap();
+            assert_eq!(
+                run_of_date.get(date),
+                Some(&2),
+                "the new save comes on the next run"
+            );
+        }
+    }
+    assert_eq!(runs, 3, "251 dates at 100 a run");
+    assert_eq!(run_of_date.len(), 251);
+    let unique: BTreeSet<&String> = delivered.iter().collect();
+    assert_eq!(delivered.len(), library_size + 1, "no save twice");
+    assert_eq!(unique.len(), library_size + 1, "every save once");
+    let (state, _) = store.load().await.unwrap();
+    assert_eq!(
+        state.saved_tracks_watermark,
+        Timestamp::parse(library.saves.lock().unwrap()[0]["added_at"].as_str().unwrap())
+    );
+
+    // The backfill done, a run reads one page and stops at the watermark again.
+    let pages_before = requests_to(&server, "/me/tracks").await.len();
+    let report = run_once(&client(&server), &sink(&firehose), &store, &config, now()).await;
+    assert!(report.exit_ok(), "{}", brief(&report));
+    assert_eq!(report.source(Source::SavedTracks).unwrap().pulled, 0);
+    assert_eq!(requests_to(&server, "/me/tracks").await.len(), pages_before + 1);
+}

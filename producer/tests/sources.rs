@@ -345,6 +345,136 @@ async fn saved_tracks_first_run_reads_the_whole_library() {
     );
 }
 
+/// A one-page `/me/tracks` (the test libraries fit in the few pages a test mounts).
+async fn mount_library(server: &MockServer, saves: &[Value]) {
+    let route = "/me/tracks";
+    for (index, chunk) in saves.chunks(50).enumerate() {
+        let offset = index * 50;
+        api(route)
+            .and(query_param("offset", offset.to_string()))
+            .respond_with(ok(page(server, route, chunk.to_vec(), offset, 50, saves.len())))
+            .mount(server)
+            .await;
+    }
+}
+
+fn dates_of(lines: &[Vec<u8>]) -> std::collections::BTreeSet<String> {
+    lines
+        .iter()
+        .map(|l| envelope_json(l)["spotify"]["added_at"].as_str().unwrap()[..10].to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn saved_tracks_first_run_takes_the_newest_dates_within_the_budget_and_leaves_a_backfill() {
+    use producer::sources::SAVED_TRACKS_DATES_PER_RUN as BUDGET;
+    let server = server().await;
+    // Two saves a day (12:00 and 06:00) on BUDGET + 20 days, newest first.
+    let newest = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    let saves: Vec<Value> = (0..2 * (BUDGET + 20))
+        .map(|i| {
+            let at = newest
+                - chrono::TimeDelta::days((i / 2) as i64)
+                - chrono::TimeDelta::hours(6 * (i % 2) as i64);
+            saved(i, at)
+        })
+        .collect();
+    mount_library(&server, &saves).await;
+    let pull = sources::saved_tracks(&client(&server), &State::default(), now(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        pull.lines.len(),
+        2 * BUDGET,
+        "both saves of each of the newest dates"
+    );
+    assert_eq!(dates_of(&pull.lines).len(), BUDGET);
+    assert_eq!(
+        pull.changes.saved_tracks_watermark,
+        Timestamp::from_datetime(newest)
+    );
+    let oldest_sent = (newest - chrono::TimeDelta::days(BUDGET as i64 - 1)).date_naive();
+    assert_eq!(
+        pull.changes.saved_tracks_backfill_before,
+        Some(Timestamp::from_datetime(
+            oldest_sent.and_hms_opt(0, 0, 0).unwrap().and_utc()
+        )),
+    );
+}
+
+#[tokio::test]
+async fn saved_tracks_new_saves_on_more_dates_than_the_budget_send_their_oldest_dates_first() {
+    use producer::sources::SAVED_TRACKS_DATES_PER_RUN as BUDGET;
+    let server = server().await;
+    // The producer was off: BUDGET + 10 dates of new saves above the watermark, then old ones.
+    let newest = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    let saves: Vec<Value> = (0..BUDGET + 15)
+        .map(|i| saved(i, newest - chrono::TimeDelta::days(i as i64)))
+        .collect();
+    mount_library(&server, &saves).await;
+    let watermark = newest - chrono::TimeDelta::days((BUDGET + 10) as i64);
+    let state = State {
+        saved_tracks_watermark: Timestamp::from_datetime(watermark),
+        ..State::default()
+    };
+    let pull = sources::saved_tracks(&client(&server), &state, now(), None)
+        .await
+        .unwrap();
+    assert_eq!(pull.lines.len(), BUDGET);
+    // Saves 10..BUDGET + 10: the oldest new dates, so the delivered range stays contiguous.
+    assert_eq!(
+        envelope_json(&pull.lines[0])["spotify"]["track"]["id"],
+        sample::track(10)["id"]
+    );
+    assert_eq!(
+        pull.changes.saved_tracks_watermark,
+        Timestamp::from_datetime(newest - chrono::TimeDelta::days(10))
+    );
+    assert_eq!(
+        pull.changes.saved_tracks_backfill_before, None,
+        "no backfill pending, none started"
+    );
+}
+
+#[tokio::test]
+async fn saved_tracks_pending_backfill_skips_what_was_delivered_and_clears_at_the_end() {
+    let server = server().await;
+    let newest = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    // 0: new; 1..=3: delivered (dates 19th..17th); 4..=6: older, not delivered yet.
+    let saves: Vec<Value> = (0..7)
+        .map(|i| saved(i, newest - chrono::TimeDelta::days(i as i64)))
+        .collect();
+    mount_library(&server, &saves).await;
+    let state = State {
+        saved_tracks_watermark: Timestamp::from_datetime(newest - chrono::TimeDelta::days(1)),
+        saved_tracks_backfill_before: Timestamp::parse("2026-11-17T00:00:00Z"),
+        ..State::default()
+    };
+    let pull = sources::saved_tracks(&client(&server), &state, now(), Some(USER))
+        .await
+        .unwrap();
+    let ids: Vec<Value> = pull
+        .lines
+        .iter()
+        .map(|l| envelope_json(l)["spotify"]["track"]["id"].clone())
+        .collect();
+    let expected: Vec<Value> = [0, 4, 5, 6]
+        .iter()
+        .map(|i| sample::track(*i)["id"].clone())
+        .collect();
+    assert_eq!(ids, expected);
+    check_lines(&pull.lines, Source::SavedTracks);
+    assert_eq!(
+        pull.changes.saved_tracks_watermark,
+        Timestamp::from_datetime(newest)
+    );
+    assert_eq!(
+        pull.changes.saved_tracks_backfill_before,
+        Some(None),
+        "the backfill is complete"
+    );
+}
+
 // --- playlist ---
 
 fn simple_playlist(id: &str, snapshot: &str, owner: &str, collaborative: bool) -> Value {

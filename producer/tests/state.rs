@@ -14,6 +14,7 @@ fn sample_state() -> State {
         version: STATE_VERSION,
         recently_played_after: Some(1_795_507_200_123),
         saved_tracks_watermark: Timestamp::parse("2026-11-20T10:00:00Z"),
+        saved_tracks_backfill_before: Timestamp::parse("2019-03-04T00:00:00Z"),
         playlist_snapshots: BTreeMap::from([("pl1".to_string(), "snap-a".to_string())]),
         last_success: BTreeMap::from([(
             Source::TopTracks,
@@ -157,4 +158,31 @@ async fn another_version_is_refused_before_its_fields_are_judged() {
     std::fs::write(&path, r#"{"recently_played_after": 5}"#).unwrap();
     let err = LocalFileStore::new(&path).load().await.unwrap_err();
     assert!(err.to_string().contains("missing field `version`"), "{err}");
+}
+
+#[tokio::test]
+async fn a_state_file_written_before_the_saved_tracks_backfill_existed_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    // As the previous release wrote it: no `saved_tracks_backfill_before`.
+    std::fs::write(
+        &path,
+        r#"{
+  "version": 1,
+  "recently_played_after": 1795507200123,
+  "saved_tracks_watermark": "2026-11-20T10:00:00.000Z",
+  "playlist_snapshots": {},
+  "last_success": {"saved_tracks": "2026-11-24T08:00:00Z"},
+  "not_before": null,
+  "last_run": null
+}
+"#,
+    )
+    .unwrap();
+    let (state, _) = LocalFileStore::new(&path).load().await.unwrap();
+    assert_eq!(
+        state.saved_tracks_watermark,
+        Timestamp::parse("2026-11-20T10:00:00Z")
+    );
+    assert_eq!(state.saved_tracks_backfill_before, None, "nothing pending");
 }

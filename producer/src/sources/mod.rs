@@ -27,7 +27,7 @@ use crate::state::State;
 
 pub use playlist::playlist;
 pub use recently_played::recently_played;
-pub use saved_tracks::saved_tracks;
+pub use saved_tracks::{backfill_note, saved_tracks, SAVED_TRACKS_DATES_PER_RUN};
 pub use search::search;
 pub use top_tracks::{top_tracks, TIME_RANGES};
 
@@ -133,6 +133,9 @@ pub struct Pull {
 pub struct StateChanges {
     pub recently_played_after: Option<i64>,
     pub saved_tracks_watermark: Option<Timestamp>,
+    /// `Some(value)`: the new `saved_tracks_backfill_before` (`Some(None)` clears it, the backfill
+    /// is complete); `None`: unchanged.
+    pub saved_tracks_backfill_before: Option<Option<Timestamp>>,
     /// The user's playlists now, with their snapshots: replaces the stored map, so deleted
     /// playlists drop out.
     pub playlist_snapshots: Option<BTreeMap<String, String>>,
@@ -145,6 +148,9 @@ impl StateChanges {
         }
         if let Some(watermark) = self.saved_tracks_watermark {
             state.saved_tracks_watermark = Some(watermark);
+        }
+        if let Some(before) = self.saved_tracks_backfill_before {
+            state.saved_tracks_backfill_before = before;
         }
         if let Some(snapshots) = self.playlist_snapshots {
             state.playlist_snapshots = snapshots;

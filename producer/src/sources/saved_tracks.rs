@@ -1,7 +1,18 @@
-//! `saved_tracks`: the user's library, newest first, read only down to the last delivered save.
+//! `saved_tracks`: the user's library, newest first, read only down to the last delivered save,
+//! plus a first import ("backfill") spread over runs a bounded number of UTC dates at a time.
+//!
+//! Why spread it: Firehose partitions each record by `source` and `dt`, the UTC date of its event
+//! time, which for a saved track is `added_at`. A library saved over years spans hundreds or
+//! thousands of dates, while a Firehose stream holds at most 500 active partitions per buffer
+//! window by default; records past that go to the error output as `activePartitionExceeded`
+//! (design brief §4). So one run sends at most [`SAVED_TRACKS_DATES_PER_RUN`] distinct dates of
+//! saves, always every save of a date together, and remembers in
+//! [`State::saved_tracks_backfill_before`] where the older, not yet delivered saves begin.
 
-use chrono::{DateTime, Utc};
-use schemas::{Context, Source};
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use schemas::{Context, Source, Timestamp};
 
 use super::{is_null, line, observed_at, parse, EntryTimes, Items, Pull, StateChanges, LIST_PAGE_SIZE};
 use crate::spotify::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
@@ -9,9 +20,51 @@ use crate::state::State;
 
 const ENDPOINT: &str = "/me/tracks";
 
-/// Saved tracks added after `state.saved_tracks_watermark`. `/me/tracks` lists newest first, so
-/// the walk stops at the first `added_at` at or before the watermark: a routine run costs one
-/// request however large the library. The new watermark is the newest `added_at` sent.
+/// The most distinct UTC dates (`dt` partitions) that one run's saved-tracks lines span.
+///
+/// Firehose dynamic partitioning allows 500 active partitions per delivery stream and buffer
+/// window by default (the "active partitions" quota of Amazon Data Firehose; records beyond go to
+/// the error output as `activePartitionExceeded`, design brief §4), and a partition stays active
+/// until its buffer is flushed: up to the 300 s of `buffering.interval_seconds` in
+/// `schemas/delivery.json`. 100 dates keeps a run at a fifth of the quota, so that even a frequent
+/// schedule (saved tracks due on every run, `min_interval_secs` 0, a run every 75 s or more) that
+/// puts four runs in one buffer window stays at 400, leaving room for the other sources'
+/// partitions (recently played and top tracks span a date or two, a playlist one per snapshot).
+/// With the default hourly interval of the source, one window sees at most one backfill step.
+/// A first import of a library saved on 668 dates takes 7 runs.
+pub const SAVED_TRACKS_DATES_PER_RUN: usize = 100;
+
+/// Where an entry of `/me/tracks` stands relative to what earlier runs delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Region {
+    /// Newer than the watermark: saved since the last run.
+    New,
+    /// Between the backfill bound and the watermark: delivered by an earlier run.
+    Delivered,
+    /// Older than the backfill bound (or any save on a first run): not delivered yet.
+    Backfill,
+}
+
+/// Saved tracks added after `state.saved_tracks_watermark`, plus, while a backfill is pending
+/// (a first run, or `state.saved_tracks_backfill_before` set), older saves within the run's date
+/// budget of [`SAVED_TRACKS_DATES_PER_RUN`].
+///
+/// `/me/tracks` lists newest first. Without a pending backfill the walk stops at the first
+/// `added_at` at or before the watermark: a routine run costs one request however large the
+/// library. With one it walks on past the range already delivered (`[backfill_before,
+/// watermark]`, skipped) to the older saves, and stops at a UTC-date boundary once the lines span
+/// the budget's dates. The state changes it returns:
+/// - the watermark becomes the newest `added_at` sent;
+/// - `saved_tracks_backfill_before` becomes the midnight of the oldest date sent when the walk
+///   stopped early (or was cut by the page cap), and is cleared when it reached the end of the list.
+///
+/// New saves come before the backfill. Should they span more dates than the budget (the producer
+/// was off for months), only their oldest budget's dates are sent and the watermark moves to the
+/// newest of those, so that the delivered range stays one contiguous interval; the next runs take
+/// the rest, then resume the backfill.
+///
+/// Saves whose `added_at` is missing or unreadable are sent with the entries around them (the
+/// transform rejects them visibly) and count no date: they open no partition.
 pub async fn saved_tracks(
     client: &SpotifyClient,
     state: &State,
@@ -20,39 +73,169 @@ pub async fn saved_tracks(
 ) -> Result<Pull, SpotifyError> {
     let observed_at = observed_at(now);
     let watermark = state.saved_tracks_watermark;
+    // A first run (no watermark) is a backfill of everything.
+    let backfill_pending = watermark.is_none() || state.saved_tracks_backfill_before.is_some();
+    let region = |at: Timestamp| match (watermark, state.saved_tracks_backfill_before) {
+        (None, _) => Region::Backfill,
+        (Some(mark), _) if at > mark => Region::New,
+        (Some(_), Some(before)) if at < before => Region::Backfill,
+        (Some(_), _) => Region::Delivered,
+    };
+
     let query = [("limit", LIST_PAGE_SIZE), ("offset", "0")];
     let mut pager = Pager::new(client, ENDPOINT, &query, LIST_PAGES)?;
-    let mut lines = Vec::new();
-    let mut newest = watermark;
+    // New saves, newest first, each with its UTC date (`None`: no readable `added_at`).
+    let mut new: Vec<(Option<NaiveDate>, Option<Timestamp>, Vec<u8>)> = Vec::new();
+    let mut new_dates: BTreeSet<NaiveDate> = BTreeSet::new();
+    let mut backfill = Backfill::default();
+    let mut current = Region::New;
+    // Whether the walk saw the whole rest of the list (so nothing older is left undelivered).
+    let mut reached_end = true;
     'pages: while let Some(page) = pager.next_page().await? {
         let items: Items = parse(ENDPOINT, &page.body)?;
         for saved in items.items.into_iter().filter(|s| !is_null(s)) {
             let added_at = EntryTimes::read(ENDPOINT, saved)?.1;
-            if let (Some(at), Some(mark)) = (added_at, watermark) {
-                if at <= mark {
-                    break 'pages;
+            // An entry without a time belongs where the entries around it do.
+            if let Some(at) = added_at {
+                current = region(at);
+            } else if watermark.is_none() {
+                current = Region::Backfill;
+            }
+            let date = added_at.map(|at| at.datetime().date_naive());
+            match current {
+                Region::New => {
+                    new_dates.extend(date);
+                    new.push((date, added_at, line_of(observed_at, user_id, saved)));
+                }
+                Region::Delivered if !backfill_pending => break 'pages,
+                Region::Delivered => {
+                    // Nothing older fits once the new saves used the whole budget.
+                    if new_dates.len() >= SAVED_TRACKS_DATES_PER_RUN {
+                        reached_end = false;
+                        break 'pages;
+                    }
+                }
+                Region::Backfill => {
+                    let budget = SAVED_TRACKS_DATES_PER_RUN.saturating_sub(new_dates.len());
+                    if !backfill.take(date, added_at, budget) {
+                        reached_end = false;
+                        break 'pages;
+                    }
+                    backfill.lines.push(line_of(observed_at, user_id, saved));
                 }
             }
-            if let Some(at) = added_at {
-                newest = Some(newest.map_or(at, |n| n.max(at)));
-            }
-            lines.push(line(
-                Source::SavedTracks,
-                observed_at,
-                user_id,
-                Context::default(),
-                saved,
-            ));
         }
     }
+    if pager.stopped_at_offset_cap() {
+        reached_end = false;
+    }
+
+    let mut lines = Vec::with_capacity(new.len() + backfill.lines.len());
+    if new_dates.len() > SAVED_TRACKS_DATES_PER_RUN {
+        // Keep the oldest budget's dates of the new saves (the end of the list, newest first),
+        // and the undated entries listed among them.
+        let cut = *new_dates
+            .iter()
+            .nth(SAVED_TRACKS_DATES_PER_RUN - 1)
+            .expect("more dates than the budget");
+        let first_kept = new
+            .iter()
+            .position(|(date, _, _)| date.is_some_and(|d| d <= cut))
+            .unwrap_or(new.len());
+        let mut index = 0;
+        new.retain(|(date, _, _)| {
+            index += 1;
+            date.map_or(index > first_kept, |d| d <= cut)
+        });
+    }
+    let mut newest = watermark;
+    for (_, at, line) in new {
+        if let Some(at) = at {
+            newest = Some(newest.map_or(at, |n| n.max(at)));
+        }
+        lines.push(line);
+    }
+    if let Some(at) = backfill.newest {
+        newest = Some(newest.map_or(at, |n| n.max(at)));
+    }
+    lines.append(&mut backfill.lines);
+
+    let backfill_before = if !backfill_pending {
+        state.saved_tracks_backfill_before
+    } else if reached_end {
+        None
+    } else if let Some(oldest) = backfill.oldest_date {
+        Some(midnight(oldest))
+    } else {
+        state.saved_tracks_backfill_before
+    };
     Ok(Pull {
         source: Source::SavedTracks,
         observed_at,
         lines,
         changes: StateChanges {
             saved_tracks_watermark: newest.filter(|n| Some(*n) != watermark),
+            saved_tracks_backfill_before: (backfill_before != state.saved_tracks_backfill_before)
+                .then_some(backfill_before),
             ..StateChanges::default()
         },
         truncated: false,
     })
+}
+
+/// What a run says while a backfill is pending: why the library is not complete yet.
+pub fn backfill_note(state: &State) -> Option<String> {
+    state.saved_tracks_backfill_before.map(|before| {
+        format!(
+            "library backfill pending: saves added before {} are not delivered yet; each run sends \
+             at most {SAVED_TRACKS_DATES_PER_RUN} dates of them (Firehose's default limit is 500 \
+             active partitions), so the next runs continue",
+            before.utc_date()
+        )
+    })
+}
+
+/// The older saves a run takes, within its date budget.
+#[derive(Debug, Default)]
+struct Backfill {
+    lines: Vec<Vec<u8>>,
+    dates: usize,
+    /// The date of the last dated entry taken: the oldest, as the list runs newest first.
+    oldest_date: Option<NaiveDate>,
+    newest: Option<Timestamp>,
+}
+
+impl Backfill {
+    /// Whether the entry dated `date` fits in `budget` dates: the dates taken so far, or a new one
+    /// while the budget lasts.
+    fn take(&mut self, date: Option<NaiveDate>, at: Option<Timestamp>, budget: usize) -> bool {
+        if let Some(date) = date {
+            if self.oldest_date != Some(date) {
+                if self.dates >= budget {
+                    return false;
+                }
+                self.dates += 1;
+                self.oldest_date = Some(date);
+            }
+        }
+        if let Some(at) = at {
+            self.newest = Some(self.newest.map_or(at, |n| n.max(at)));
+        }
+        true
+    }
+}
+
+fn midnight(date: NaiveDate) -> Timestamp {
+    Timestamp::from_datetime(date.and_time(chrono::NaiveTime::MIN).and_utc())
+        .expect("the date of a valid timestamp has a valid midnight")
+}
+
+fn line_of(observed_at: Timestamp, user_id: Option<&str>, saved: &serde_json::value::RawValue) -> Vec<u8> {
+    line(
+        Source::SavedTracks,
+        observed_at,
+        user_id,
+        Context::default(),
+        saved,
+    )
 }
