@@ -10,11 +10,11 @@
 -- engines. Of the copies, the first one observed is kept.
 CREATE OR REPLACE VIEW track_observations_dedup AS
 SELECT
-    record_key, event_at, observed_at, user_id, context_id, position, snapshot_id, added_by,
-    play_context_type, play_context_uri, track_id, track_uri, track_name, duration_ms, explicit,
-    popularity, isrc, is_local, disc_number, track_number, album_id, album_name, album_type,
-    album_release_date, album_release_date_precision, album_total_tracks, album_image_url,
-    artist_ids, artist_names, primary_artist_id, primary_artist_name, source, dt
+    record_key, event_at, observed_at, added_at, user_id, context_id, position, snapshot_id,
+    added_by, play_context_type, play_context_uri, track_id, track_uri, track_name, duration_ms,
+    explicit, popularity, isrc, is_local, disc_number, track_number, album_id, album_name,
+    album_type, album_release_date, album_release_date_precision, album_total_tracks,
+    album_image_url, artist_ids, artist_names, primary_artist_id, primary_artist_name, source, dt
 FROM (
     SELECT
         t.*,

@@ -176,7 +176,8 @@ pub fn top(track: Track, time_range: &str, rank: i32, observed_at: &str, popular
     }
 }
 
-/// A playlist entry of snapshot `snapshot_id` read at `observed_at`, added at `added_at`.
+/// A playlist entry of snapshot `snapshot_id` read at `observed_at`, added at `added_at`. An entry
+/// is an observation of the snapshot: its event_at (and `dt`) is `observed_at`.
 pub fn entry(
     track: Track,
     playlist: &str,
@@ -188,9 +189,10 @@ pub fn entry(
     let mut r = base(
         track,
         format!("playlist|{USER}|{}|{playlist}|{position}|{observed_at}", track.id),
-        added_at,
+        observed_at,
         observed_at,
     );
+    r["added_at"] = json!(added_at);
     r["context_id"] = json!(playlist);
     r["position"] = json!(position);
     r["snapshot_id"] = json!(snapshot_id);
@@ -233,12 +235,13 @@ pub fn local_entry(
 
 /// A saved track, added at `added_at`.
 pub fn saved(track: Track, added_at: &str, observed_at: &str) -> Obs {
-    let r = base(
+    let mut r = base(
         track,
         format!("saved_tracks|{USER}|{}|{added_at}", track.id),
         added_at,
         observed_at,
     );
+    r["added_at"] = json!(added_at);
     Obs {
         source: "saved_tracks",
         record: r,

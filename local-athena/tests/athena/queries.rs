@@ -82,6 +82,51 @@ async fn dedupe_view_keeps_one_row_per_record_key_the_first_observed() {
 }
 
 #[tokio::test]
+async fn dedupe_view_has_added_at_and_a_playlist_snapshot_is_one_dt() {
+    let lake = scenario::lake();
+    let athena = LocalAthena::open(lake.path()).await.expect("open");
+    // Playlist entries: event_at (and dt) is the snapshot read, added_at when the entry was added.
+    let playlist = rows(
+        &athena
+            .query(
+                "SELECT snapshot_id, dt, count(*), min(added_at), max(added_at) \
+                 FROM track_observations_dedup WHERE source = 'playlist' \
+                 GROUP BY snapshot_id, dt ORDER BY dt",
+            )
+            .await
+            .unwrap(),
+    );
+    let (s1, s2) = ("AAAAA2kxNjMzNjE0ODAw", "AAAAB5kxNjMzNjk5OTAw");
+    let (first, last) = ("2025-03-01T12:00:00Z", "2026-11-26T18:30:00Z");
+    expect(
+        playlist,
+        &[
+            &[s1, "2026-11-20", "3", first, first],
+            &[s2, "2026-11-27", "4", first, last],
+            &[s2, "2026-11-28", "4", first, last],
+        ],
+    );
+    // Saved tracks: added_at is the save time, as event_at; other sources leave it null.
+    let by_source = rows(
+        &athena
+            .query(
+                "SELECT source, count(added_at), count(*) FROM track_observations_dedup \
+                 WHERE source <> 'playlist' GROUP BY source ORDER BY source",
+            )
+            .await
+            .unwrap(),
+    );
+    expect(
+        by_source,
+        &[
+            &["recently_played", "0", "8"],
+            &["saved_tracks", "1", "1"],
+            &["top_tracks", "0", "8"],
+        ],
+    );
+}
+
+#[tokio::test]
 async fn listening_by_hour_buckets_plays_by_utc_weekday_and_hour() {
     let (cols, rows) = run("listening_by_hour").await;
     assert_eq!(
