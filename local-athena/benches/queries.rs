@@ -24,6 +24,8 @@ use serde_json::json;
 /// Timed runs per query and engine (after one warm-up run).
 const RUNS: usize = 5;
 const DEFAULT_ROWS: usize = 1_000_000;
+/// Rows under `cargo test` (no `--bench` argument).
+const TEST_ROWS: usize = 20_000;
 /// The generated history spans this many days (one `dt` per day per source).
 const DAYS: usize = 730;
 const TRACKS: usize = 20_000;
@@ -39,10 +41,13 @@ const DUCKDB_REWRITES: &[(&str, &str)] = &[
 ];
 
 fn main() {
+    // `cargo test --all-targets` runs this too, without `--bench`: then a small lake, so the
+    // test suite checks that the bench still works without spending minutes on it.
+    let bench = std::env::args().any(|a| a == "--bench");
     let rows: usize = std::env::var("TRACKLAKE_BENCH_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_ROWS);
+        .unwrap_or(if bench { DEFAULT_ROWS } else { TEST_ROWS });
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();

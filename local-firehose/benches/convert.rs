@@ -14,15 +14,20 @@ use base64::Engine;
 use local_firehose::convert::{glue_columns, write_parquet, Converter, GlueColumn, HiveType};
 
 const DEFAULT_RECORDS: usize = 100_000;
+/// Records under `cargo test` (no `--bench` argument).
+const TEST_RECORDS: usize = 2_000;
 const RUNS: usize = 3;
 /// Records per transformation event while preparing the input (within Lambda's 6 MB).
 const EVENT_RECORDS: usize = 500;
 
 fn main() {
+    // `cargo test --all-targets` runs this too, without `--bench`: then a few records, so the
+    // test suite checks that the bench still works without spending minutes on it.
+    let bench = std::env::args().any(|a| a == "--bench");
     let n: usize = std::env::var("LOCAL_FIREHOSE_BENCH_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_RECORDS);
+        .unwrap_or(if bench { DEFAULT_RECORDS } else { TEST_RECORDS });
     let dir = tempfile::tempdir().expect("a temporary folder");
     let input = dir.path().join("records.jsonl");
     let lines = normalized_records(n);

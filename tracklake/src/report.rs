@@ -56,6 +56,9 @@ pub fn render(report: &RunReport) -> String {
             if let Some(error) = &s.error {
                 let _ = writeln!(out, "  {}: {error}", s.source.as_str());
             }
+            if let Some(note) = &s.note {
+                let _ = writeln!(out, "  {}: {note}", s.source.as_str());
+            }
         }
         let t = &report.totals;
         let _ = writeln!(
@@ -146,6 +149,7 @@ mod tests {
                 failed: 0,
                 truncated: false,
                 error: Some("quota exceeded".into()),
+                note: Some("library backfill pending".into()),
             }],
             requests: BTreeMap::from([(
                 "/me/tracks".to_string(),
@@ -173,6 +177,7 @@ mod tests {
             .collect();
         assert_eq!(endpoint, ["/me/tracks", "3", "2", "2", "2", "1.5s"], "{text}");
         assert!(text.contains("saved_tracks: quota exceeded"), "{text}");
+        assert!(text.contains("saved_tracks: library backfill pending"), "{text}");
         assert!(text.contains("not before: 2026-11-24T09:00:00+00:00"), "{text}");
         assert!(text.contains("stopped early: quota exceeded"), "{text}");
         assert!(text.ends_with("result: ok\n"), "{text}");
