@@ -740,6 +740,31 @@ fn a_source_is_due_when_enabled_and_its_interval_has_passed() {
 }
 
 #[test]
+fn a_pending_library_backfill_makes_saved_tracks_due_on_every_run() {
+    let config = SourcesConfig::default();
+    let mut state = State::default();
+    state.last_success.insert(Source::SavedTracks, now());
+    assert!(
+        !config.is_due(Source::SavedTracks, &state, now()),
+        "hourly by default"
+    );
+    state.saved_tracks_backfill_before =
+        schemas::Timestamp::from_datetime(now() - chrono::TimeDelta::days(400));
+    assert!(
+        config.is_due(Source::SavedTracks, &state, now()),
+        "the backfill continues"
+    );
+    let disabled = SourcesConfig {
+        enabled: vec![Source::RecentlyPlayed],
+        ..SourcesConfig::default()
+    };
+    assert!(
+        !disabled.is_due(Source::SavedTracks, &state, now()),
+        "unless the source is off"
+    );
+}
+
+#[test]
 fn sources_config_rejects_unknown_keys() {
     let err = serde_json::from_str::<SourcesConfig>(r#"{"search_query": ["x"]}"#).unwrap_err();
     assert!(err.to_string().contains("unknown field `search_query`"), "{err}");

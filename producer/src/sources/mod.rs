@@ -107,6 +107,12 @@ impl SourcesConfig {
         let Some(last) = state.last_success.get(&source) else {
             return true;
         };
+        // A library backfill in progress continues on every run: each step is already bounded
+        // by SAVED_TRACKS_DATES_PER_RUN, and waiting the interval would stretch a first import
+        // over many hours.
+        if source == Source::SavedTracks && state.saved_tracks_backfill_before.is_some() {
+            return true;
+        }
         let interval =
             chrono::TimeDelta::from_std(self.min_interval(source)).unwrap_or(chrono::TimeDelta::MAX);
         // A clock that went backwards (last in the future) makes the source due rather than stuck.

@@ -30,8 +30,9 @@ const ENDPOINT: &str = "/me/tracks";
 /// schedule (saved tracks due on every run, `min_interval_secs` 0, a run every 75 s or more) that
 /// puts four runs in one buffer window stays at 400, leaving room for the other sources'
 /// partitions (recently played and top tracks span a date or two, a playlist one per snapshot).
-/// With the default hourly interval of the source, one window sees at most one backfill step.
-/// A first import of a library saved on 668 dates takes 7 runs.
+/// A pending backfill makes the source due on every run (`SourcesConfig::is_due`), so with a
+/// schedule of one run per 75 s or slower the same bound holds. A first import of a library saved
+/// on 668 dates takes 7 runs.
 pub const SAVED_TRACKS_DATES_PER_RUN: usize = 100;
 
 /// Where an entry of `/me/tracks` stands relative to what earlier runs delivered.
