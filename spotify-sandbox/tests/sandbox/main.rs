@@ -38,6 +38,11 @@ pub fn config() -> SandboxConfig {
         now: Some(now()),
         tracks: 600,
         artists: 60,
+        // A library saved within the last ~12 weeks: fewer UTC dates than the producer takes in
+        // one run (SAVED_TRACKS_DATES_PER_RUN, 100), so one pull reads it all; the spreading of
+        // longer libraries over runs is tested in the producer and the tracklake end-to-end test.
+        library_since: chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+        saves_per_day: 2.0,
         ..SandboxConfig::default()
     }
 }
