@@ -403,11 +403,7 @@ async fn auth_stores_the_refresh_token_that_run_then_uses_and_rotates() {
     let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
     let dir = tempfile::tempdir().unwrap();
     let secrets = dir.path().join("secrets.json");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
 
     let mut auth = Command::new(env!("CARGO_BIN_EXE_tracklake"))
         .env_clear()
