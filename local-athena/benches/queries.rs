@@ -49,9 +49,30 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if bench { DEFAULT_ROWS } else { TEST_ROWS });
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let dir = tempfile::tempdir().expect("temp dir");
+    // TRACKLAKE_BENCH_LAKE=<folder> keeps the generated lake there, to look at it afterwards
+    // (`tracklake query --lake <folder> ...`); the folder must not hold a lake already.
+    let dir = match std::env::var_os("TRACKLAKE_BENCH_LAKE") {
+        Some(keep) => tempfile::Builder::new()
+            .prefix("bench-lake-")
+            .tempdir_in({
+                std::fs::create_dir_all(&keep).expect("create TRACKLAKE_BENCH_LAKE");
+                &keep
+            })
+            .expect("a folder in TRACKLAKE_BENCH_LAKE")
+            .keep(),
+        None => tempfile::tempdir().expect("temp dir").keep(),
+    };
+    let _cleanup = Cleanup(
+        std::env::var_os("TRACKLAKE_BENCH_LAKE")
+            .is_none()
+            .then(|| dir.clone()),
+    );
+    let dir = dir.as_path();
     let started = Instant::now();
-    let (written, files) = generate(dir.path(), rows);
+    let (written, files) = generate(dir, rows);
+    if std::env::var_os("TRACKLAKE_BENCH_LAKE").is_some() {
+        println!("lake kept at {}", dir.display());
+    }
     println!(
         "lake: {written} rows in {files} Parquet files over {DAYS} days, written in {:.1} s; {threads} threads per engine",
         started.elapsed().as_secs_f64()
@@ -63,7 +84,7 @@ fn main() {
         .build()
         .unwrap();
     let local: Vec<(String, Duration, usize)> = runtime.block_on(async {
-        let athena = LocalAthena::open(dir.path()).await.expect("open the lake");
+        let athena = LocalAthena::open(dir).await.expect("open the lake");
         let mut out = Vec::new();
         for q in athena.queries().iter().filter(|q| !q.is_view()) {
             let count = |b: &[arrow::array::RecordBatch]| b.iter().map(|b| b.num_rows()).sum::<usize>();
@@ -79,7 +100,7 @@ fn main() {
         out
     });
 
-    let duck = duckdb(dir.path(), threads);
+    let duck = duckdb(dir, threads);
     println!();
     println!("| query | rows out | local Athena (DataFusion) ms | DuckDB ms | local speed-up (DuckDB ms / local ms) |");
     println!("|---|---|---|---|---|");
@@ -100,6 +121,17 @@ fn main() {
     }
     if let Err(why) = duck {
         println!("\nDuckDB skipped: {why}");
+    }
+}
+
+/// Removes the generated lake at the end unless it is to be kept.
+struct Cleanup(Option<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

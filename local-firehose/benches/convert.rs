@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use local_firehose::convert::{glue_columns, write_parquet, Converter, GlueColumn, HiveType};
+use local_firehose::convert::{glue_columns, Converter, GlueColumn, HiveType};
 
 const DEFAULT_RECORDS: usize = 100_000;
 /// Records under `cargo test` (no `--bench` argument).
@@ -41,29 +41,55 @@ fn main() {
 
     let definition = schemas::glue::table_definition();
     let columns = glue_columns(&definition).expect("the Glue definition");
-    let converter = Converter::new(columns.clone());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let thread_counts = if cores > 1 { vec![1, cores] } else { vec![1] };
     let rust_out = dir.path().join("rust.parquet");
-    let mut times = Vec::new();
-    let mut rows = 0;
-    for _ in 0..RUNS {
-        let start = Instant::now();
-        let text = std::fs::read(&input).expect("read the input");
-        let records: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
-        let converted = converter.convert(&records);
-        assert!(converted.failed.is_empty(), "{:?}", converted.failed.first());
-        let body = write_parquet(&converted.batch).expect("Parquet");
-        std::fs::write(&rust_out, body).expect("write Parquet");
-        times.push(start.elapsed());
-        rows = converted.batch.num_rows();
+    let mut table = Vec::new();
+    for &threads in &thread_counts {
+        let converter = Converter::new(columns.clone()).with_threads(threads);
+        let mut times = Vec::new();
+        // Where the time goes: JSON -> Arrow (the SerDe rules) and Arrow -> Parquet (encoding,
+        // snappy).
+        let (mut reading, mut to_arrow, mut to_parquet) = (Vec::new(), Vec::new(), Vec::new());
+        let mut rows = 0;
+        for _ in 0..RUNS {
+            let start = Instant::now();
+            let text = std::fs::read(&input).expect("read the input");
+            // `str::split` with a char searches with memchr; the converter checks UTF-8 anyway.
+            let text = std::str::from_utf8(&text).expect("UTF-8 input");
+            let records: Vec<&str> = text.split('\n').filter(|l| !l.is_empty()).collect();
+            let read = Instant::now();
+            let converted = converter.convert(&records);
+            assert!(converted.failed.is_empty(), "{:?}", converted.failed.first());
+            let parsed = Instant::now();
+            let body = converter.write_parquet(&converted.batch).expect("Parquet");
+            std::fs::write(&rust_out, body).expect("write Parquet");
+            to_parquet.push(parsed.elapsed());
+            reading.push(read - start);
+            to_arrow.push(parsed - read);
+            times.push(start.elapsed());
+            rows = converted.batch.num_rows();
+        }
+        assert_eq!(rows, n);
+        println!(
+            "local-firehose, {threads} thread(s), medians: read and split lines {:.3} s, JSON -> Arrow {:.3} s, Arrow -> Parquet file {:.3} s",
+            median(&mut reading).as_secs_f64(),
+            median(&mut to_arrow).as_secs_f64(),
+            median(&mut to_parquet).as_secs_f64()
+        );
+        table.push(row(
+            &format!("local-firehose ({threads} thread(s))"),
+            n,
+            mb,
+            median(&mut times),
+        ));
     }
-    assert_eq!(rows, n);
-    let mut table = vec![row("local-firehose (1 thread)", n, mb, median(&mut times))];
 
     let python = python();
     let check = Command::new(&python).args(["-c", "import duckdb"]).output();
     match check {
         Ok(out) if out.status.success() => {
-            for threads in [1, std::thread::available_parallelism().map_or(1, |n| n.get())] {
+            for &threads in &thread_counts {
                 match duckdb(&python, &input, &dir.path().join("duck.parquet"), &columns, threads, n) {
                     Ok(t) => table.push(row(&format!("DuckDB ({threads} thread(s))"), n, mb, t)),
                     Err(e) => println!("DuckDB with {threads} thread(s) failed: {e}"),

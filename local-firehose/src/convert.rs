@@ -21,18 +21,21 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{
-    make_builder, ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder,
-    Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
+    make_builder, Array, ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
     TimestampMillisecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use chrono::{NaiveDate, NaiveDateTime};
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -185,12 +188,16 @@ fn malformed(message: String) -> ConversionError {
     }
 }
 
+/// Below this many records per thread, more threads cost more than they save.
+const MIN_RECORDS_PER_THREAD: usize = 2_000;
+
 /// Converts JSON records to Arrow and Parquet with the table's columns.
 #[derive(Debug, Clone)]
 pub struct Converter {
     columns: Vec<GlueColumn>,
     schema: SchemaRef,
     index: HashMap<String, usize>,
+    threads: usize,
 }
 
 /// The result of converting a batch: the rows that converted, in input order, and the index of
@@ -218,7 +225,15 @@ impl Converter {
             columns,
             schema,
             index,
+            threads: 1,
         }
+    }
+
+    /// Converts (and writes Parquet, see [`Converter::write_parquet`]) on up to `threads`
+    /// threads; the output is the same as on one.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -229,8 +244,16 @@ impl Converter {
         &self.columns
     }
 
-    /// Reads one record into typed cells, one per column, or says why it cannot be read.
-    fn read_record<'a>(&self, record: &'a [u8]) -> Result<Vec<Cell<'a>>, ConversionError> {
+    /// Reads one record into `cells` (one per column), or says why it cannot be read. `slots` and
+    /// `cells` are reused from record to record, so that a record costs no allocation unless it
+    /// holds arrays or escaped strings.
+    fn read_record<'a>(
+        &self,
+        record: &'a [u8],
+        slots: &mut Vec<Option<Loose<'a>>>,
+        cells: &mut Vec<Cell<'a>>,
+        follows: &mut Vec<usize>,
+    ) -> Result<(), ConversionError> {
         let text = std::str::from_utf8(record)
             .map_err(|e| malformed(format!("the record is not UTF-8 text: {e}")))?;
         if text.trim().is_empty() {
@@ -239,42 +262,109 @@ impl Converter {
             ));
         }
         let mut de = serde_json::Deserializer::from_str(text);
-        let mut slots: Vec<Option<Loose<'a>>> = vec![None; self.columns.len()];
+        slots.clear();
+        slots.resize(self.columns.len(), None);
         de.deserialize_any(RecordVisitor {
+            columns: &self.columns,
             index: &self.index,
-            slots: &mut slots,
+            slots,
+            follows,
         })
         .map_err(|e| malformed(format!("the record is not a JSON object the SerDe can read: {e}")))?;
         de.end()
             .map_err(|e| malformed(format!("more than one JSON value in the record: {e}")))?;
-        self.columns
-            .iter()
-            .zip(slots)
-            .map(|(column, slot)| match slot {
-                None | Some(Loose::Null) => Ok(Cell::Null),
+        cells.clear();
+        for (column, slot) in self.columns.iter().zip(slots.drain(..)) {
+            cells.push(match slot {
+                None | Some(Loose::Null) => Cell::Null,
                 Some(value) => to_cell(&column.hive_type, value).map_err(|why| {
                     malformed(format!(
                         "column {} ({}): {why}",
                         column.name,
                         column.hive_type.name()
                     ))
-                }),
-            })
-            .collect()
+                })?,
+            });
+        }
+        Ok(())
     }
 
-    /// Converts `records` (each one JSON object, trailing whitespace allowed) into one batch.
-    pub fn convert<R: AsRef<[u8]>>(&self, records: &[R]) -> Converted {
+    /// Converts `records` (each one JSON object, trailing whitespace allowed) into one batch, in
+    /// input order, splitting large inputs over the converter's threads.
+    pub fn convert<R: AsRef<[u8]> + Sync>(&self, records: &[R]) -> Converted {
+        let threads = self.threads.min(records.len() / MIN_RECORDS_PER_THREAD).max(1);
+        if threads == 1 {
+            return self.convert_chunk(records);
+        }
+        let chunk = records.len().div_ceil(threads);
+        let parts: Vec<Converted> = std::thread::scope(|scope| {
+            let handles: Vec<_> = records
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || self.convert_chunk(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a conversion thread panicked"))
+                .collect()
+        });
+        let mut failed = Vec::new();
+        for (n, part) in parts.iter().enumerate() {
+            failed.extend(part.failed.iter().map(|(i, e)| (n * chunk + i, e.clone())));
+        }
+        // Concatenate column by column on the same threads: it copies every value once.
+        let columns = self.schema.fields().len();
+        let next = AtomicUsize::new(0);
+        let concat = || {
+            let mut done = Vec::new();
+            loop {
+                let c = next.fetch_add(1, Ordering::Relaxed);
+                if c >= columns {
+                    return done;
+                }
+                let arrays: Vec<&dyn Array> = parts.iter().map(|p| p.batch.column(c).as_ref()).collect();
+                done.push((
+                    c,
+                    arrow::compute::concat(&arrays).expect("parts share the schema"),
+                ));
+            }
+        };
+        let mut arrays: Vec<(usize, ArrayRef)> = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(concat)).collect();
+            let mut all = concat();
+            for helper in helpers {
+                all.extend(helper.join().expect("a concatenating thread panicked"));
+            }
+            all
+        });
+        arrays.sort_by_key(|(c, _)| *c);
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays.into_iter().map(|(_, a)| a).collect())
+            .expect("the parts share the converter's schema");
+        Converted { batch, failed }
+    }
+
+    /// Writes `batch` as one Parquet file with snappy compression (Firehose's default serializer
+    /// settings), encoding its columns on the converter's threads.
+    pub fn write_parquet(&self, batch: &RecordBatch) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+        write_parquet_threads(batch, self.threads)
+    }
+
+    fn convert_chunk<R: AsRef<[u8]>>(&self, records: &[R]) -> Converted {
         let mut builders: Vec<Box<dyn ArrayBuilder>> = self
             .columns
             .iter()
             .map(|c| make_builder(&c.hive_type.arrow_type(), records.len()))
             .collect();
         let mut failed = Vec::new();
+        let (mut slots, mut cells) = (Vec::new(), Vec::new());
+        let mut follows = vec![usize::MAX; self.columns.len() + 1];
         for (i, record) in records.iter().enumerate() {
-            match self.read_record(record.as_ref()) {
-                Ok(cells) => {
-                    for ((builder, column), cell) in builders.iter_mut().zip(&self.columns).zip(cells) {
+            // A record is appended only once every column has converted, so a failed record
+            // leaves no partial row behind.
+            match self.read_record(record.as_ref(), &mut slots, &mut cells, &mut follows) {
+                Ok(()) => {
+                    for ((builder, column), cell) in
+                        builders.iter_mut().zip(&self.columns).zip(cells.drain(..))
+                    {
                         append(builder.as_mut(), &column.hive_type, cell);
                     }
                 }
@@ -289,15 +379,76 @@ impl Converter {
 }
 
 /// Writes `batch` as one Parquet file with snappy compression (Firehose's default serializer
-/// settings).
+/// settings), on one thread.
 pub fn write_parquet(batch: &RecordBatch) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    write_parquet_threads(batch, 1)
+}
+
+/// The same file as `ArrowWriter` writes (row groups of at most its default row count, the Arrow
+/// schema in the footer), with the column chunks of each row group encoded and compressed on up
+/// to `threads` threads: columns are independent, so this is parquet's documented way to use
+/// several cores (`ArrowColumnWriter`).
+fn write_parquet_threads(batch: &RecordBatch, threads: usize) -> Result<Vec<u8>, ParquetError> {
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .build();
+    write_row_groups(batch, threads, props)
+}
+
+fn write_row_groups(
+    batch: &RecordBatch,
+    threads: usize,
+    props: WriterProperties,
+) -> Result<Vec<u8>, ParquetError> {
+    let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX);
     let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props))?;
-    writer.write(batch)?;
-    writer.close()?;
+    let schema = batch.schema();
+    let (mut file, factory) =
+        ArrowWriter::try_new(&mut out, schema.clone(), Some(props))?.into_serialized_writer()?;
+    let mut start = 0;
+    while start < batch.num_rows() {
+        let rows = batch.slice(start, max_rows.min(batch.num_rows() - start));
+        let mut writers = factory
+            .create_column_writers(file.flushed_row_groups().len())?
+            .into_iter();
+        // One job per leaf column, in schema order (a list column has one leaf).
+        let mut jobs = Vec::new();
+        for (field, array) in schema.fields().iter().zip(rows.columns()) {
+            for leaf in compute_leaves(field, array)? {
+                let writer = writers.next().expect("one writer per leaf column");
+                jobs.push(Mutex::new(Some((writer, leaf))));
+            }
+        }
+        let next = AtomicUsize::new(0);
+        let encode = || -> Result<Vec<(usize, ArrowColumnChunk)>, ParquetError> {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { return Ok(done) };
+                let (mut writer, leaf) = job.lock().expect("unpoisoned").take().expect("taken once");
+                writer.write(&leaf)?;
+                done.push((i, writer.close()?));
+            }
+        };
+        let mut chunks: Vec<(usize, ArrowColumnChunk)> = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads.min(jobs.len()))
+                .map(|_| scope.spawn(encode))
+                .collect();
+            let mut all = encode()?;
+            for helper in helpers {
+                all.extend(helper.join().expect("an encoding thread panicked")?);
+            }
+            Ok::<_, ParquetError>(all)
+        })?;
+        chunks.sort_by_key(|(i, _)| *i);
+        let mut row_group = file.next_row_group()?;
+        for (_, chunk) in chunks {
+            chunk.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
+        start += rows.num_rows();
+    }
+    file.close()?;
     Ok(out)
 }
 
@@ -328,8 +479,12 @@ enum Cell<'a> {
 }
 
 struct RecordVisitor<'i, 's, 'a> {
+    columns: &'i [GlueColumn],
     index: &'i HashMap<String, usize>,
     slots: &'s mut Vec<Option<Loose<'a>>>,
+    /// Records of one stream list their keys in the same order: `follows[c]` is the column whose
+    /// key came after column `c`'s in the last record (`follows[columns.len()]`: the first key).
+    follows: &'s mut Vec<usize>,
 }
 
 impl<'de, 'i, 's> Visitor<'de> for RecordVisitor<'i, 's, 'de> {
@@ -340,13 +495,22 @@ impl<'de, 'i, 's> Visitor<'de> for RecordVisitor<'i, 's, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Predict each key from the last record's key order before hashing it.
+        let mut previous = self.columns.len();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            // OpenX lower-cases keys; most keys already are, so avoid the allocation then.
-            let found = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            let predicted = self.follows[previous];
+            let found = if self.columns.get(predicted).is_some_and(|c| c.name == key) {
+                Some(predicted)
+            } else if key.bytes().any(|b| b.is_ascii_uppercase()) {
+                // OpenX lower-cases keys; most keys already are, so avoid the allocation then.
                 self.index.get(&key.to_lowercase()).copied()
             } else {
                 self.index.get(key.as_ref()).copied()
             };
+            if let Some(i) = found {
+                self.follows[previous] = i;
+                previous = i;
+            }
             match found {
                 Some(i) => self.slots[i] = Some(map.next_value::<Loose<'de>>()?),
                 None => {
@@ -550,6 +714,9 @@ fn timestamp_millis(value: &Loose) -> Option<i64> {
         Loose::Float(f) => Some((f * 1000.0).floor() as i64),
         Loose::Str(s) => {
             let s = s.trim();
+            if let Some(millis) = iso_millis(s) {
+                return Some(millis);
+            }
             if let Ok(n) = s.parse::<i64>() {
                 return epoch_to_millis(n);
             }
@@ -562,8 +729,66 @@ fn timestamp_millis(value: &Loose) -> Option<i64> {
     }
 }
 
+/// The usual shapes, `yyyy-MM-ddTHH:mm:ss[.fff]Z` and `yyyy-MM-dd HH:mm:ss[.fff]`, read without
+/// chrono's format-string interpreter (the conversion's hottest path); anything else, or an
+/// impossible date, returns None and takes the general path.
+fn iso_millis(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let rest = match b[10] {
+        b'T' => b[19..].strip_suffix(b"Z")?,
+        b' ' => &b[19..],
+        _ => return None,
+    };
+    let millis = match rest {
+        [] => 0,
+        [b'.', fraction @ ..] if !fraction.is_empty() && fraction.len() <= 9 => {
+            // Milliseconds: the first three digits, padded; finer digits are truncated.
+            let mut ms = 0;
+            for i in 0..3 {
+                ms = ms * 10 + fraction.get(i).map_or(Some(0), |&d| digit(d))?;
+            }
+            if !fraction.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            ms
+        }
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(number(&b[0..4])? as i32, number(&b[5..7])?, number(&b[8..10])?)?;
+    let time = date.and_hms_milli_opt(
+        number(&b[11..13])?,
+        number(&b[14..16])?,
+        number(&b[17..19])?,
+        millis,
+    )?;
+    Some(time.and_utc().timestamp_millis())
+}
+
+fn digit(d: u8) -> Option<u32> {
+    d.is_ascii_digit().then(|| u32::from(d - b'0'))
+}
+
+fn number(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0, |n, &d| Some(n * 10 + digit(d)?))
+}
+
 fn date_days(s: &str) -> Option<i32> {
-    let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
+    let s = s.trim();
+    let b = s.as_bytes();
+    // `yyyy-MM-dd` without the format interpreter; other shapes take chrono's general path.
+    let fast = || {
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        NaiveDate::from_ymd_opt(number(&b[0..4])? as i32, number(&b[5..7])?, number(&b[8..10])?)
+    };
+    let date = match fast() {
+        Some(date) => date,
+        None => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?,
+    };
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
     i32::try_from((date - epoch).num_days()).ok()
 }
@@ -724,6 +949,127 @@ mod tests {
             out.failed[0].1.message.contains("column n (int)"),
             "{}",
             out.failed[0].1
+        );
+    }
+
+    #[test]
+    fn fast_timestamp_and_date_paths_agree_with_chrono() {
+        let chrono_millis = |s: &str| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.fZ")
+                .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+                .ok()
+                .map(|t| t.and_utc().timestamp_millis())
+        };
+        for s in [
+            "2026-11-24T08:15:30Z",
+            "2026-11-24T08:15:30.1Z",
+            "2026-11-24T08:15:30.123Z",
+            "2026-11-24T08:15:30.123456789Z",
+            "2026-11-24 08:15:30",
+            "2026-11-24 08:15:30.5",
+            "1969-12-31T23:59:59.999Z",
+            "2024-02-29T00:00:00Z",
+        ] {
+            assert_eq!(iso_millis(s), chrono_millis(s), "{s}");
+            assert!(iso_millis(s).is_some(), "{s} takes the fast path");
+        }
+        // Shapes the fast path leaves to chrono, or that neither accepts.
+        for s in [
+            "2026-11-24T08:15:30",
+            "2026-11-24 08:15:30Z",
+            "2025-02-29T00:00:00Z",
+            "2026-11-24T25:00:00Z",
+            "2026-11-24T08:15:30.Z",
+            "2026-11-24T08:15:30.1234567891Z",
+            "2026-1x-24T08:15:30Z",
+        ] {
+            assert_eq!(iso_millis(s), None, "{s}");
+            assert_eq!(timestamp_millis(&Loose::Str(s.into())), chrono_millis(s), "{s}");
+        }
+        for s in ["2026-11-24", "1970-01-01", "1969-12-31", "2024-02-29"] {
+            let chrono_days = (NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+                - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
+            .num_days() as i32;
+            assert_eq!(date_days(s), Some(chrono_days), "{s}");
+        }
+        assert_eq!(date_days("2025-02-29"), None);
+        assert_eq!(date_days("2026-11-xx"), None);
+    }
+
+    #[test]
+    fn keys_out_of_column_order_still_land_in_their_columns() {
+        let c = converter();
+        let out = c.convert(&[br#"{"tags":["t"],"at":0,"n":2,"id":"z"}"#.as_slice()]);
+        assert!(out.failed.is_empty(), "{:?}", out.failed);
+        let b = &out.batch;
+        assert_eq!(b.column(0).as_string::<i32>().value(0), "z");
+        assert_eq!(b.column(1).as_primitive::<Int32Type>().value(0), 2);
+        assert_eq!(b.column(3).as_list::<i32>().value(0).len(), 1);
+    }
+
+    /// Records of every kind (good, failing, arrays, NULLs) so that threads split a mixed input.
+    fn mixed_records(n: usize) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| match i % 7 {
+                0 => format!(r#"{{"id":"r{i}","n":{i},"tags":["a{i}","b"]}}"#),
+                1 => format!(r#"{{"id":"r{i}","n":"not a number"}}"#),
+                2 => format!(r#"{{"at":"2026-11-24T08:15:{:02}.5Z","tags":[]}}"#, i % 60),
+                3 => "not json".to_owned(),
+                _ => format!(r#"{{"ID":"r{i}","at":{}}}"#, 1_795_507_200 + i),
+            })
+            .map(String::into_bytes)
+            .collect()
+    }
+
+    #[test]
+    fn threads_give_the_same_batch_and_failures_as_one() {
+        let records = mixed_records(3 * MIN_RECORDS_PER_THREAD + 17);
+        let one = converter().convert(&records);
+        let three = converter().with_threads(3).convert(&records);
+        assert_eq!(one.batch, three.batch);
+        assert_eq!(one.failed, three.failed);
+        assert_eq!(one.batch.num_rows() + one.failed.len(), records.len());
+        // Failure indices point at the input records, across the threads' chunks.
+        let last = one.failed.last().expect("some records fail").0;
+        assert!(last > 2 * MIN_RECORDS_PER_THREAD, "{last}");
+        assert_eq!(records[last], b"not json".to_vec());
+    }
+
+    fn read_back(body: Vec<u8>) -> (Vec<RecordBatch>, usize) {
+        use std::io::Write;
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&body).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let groups = reader.metadata().num_row_groups();
+        (reader.build().unwrap().collect::<Result<_, _>>().unwrap(), groups)
+    }
+
+    #[test]
+    fn parallel_parquet_holds_the_batch_in_row_groups_of_the_limit() {
+        let c = converter().with_threads(3);
+        let batch = c.convert(&mixed_records(5_000)).batch;
+        let (single, groups) = read_back(write_parquet(&batch).unwrap());
+        assert_eq!(groups, 1);
+        assert_eq!(
+            arrow::compute::concat_batches(&c.schema(), &single).unwrap(),
+            batch
+        );
+
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(1_000))
+            .build();
+        let (batches, groups) = read_back(write_row_groups(&batch, 3, props).unwrap());
+        assert_eq!(groups, batch.num_rows().div_ceil(1_000));
+        let back = arrow::compute::concat_batches(&c.schema(), &batches).unwrap();
+        assert_eq!(back, batch);
+        // The footer carries the Arrow schema, as ArrowWriter's does (UTC timestamps stay UTC).
+        assert_eq!(back.schema(), c.schema());
+
+        let (empty, groups) = read_back(c.write_parquet(&batch.slice(0, 0)).unwrap());
+        assert_eq!(
+            (empty.iter().map(RecordBatch::num_rows).sum::<usize>(), groups),
+            (0, 0)
         );
     }
 

@@ -28,7 +28,7 @@ use flate2::write::GzEncoder;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::convert::{write_parquet, Converter};
+use crate::convert::Converter;
 use crate::naming::{object_name, Template, Values};
 use crate::processor::{self, Event, EventRecord, InvocationError, Outcome, Processor};
 use crate::store::ObjectStore;
@@ -286,7 +286,9 @@ impl Pipeline {
             error_prefix,
             raw_prefix: Template::parse(&s.raw_backup_prefix)?,
             active_partition_limit: config.active_partition_limit,
-            converter: Converter::from_glue(&config.glue_table)?,
+            // Conversion is the delivery's heaviest work: use every core, as Firehose's fleet would.
+            converter: Converter::from_glue(&config.glue_table)?
+                .with_threads(std::thread::available_parallelism().map_or(1, |n| n.get())),
             processor: config.processor.clone(),
             store,
             stats,
@@ -629,7 +631,7 @@ impl Pipeline {
             .map(|(r, _)| r)
             .collect();
         if let Some(oldest) = delivered.iter().map(|r| r.source.arrival_ms).min() {
-            match cpu(|| write_parquet(&converted.batch)) {
+            match cpu(|| self.converter.write_parquet(&converted.batch)) {
                 Ok(body) => {
                     let values = Values {
                         oldest_arrival: at(oldest),
