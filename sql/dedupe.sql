@@ -5,9 +5,12 @@
 -- Creates the view track_observations_dedup that every other query reads. Athena: run once after
 -- the table exists (infra/ does); the local engine runs it when it opens the lake.
 -- The same record_key always lands in the same source and dt (dt is the UTC date of event_at, and
--- event_at is part of what the key identifies), so partitioning the window by source and dt first
--- changes no result but lets a filter on source or dt through the view prune partitions in both
--- engines. Of the copies, the first one observed is kept.
+-- event_at is part of what the key identifies). So the view sorts each (source, dt) partition by
+-- record_key, then observed_at, and keeps a row when the row before it has another key: the first
+-- observed copy. Partitioning by source and dt lets a filter on either through the view prune
+-- partitions in both engines; this form is also several times faster than
+-- `row_number() OVER (PARTITION BY source, dt, record_key ...) = 1`, which makes each record_key
+-- its own window partition (measured with the local engine: README, Benchmarks).
 CREATE OR REPLACE VIEW track_observations_dedup AS
 SELECT
     record_key, event_at, observed_at, added_at, user_id, context_id, position, snapshot_id,
@@ -18,7 +21,7 @@ SELECT
 FROM (
     SELECT
         t.*,
-        row_number() OVER (PARTITION BY source, dt, record_key ORDER BY observed_at) AS copy_number
+        lag(record_key) OVER (PARTITION BY source, dt ORDER BY record_key, observed_at) AS previous_key
     FROM track_observations t
-) numbered
-WHERE copy_number = 1
+) ordered
+WHERE previous_key IS DISTINCT FROM record_key
