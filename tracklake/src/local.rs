@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use arrow::record_batch::RecordBatch;
 use local_athena::{format_batches, LocalAthena, OutputFormat};
 use local_firehose::{DeliveryStats, FirehoseConfig, LocalFirehose, Output};
 use producer::spotify::SpotifyConfig;
@@ -102,11 +103,13 @@ pub async fn render_analytics(lake: &Path) -> Result<String, String> {
     let mut out = String::new();
     for (name, rows) in SUMMARY_QUERIES {
         let query = athena.named(name).map_err(|e| e.to_string())?;
-        let sql = format!("SELECT * FROM ({}) LIMIT {rows}", strip_semicolon(&query.sql));
+        // The query as written, cut here: wrapped in `SELECT * FROM (...) LIMIT n`, its ORDER BY
+        // would be dropped (SQL keeps no order through a subquery, and DataFusion removes it).
         let batches = athena
-            .query(&sql)
+            .run_named(name)
             .await
             .map_err(|e| format!("named query {name}: {e}"))?;
+        let batches = first_rows(batches, *rows);
         let table = format_batches(&batches, OutputFormat::Table).map_err(|e| e.to_string())?;
         let _ = writeln!(out, "\n{name}: {}", query.question);
         let _ = writeln!(out, "{table}");
@@ -118,6 +121,44 @@ pub async fn render_analytics(lake: &Path) -> Result<String, String> {
     Ok(out)
 }
 
-fn strip_semicolon(sql: &str) -> &str {
-    sql.trim().trim_end_matches(';').trim_end()
+/// The first `n` rows of a result, in order (an empty result keeps its columns).
+fn first_rows(batches: Vec<RecordBatch>, n: usize) -> Vec<RecordBatch> {
+    let mut left = n;
+    let mut out = Vec::new();
+    for batch in batches {
+        if left == 0 && !out.is_empty() {
+            break;
+        }
+        let take = batch.num_rows().min(left);
+        out.push(batch.slice(0, take));
+        left -= take;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{AsArray, Int32Array};
+    use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+    use std::sync::Arc;
+
+    fn batch(values: &[i32]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int32, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int32Array::from(values.to_vec()))]).unwrap()
+    }
+
+    #[test]
+    fn first_rows_keeps_order_across_batches_and_the_columns_of_an_empty_cut() {
+        let cut = first_rows(vec![batch(&[1, 2]), batch(&[3, 4]), batch(&[5])], 3);
+        let values: Vec<i32> = cut
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int32Type>().values().to_vec())
+            .collect();
+        assert_eq!(values, vec![1, 2, 3]);
+        let none = first_rows(vec![batch(&[1])], 0);
+        assert_eq!(none.len(), 1);
+        assert_eq!(none[0].num_rows(), 0);
+        assert_eq!(none[0].num_columns(), 1);
+    }
 }
