@@ -32,7 +32,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use chrono::{NaiveDate, NaiveDateTime};
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk};
+use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::errors::ParquetError;
@@ -297,47 +297,19 @@ impl Converter {
             return self.convert_chunk(records);
         }
         let chunk = records.len().div_ceil(threads);
-        let parts: Vec<Converted> = std::thread::scope(|scope| {
-            let handles: Vec<_> = records
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || self.convert_chunk(part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a conversion thread panicked"))
-                .collect()
+        let parts: Vec<Converted> = on_threads(records.len().div_ceil(chunk), threads, |k| {
+            self.convert_chunk(&records[k * chunk..records.len().min((k + 1) * chunk)])
         });
         let mut failed = Vec::new();
         for (n, part) in parts.iter().enumerate() {
             failed.extend(part.failed.iter().map(|(i, e)| (n * chunk + i, e.clone())));
         }
         // Concatenate column by column on the same threads: it copies every value once.
-        let columns = self.schema.fields().len();
-        let next = AtomicUsize::new(0);
-        let concat = || {
-            let mut done = Vec::new();
-            loop {
-                let c = next.fetch_add(1, Ordering::Relaxed);
-                if c >= columns {
-                    return done;
-                }
-                let arrays: Vec<&dyn Array> = parts.iter().map(|p| p.batch.column(c).as_ref()).collect();
-                done.push((
-                    c,
-                    arrow::compute::concat(&arrays).expect("parts share the schema"),
-                ));
-            }
-        };
-        let mut arrays: Vec<(usize, ArrayRef)> = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(concat)).collect();
-            let mut all = concat();
-            for helper in helpers {
-                all.extend(helper.join().expect("a concatenating thread panicked"));
-            }
-            all
+        let arrays = on_threads(self.schema.fields().len(), threads, |c| {
+            let arrays: Vec<&dyn Array> = parts.iter().map(|p| p.batch.column(c).as_ref()).collect();
+            arrow::compute::concat(&arrays).expect("parts share the schema")
         });
-        arrays.sort_by_key(|(c, _)| *c);
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays.into_iter().map(|(_, a)| a).collect())
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)
             .expect("the parts share the converter's schema");
         Converted { batch, failed }
     }
@@ -419,37 +391,46 @@ fn write_row_groups(
                 jobs.push(Mutex::new(Some((writer, leaf))));
             }
         }
-        let next = AtomicUsize::new(0);
-        let encode = || -> Result<Vec<(usize, ArrowColumnChunk)>, ParquetError> {
-            let mut done = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { return Ok(done) };
-                let (mut writer, leaf) = job.lock().expect("unpoisoned").take().expect("taken once");
-                writer.write(&leaf)?;
-                done.push((i, writer.close()?));
-            }
-        };
-        let mut chunks: Vec<(usize, ArrowColumnChunk)> = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads.min(jobs.len()))
-                .map(|_| scope.spawn(encode))
-                .collect();
-            let mut all = encode()?;
-            for helper in helpers {
-                all.extend(helper.join().expect("an encoding thread panicked")?);
-            }
-            Ok::<_, ParquetError>(all)
-        })?;
-        chunks.sort_by_key(|(i, _)| *i);
+        let chunks = on_threads(jobs.len(), threads, |i| {
+            let (mut writer, leaf) = jobs[i].lock().expect("unpoisoned").take().expect("taken once");
+            writer.write(&leaf)?;
+            writer.close()
+        });
         let mut row_group = file.next_row_group()?;
-        for (_, chunk) in chunks {
-            chunk.append_to_row_group(&mut row_group)?;
+        for chunk in chunks {
+            chunk?.append_to_row_group(&mut row_group)?;
         }
         row_group.close()?;
         start += rows.num_rows();
     }
     file.close()?;
     Ok(out)
+}
+
+/// Runs `job(i)` for every `i` in `0..jobs` on up to `threads` threads (the caller's included),
+/// each thread taking the next index when it is free, and returns the results in index order.
+fn on_threads<T: Send>(jobs: usize, threads: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= jobs {
+                return done;
+            }
+            done.push((i, job(i)));
+        }
+    };
+    let mut all = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads.min(jobs)).map(|_| scope.spawn(work)).collect();
+        let mut all = work();
+        for helper in helpers {
+            all.extend(helper.join().expect("a worker thread panicked"));
+        }
+        all
+    });
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, result)| result).collect()
 }
 
 /// A JSON value as read, strings borrowed where the input allows.
