@@ -2,26 +2,24 @@
 -- question: Which artists did the user play most in the 28 days up to their latest play?
 --
 -- Counted by each track's primary (first) artist. The window ends at the latest play in the lake.
--- Ties share a rank; ranks 1 to 20 are shown.
+-- Ties share a rank; ranks 1 to 20 are shown. As in top_tracks, the latest play is a window over
+-- the same rows, so the lake is read once.
 WITH plays AS (
-    SELECT primary_artist_id, primary_artist_name, track_id, duration_ms, event_at
+    SELECT primary_artist_id, primary_artist_name, track_id, duration_ms, event_at,
+           max(event_at) OVER () AS latest_play
     FROM track_observations_dedup
     WHERE source = 'recently_played' AND primary_artist_id IS NOT NULL
 ),
-last_play AS (
-    SELECT max(event_at) AS played_at FROM plays
-),
 counted AS (
     SELECT
-        p.primary_artist_id AS artist_id,
-        max(p.primary_artist_name) AS artist_name,
+        primary_artist_id AS artist_id,
+        max(primary_artist_name) AS artist_name,
         count(*) AS plays,
-        count(DISTINCT p.track_id) AS distinct_tracks,
-        round(CAST(sum(p.duration_ms) AS DOUBLE) / 60000, 1) AS minutes_played
-    FROM plays p
-    CROSS JOIN last_play l
-    WHERE p.event_at > l.played_at - INTERVAL '28' DAY
-    GROUP BY p.primary_artist_id
+        count(DISTINCT track_id) AS distinct_tracks,
+        round(CAST(sum(duration_ms) AS DOUBLE) / 60000, 1) AS minutes_played
+    FROM plays
+    WHERE event_at > latest_play - INTERVAL '28' DAY
+    GROUP BY primary_artist_id
 ),
 ranked AS (
     SELECT rank() OVER (ORDER BY plays DESC) AS rank, counted.* FROM counted
