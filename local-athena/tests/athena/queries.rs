@@ -4,6 +4,7 @@ use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use local_athena::LocalAthena;
 
+use crate::lake::{top, write_lake, T1};
 use crate::scenario;
 
 /// The result as rows of display strings; NULL as "NULL".
@@ -322,6 +323,38 @@ async fn top_list_movement_compares_the_two_latest_snapshots_per_time_range() {
                 "dropped",
             ],
         ],
+    );
+}
+
+#[tokio::test]
+async fn top_list_movement_shows_a_track_listed_twice_once_at_its_best_rank() {
+    // A list that shifted between page reads can list a track twice in one snapshot: T1 at 4 and
+    // 2 in the latest. One row for T1, at rank 2, beside its previous rank 1.
+    let mut observations = scenario::observations();
+    observations.push(top(T1, "short_term", 4, "2026-11-27T06:00:00.000Z", None));
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_lake(dir.path(), &observations);
+    let athena = LocalAthena::open(dir.path()).await.expect("open");
+    let batches = athena
+        .run_named("top_list_movement")
+        .await
+        .expect("top_list_movement");
+    let t1: Vec<Vec<String>> = rows(&batches)
+        .into_iter()
+        .filter(|r| r[0] == "short_term" && r[2] == "Hold On")
+        .collect();
+    expect(
+        t1,
+        &[&[
+            "short_term",
+            "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+            "Hold On",
+            "Band of Horses",
+            "2",
+            "1",
+            "-1",
+            "down",
+        ]],
     );
 }
 
