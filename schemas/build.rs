@@ -28,6 +28,7 @@ fn write_record(out: &mut String, schema: &Value) {
     out.push_str("#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]\n");
     out.push_str("#[serde(deny_unknown_fields)]\npub struct TrackObservation {\n");
     let mut names = Vec::new();
+    let mut writer = String::new();
     for field in schema["fields"].as_array().expect("fields") {
         let name = field["name"].as_str().expect("field name");
         let ty =
@@ -38,9 +39,21 @@ fn write_record(out: &mut String, schema: &Value) {
             out.push_str("    #[serde(default)]\n");
         }
         writeln!(out, "    pub {name}: {ty},").unwrap();
+        let comma = if names.is_empty() { "" } else { "," };
+        writeln!(
+            writer,
+            "        out.extend_from_slice(br#\"{comma}\"{name}\":\"#);\n        self.{name}.write_json(out);"
+        )
+        .unwrap();
         names.push(name);
     }
     out.push_str("}\n\n");
+    // The same bytes as serde_json::to_vec of the struct, faster (see src/json_line.rs).
+    out.push_str("impl crate::json_line::WriteJson for TrackObservation {\n");
+    out.push_str("    fn write_json(&self, out: &mut Vec<u8>) {\n");
+    out.push_str("        out.push(b'{');\n");
+    out.push_str(&writer);
+    out.push_str("        out.push(b'}');\n    }\n}\n\n");
     out.push_str("/// The record's field names, in schema order.\n");
     writeln!(
         out,

@@ -29,6 +29,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The Lambda binary's allocator (src/main.rs), so the in-process figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The events of the throughput comparison: (label, target JSON bytes, Python iterations).
 const SIZES: [(&str, usize, usize); 2] = [("1 MiB", 1 << 20, 10), ("6 MiB", 6 << 20, 5)];
 /// Rust runs at least this many timed iterations, and goes on until `RUST_MIN_TIME` has passed.

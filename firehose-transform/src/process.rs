@@ -1,5 +1,6 @@
 //! The pure function Firehose's Lambda processor calls: one event in, one response out.
 
+use schemas::json_line::WriteJson as _;
 use serde_json::value::RawValue;
 
 use crate::firehose::{FirehoseEvent, FirehoseRecord, RecordResult, MAX_RESPONSE_BYTES};
@@ -10,6 +11,8 @@ use crate::summary::Summary;
 const B64: base64_simd::Base64 = base64_simd::STANDARD;
 const RESPONSE_OPEN: &str = r#"{"records":["#;
 const RESPONSE_CLOSE: &str = "]}";
+/// Room for a typical normalized line (about 1 KB), so that writing one rarely reallocates.
+const LINE_CAPACITY: usize = 1536;
 
 /// The response, already serialized (it is built as text to keep it within the size limit while
 /// it grows), and what happened to each record.
@@ -110,7 +113,8 @@ pub fn transform_record(record: &FirehoseRecord, decoded: &mut Vec<u8>) -> Outco
         Ok(Verdict::Keep(obs, source)) => {
             let dt = obs.event_at.utc_date();
             let source = source.as_str();
-            let mut line = serde_json::to_vec(&*obs).expect("a TrackObservation always serializes");
+            let mut line = Vec::with_capacity(LINE_CAPACITY);
+            obs.write_json(&mut line);
             line.push(b'\n');
             Outcome::Ok { line, source, dt }
         }
@@ -150,6 +154,12 @@ fn minimal_entry_len(record_id: &str) -> usize {
 }
 
 fn push_json_string(out: &mut String, s: &str) {
-    // serde_json escapes exactly as JSON requires; ids are short, so the temporary is cheap.
-    out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
+    if schemas::json_line::needs_escape(s) {
+        // serde_json escapes exactly as JSON requires; this is rare (record ids are digits).
+        out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
 }

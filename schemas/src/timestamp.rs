@@ -56,7 +56,7 @@ impl Timestamp {
 
     /// `YYYY-MM-DDTHH:MM:SS.sssZ`, written by hand: it runs twice per record on the hot path, and
     /// chrono's formatter allocates. The year is always 1-9999 (see [`Self::YEARS`]).
-    fn text(self) -> [u8; 24] {
+    pub(crate) fn text(self) -> [u8; 24] {
         let (date, time) = (self.0.date_naive(), self.0.time());
         let mut out = *b"0000-00-00T00:00:00.000Z";
         let mut put = |at: usize, width: usize, mut value: u32| {

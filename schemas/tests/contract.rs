@@ -381,3 +381,63 @@ fn envelope_keeps_spotify_object_byte_for_byte() {
         .unwrap()
         .contains(r#""spotify":{"id":"x", "name":"B\u00f6"}"#));
 }
+
+/// `write_json` (the transform's fast writer) must write exactly what serde_json writes.
+fn assert_same_json(record: &TrackObservation) {
+    use schemas::json_line::WriteJson as _;
+    let mut fast = Vec::new();
+    record.write_json(&mut fast);
+    let reference = serde_json::to_vec(record).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&fast),
+        String::from_utf8_lossy(&reference),
+        "TrackObservation::write_json and serde_json disagree"
+    );
+}
+
+#[test]
+fn record_write_json_is_serde_json_byte_for_byte() {
+    let full = full_record();
+    assert_same_json(&full);
+    let mut minimal = full.clone();
+    minimal.added_at = None;
+    minimal.user_id = None;
+    minimal.popularity = None;
+    minimal.album_release_date = None;
+    minimal.artist_ids = vec![];
+    minimal.artist_names = vec![];
+    assert_same_json(&minimal);
+    let mut odd = full.clone();
+    odd.track_name =
+        "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} del \u{7f} \u{2028} 😀".into();
+    odd.artist_names = vec!["\"".into(), "\\".into(), String::new(), "\u{1f}".into()];
+    odd.position = Some(i32::MIN);
+    odd.duration_ms = i32::MAX;
+    odd.explicit = true;
+    odd.event_at = Timestamp::parse("0001-01-01T00:00:00Z").unwrap();
+    odd.observed_at = Timestamp::parse("9999-12-31T23:59:59.999Z").unwrap();
+    assert_same_json(&odd);
+    for (y, m, d) in [
+        (1, 1, 1),
+        (9999, 12, 31),
+        (0, 2, 29),
+        (-5, 6, 7),
+        (10_000, 1, 1),
+        (123, 4, 5),
+    ] {
+        odd.album_release_date = chrono::NaiveDate::from_ymd_opt(y, m, d);
+        assert!(odd.album_release_date.is_some());
+        assert_same_json(&odd);
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn record_write_json_matches_serde_json_for_any_text(name in "\\PC*", raw in proptest::collection::vec(proptest::prelude::any::<char>(), 0..40)) {
+        let mut record = full_record();
+        record.track_name = name;
+        record.album_name = Some(raw.iter().collect());
+        record.artist_names = vec![raw.iter().rev().collect()];
+        assert_same_json(&record);
+    }
+}

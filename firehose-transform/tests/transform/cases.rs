@@ -331,3 +331,29 @@ fn regression_timestamps_outside_years_1_to_9999_are_rejected() {
                     "track": {"uri": "spotify:track:x", "name": "t", "duration_ms": 1, "explicit": false}}});
     assert_eq!(one(&out_of_range_added).0, ProcessingFailed);
 }
+
+/// JSON is UTF-8 (RFC 8259). A record with a byte sequence that is not UTF-8 fails as invalid JSON
+/// and says so, even when the bad bytes sit in a field the transform does not read.
+#[test]
+fn a_record_that_is_not_utf8_fails_as_invalid_json() {
+    let mut env = top(track(1), 1, OBSERVED);
+    env["spotify"]["href"] = json!("MARK");
+    let mut line = serde_json::to_vec(&env).unwrap();
+    assert_eq!(
+        one(&env).0,
+        Kept,
+        "the record is good before the bad byte goes in"
+    );
+    let at = line.windows(4).position(|w| w == b"MARK").unwrap();
+    line[at + 1] = 0xff;
+    let failure = firehose_transform::normalize::normalize_bytes(&line).unwrap_err();
+    assert_eq!(
+        failure.reason,
+        firehose_transform::normalize::FailReason::InvalidJson
+    );
+    assert!(failure.detail.contains("UTF-8"), "{}", failure.detail);
+    let r = crate::support::response(&firehose_transform::sample::event([line]))
+        .records
+        .remove(0);
+    assert_eq!(r.result, ProcessingFailed);
+}
