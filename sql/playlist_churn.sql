@@ -5,45 +5,62 @@
 -- A snapshot is one snapshot_id of a playlist, ordered by when it was first read. An entry is a
 -- track_uri (local files have no track_id); a track moved within the playlist is no change.
 -- A playlist's first snapshot has no previous one, so it lists no changes.
+--
+-- The lake is read once: each snapshot gets its number n within the playlist, and each entry
+-- learns from windows over the same rows in which snapshots its track appears next to it, and
+-- the ids of snapshots n-1 and n+1. An entry of snapshot n whose track is not in n-1 was added
+-- at n; one whose track is not in n+1 was removed at n+1. (Joining snapshots to their previous
+-- one reads the lake once per reference in engines that inline CTEs, as DataFusion does.)
 WITH entries AS (
-    SELECT DISTINCT context_id AS playlist_id, snapshot_id, track_uri, track_name, primary_artist_name
-    FROM track_observations_dedup
-    WHERE source = 'playlist' AND snapshot_id IS NOT NULL
-),
-snapshots AS (
-    SELECT context_id AS playlist_id, snapshot_id, min(observed_at) AS first_seen_at
-    FROM track_observations_dedup
-    WHERE source = 'playlist' AND snapshot_id IS NOT NULL
-    GROUP BY context_id, snapshot_id
-),
-pairs AS (
     SELECT
-        playlist_id, snapshot_id, first_seen_at,
-        lag(snapshot_id) OVER (PARTITION BY playlist_id ORDER BY first_seen_at) AS previous_snapshot_id
-    FROM snapshots
+        context_id AS playlist_id, snapshot_id, track_uri,
+        max(track_name) AS track_name, max(primary_artist_name) AS artist_name,
+        min(min(observed_at)) OVER (PARTITION BY context_id, snapshot_id) AS snapshot_seen_at
+    FROM track_observations_dedup
+    WHERE source = 'playlist' AND snapshot_id IS NOT NULL
+    GROUP BY context_id, snapshot_id, track_uri
 ),
-added AS (
-    SELECT p.playlist_id, p.snapshot_id, p.previous_snapshot_id, p.first_seen_at, 'added' AS change,
-           e.track_uri, e.track_name, e.primary_artist_name
-    FROM pairs p
-    JOIN entries e ON e.playlist_id = p.playlist_id AND e.snapshot_id = p.snapshot_id
-    LEFT JOIN entries o
-      ON o.playlist_id = p.playlist_id AND o.snapshot_id = p.previous_snapshot_id
-     AND o.track_uri = e.track_uri
-    WHERE p.previous_snapshot_id IS NOT NULL AND o.track_uri IS NULL
+numbered AS (
+    SELECT
+        *,
+        dense_rank() OVER (PARTITION BY playlist_id ORDER BY snapshot_seen_at, snapshot_id) AS n
+    FROM entries
 ),
-removed AS (
-    SELECT p.playlist_id, p.snapshot_id, p.previous_snapshot_id, p.first_seen_at, 'removed' AS change,
-           o.track_uri, o.track_name, o.primary_artist_name
-    FROM pairs p
-    JOIN entries o ON o.playlist_id = p.playlist_id AND o.snapshot_id = p.previous_snapshot_id
-    LEFT JOIN entries e
-      ON e.playlist_id = p.playlist_id AND e.snapshot_id = p.snapshot_id
-     AND e.track_uri = o.track_uri
-    WHERE e.track_uri IS NULL
+linked AS (
+    SELECT
+        *,
+        lag(n) OVER (PARTITION BY playlist_id, track_uri ORDER BY n) AS track_previous_n,
+        lead(n) OVER (PARTITION BY playlist_id, track_uri ORDER BY n) AS track_next_n,
+        max(n) OVER (PARTITION BY playlist_id) AS last_n,
+        first_value(snapshot_id) OVER (
+            PARTITION BY playlist_id ORDER BY n RANGE BETWEEN 1 PRECEDING AND 1 PRECEDING
+        ) AS previous_snapshot_id,
+        first_value(snapshot_id) OVER (
+            PARTITION BY playlist_id ORDER BY n RANGE BETWEEN 1 FOLLOWING AND 1 FOLLOWING
+        ) AS next_snapshot_id,
+        first_value(snapshot_seen_at) OVER (
+            PARTITION BY playlist_id ORDER BY n RANGE BETWEEN 1 FOLLOWING AND 1 FOLLOWING
+        ) AS next_snapshot_seen_at
+    FROM numbered
+),
+changes AS (
+    -- Each entry is looked at twice, as a possible addition (at n) and a possible removal (at n+1).
+    SELECT
+        l.playlist_id, l.track_uri, l.track_name, l.artist_name, c.change,
+        CASE c.change WHEN 'added' THEN l.snapshot_id ELSE l.next_snapshot_id END AS snapshot_id,
+        CASE c.change WHEN 'added' THEN l.previous_snapshot_id ELSE l.snapshot_id END
+            AS previous_snapshot_id,
+        CASE c.change WHEN 'added' THEN l.snapshot_seen_at ELSE l.next_snapshot_seen_at END
+            AS snapshot_seen_at
+    FROM linked l
+    CROSS JOIN (VALUES ('added'), ('removed')) AS c (change)
+    WHERE (c.change = 'added' AND l.n > 1
+           AND (l.track_previous_n IS NULL OR l.track_previous_n < l.n - 1))
+       OR (c.change = 'removed' AND l.n < l.last_n
+           AND (l.track_next_n IS NULL OR l.track_next_n > l.n + 1))
 )
 SELECT
-    playlist_id, snapshot_id, previous_snapshot_id, first_seen_at AS snapshot_seen_at, change,
-    track_uri, track_name, primary_artist_name AS artist_name
-FROM (SELECT * FROM added UNION ALL SELECT * FROM removed) changes
+    playlist_id, snapshot_id, previous_snapshot_id, snapshot_seen_at, change,
+    track_uri, track_name, artist_name
+FROM changes
 ORDER BY playlist_id, snapshot_seen_at, change, track_uri

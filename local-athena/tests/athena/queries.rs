@@ -4,7 +4,7 @@ use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use local_athena::LocalAthena;
 
-use crate::lake::{top, write_lake, T1};
+use crate::lake::{entry, top, write_lake, T1, T2, T3, T5};
 use crate::scenario;
 
 /// The result as rows of display strings; NULL as "NULL".
@@ -414,6 +414,50 @@ async fn playlist_churn_finds_added_and_removed_entries_between_snapshots() {
                 "Hold On",
                 "Band of Horses",
             ],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn playlist_churn_compares_each_snapshot_with_the_one_before_only() {
+    // A third snapshot S3, read 11-29: T1 comes back (removed at S2, added again at S3), the
+    // local file leaves, T2, T3 and T5 stay. S3 is compared with S2 alone: T1's presence in S1
+    // changes nothing, and S2's changes are still listed against S1.
+    let mut observations = scenario::observations();
+    let (pl, s1, s2, s3) = (
+        scenario::PLAYLIST,
+        "AAAAA2kxNjMzNjE0ODAw",
+        "AAAAB5kxNjMzNjk5OTAw",
+        "AAAAC3kxNjM0MDAwMDAw",
+    );
+    for (i, t) in [T2, T3, T5, T1].into_iter().enumerate() {
+        observations.push(entry(
+            t,
+            pl,
+            s3,
+            i as i32,
+            "2025-03-01T12:00:00.000Z",
+            "2026-11-29T07:00:00.000Z",
+        ));
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_lake(dir.path(), &observations);
+    let athena = LocalAthena::open(dir.path()).await.expect("open");
+    let batches = athena.run_named("playlist_churn").await.expect("playlist_churn");
+    let (at_s2, at_s3) = ("2026-11-27T07:00:00Z", "2026-11-29T07:00:00Z");
+    let local = "spotify:local:Unknown:Demo tape:Demo tape:200";
+    let (t1, t5) = (
+        "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+        "spotify:track:0VjIjW4GlUZAMYd2vXMi3b",
+    );
+    expect(
+        rows(&batches),
+        &[
+            &[pl, s2, s1, at_s2, "added", local, "Demo tape", "Unknown"],
+            &[pl, s2, s1, at_s2, "added", t5, "Blinding Lights", "The Weeknd"],
+            &[pl, s2, s1, at_s2, "removed", t1, "Hold On", "Band of Horses"],
+            &[pl, s3, s2, at_s3, "added", t1, "Hold On", "Band of Horses"],
+            &[pl, s3, s2, at_s3, "removed", local, "Demo tape", "Unknown"],
         ],
     );
 }
