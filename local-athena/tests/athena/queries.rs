@@ -4,7 +4,7 @@ use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use local_athena::LocalAthena;
 
-use crate::lake::{entry, top, write_lake, T1, T2, T3, T5};
+use crate::lake::{entry, play, top, write_lake, T1, T2, T3, T4, T5};
 use crate::scenario;
 
 /// The result as rows of display strings; NULL as "NULL".
@@ -518,6 +518,40 @@ async fn popularity_trend_leaves_out_null_popularity_never_counting_it_as_zero()
                 "5.0",
             ],
         ],
+    );
+}
+
+#[tokio::test]
+async fn popularity_trend_counts_an_observation_once_by_its_first_copy_with_a_value() {
+    // A play of T4 read three times: first without popularity, then with 30 (twice, the second
+    // copy a resent batch). It is one measurement, of 30, in the week of the copy that carried it.
+    let first = play(T4, "2026-11-25T10:00:00.000Z");
+    let mut measured = first.copy_observed_at("2026-12-01T09:00:00.000Z");
+    measured.record["popularity"] = serde_json::json!(30);
+    let resent = measured.copy_observed_at("2026-12-02T09:00:00.000Z");
+    let mut observations = scenario::observations();
+    observations.extend([first, measured, resent]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_lake(dir.path(), &observations);
+    let athena = LocalAthena::open(dir.path()).await.expect("open");
+    let batches = athena
+        .run_named("popularity_trend")
+        .await
+        .expect("popularity_trend");
+    let t4: Vec<Vec<String>> = rows(&batches).into_iter().filter(|r| r[0] == T4.id).collect();
+    expect(
+        t4,
+        &[&[
+            T4.id,
+            T4.name,
+            T4.artist_name,
+            "2026-11-30",
+            "30.0",
+            "30",
+            "30",
+            "1",
+            "NULL",
+        ]],
     );
 }
 
