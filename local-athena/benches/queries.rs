@@ -3,8 +3,10 @@
 //!
 //! `cargo bench -p local-athena` (rows: `TRACKLAKE_BENCH_ROWS`, default 1,000,000). The lake is a
 //! generated listening history written as the local Firehose writes it (snappy Parquet under
-//! `processed/source=…/dt=…/`). Each query runs once to warm up, then `RUNS` times; the median
-//! is printed. Both engines use the same number of threads. It only prints figures.
+//! `processed/source=…/dt=…/`). Each query runs once on each engine to warm up, then `RUNS`
+//! rounds in which the two engines take turns; the medians are printed, and the speed ratio is the
+//! median of the rounds' ratios, with their range. Both engines use the same number of threads.
+//! It only prints figures.
 //!
 //! DuckDB is asked with `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else
 //! `python3`; without the `duckdb` module the DuckDB column says so and is skipped.
@@ -83,41 +85,63 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let local: Vec<(String, Duration, usize)> = runtime.block_on(async {
-        let athena = LocalAthena::open(dir).await.expect("open the lake");
-        let mut out = Vec::new();
-        for q in athena.queries().iter().filter(|q| !q.is_view()) {
-            let count = |b: &[arrow::array::RecordBatch]| b.iter().map(|b| b.num_rows()).sum::<usize>();
-            let n = count(&athena.run_named(&q.name).await.expect("query"));
-            let mut times = Vec::with_capacity(RUNS);
-            for _ in 0..RUNS {
-                let t = Instant::now();
-                athena.run_named(&q.name).await.expect("query");
-                times.push(t.elapsed());
-            }
-            out.push((q.name.clone(), median(times), n));
-        }
-        out
-    });
+    let athena = runtime.block_on(LocalAthena::open(dir)).expect("open the lake");
+    let mut duck = DuckDb::start(dir, threads);
+    let local_run = |name: &str| {
+        let t = Instant::now();
+        let batches = runtime.block_on(athena.run_named(name)).expect("query");
+        (t.elapsed(), batches.iter().map(|b| b.num_rows()).sum::<usize>())
+    };
 
-    let duck = duckdb(dir, threads);
     println!();
-    println!("| query | rows out | local Athena (DataFusion) ms | DuckDB ms | local speed-up (DuckDB ms / local ms) |");
-    println!("|---|---|---|---|---|");
-    for (name, time, n) in &local {
-        let ms = time.as_secs_f64() * 1e3;
-        match duck.as_ref().ok().and_then(|d| d.get(name)) {
-            Some(d) => {
-                let dms = d["median_s"].as_f64().unwrap() * 1e3;
-                println!("| {name} | {n} | {ms:.1} | {dms:.1} | {:.2}x |", dms / ms);
+    println!(
+        "| query | rows out | local Athena (DataFusion) ms | DuckDB ms | local speed (DuckDB ms / local ms) | range |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for q in athena.queries().iter().filter(|q| !q.is_view()) {
+        let name = q.name.as_str();
+        // One warm-up run each, then RUNS rounds in which the engines take turns, so that a slow
+        // spell of this shared machine falls on both rather than on one.
+        let (_, rows) = local_run(name);
+        let duck_sql = duckdb_sql(&q.sql);
+        let mut duck_rows = duck.as_mut().ok().map(|d| d.run(&duck_sql).map(|(_, n)| n));
+        let (mut local_times, mut duck_times) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
+        for _ in 0..RUNS {
+            local_times.push(local_run(name).0);
+            if !matches!(duck_rows, Some(Ok(_))) {
+                continue;
+            }
+            if let Ok(d) = duck.as_mut() {
+                match d.run(&duck_sql) {
+                    Ok((time, _)) => duck_times.push(time),
+                    Err(why) => duck_rows = Some(Err(why)),
+                }
+            }
+        }
+        let ms = median(local_times.clone()).as_secs_f64() * 1e3;
+        match duck_rows {
+            Some(Ok(n)) if duck_times.len() == RUNS => {
                 // Timing different answers would compare nothing.
                 assert_eq!(
-                    d["rows"].as_u64(),
-                    Some(*n as u64),
+                    n, rows,
                     "{name}: DuckDB returned another number of rows than the local Athena"
                 );
+                let dms = median(duck_times.clone()).as_secs_f64() * 1e3;
+                let mut ratios: Vec<f64> = duck_times
+                    .iter()
+                    .zip(&local_times)
+                    .map(|(d, l)| d.as_secs_f64() / l.as_secs_f64())
+                    .collect();
+                ratios.sort_by(f64::total_cmp);
+                println!(
+                    "| {name} | {rows} | {ms:.1} | {dms:.1} | {:.2}x | {:.2}-{:.2}x |",
+                    ratios[RUNS / 2],
+                    ratios[0],
+                    ratios[RUNS - 1]
+                );
             }
-            None => println!("| {name} | {n} | {ms:.1} | - | - |"),
+            Some(Err(why)) => println!("| {name} | {rows} | {ms:.1} | DuckDB failed: {why} | - | - |"),
+            _ => println!("| {name} | {rows} | {ms:.1} | - | - | - |"),
         }
     }
     if let Err(why) = duck {
@@ -252,79 +276,96 @@ fn leak(s: String) -> &'static str {
 
 /// The DuckDB side: a Python script run once, timing every query; its answer per query name is
 /// `{"median_s": …, "rows": …}`.
-fn duckdb(lake: &Path, threads: usize) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let python = python();
-    let probe = Command::new(&python).args(["-c", "import duckdb"]).output();
-    match probe {
-        Ok(o) if o.status.success() => {}
-        _ => {
+/// A query of `sql/` as DuckDB runs it: the file after `DUCKDB_REWRITES`, nothing else.
+fn duckdb_sql(sql: &str) -> String {
+    DUCKDB_REWRITES
+        .iter()
+        .fold(sql.to_owned(), |sql, (trino, duck)| sql.replace(trino, duck))
+}
+
+/// DuckDB in one Python process that stays up for the whole bench: one JSON request per line on
+/// its stdin (`{"sql": ...}`), one JSON answer per line on its stdout (the seconds the query took
+/// inside Python, and its row count).
+struct DuckDb {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+const DUCKDB_SCRIPT: &str = r#"
+import json, sys, time
+import duckdb
+con = duckdb.connect()
+con.execute(f"SET threads = {int(sys.argv[1])}")
+con.execute("SET TimeZone = 'UTC'")
+# Past 2 s a query draws a progress bar on stdout, which must carry only the JSON answers.
+con.execute("SET enable_progress_bar = false")
+for line in sys.stdin:
+    try:
+        t = time.perf_counter()
+        rows = len(con.execute(json.loads(line)["sql"]).fetchall())
+        answer = {"s": time.perf_counter() - t, "rows": rows}
+    except Exception as e:
+        answer = {"error": str(e)}
+    print(json.dumps(answer), flush=True)
+"#;
+
+impl DuckDb {
+    /// Starts DuckDB over the lake, with the views of `sql/` created; an error says why not.
+    fn start(lake: &Path, threads: usize) -> Result<Self, String> {
+        let python = python();
+        let probe = Command::new(&python).args(["-c", "import duckdb"]).output();
+        if !matches!(probe, Ok(ref o) if o.status.success()) {
             return Err(format!(
                 "`{} -c 'import duckdb'` failed; pip install duckdb (or set TRACKLAKE_PYTHON)",
                 python.display()
-            ))
+            ));
+        }
+        let mut child = Command::new(&python)
+            .args(["-c", DUCKDB_SCRIPT, &threads.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut duck = DuckDb { child, stdin, stdout };
+        duck.run(&format!(
+            "CREATE OR REPLACE VIEW track_observations AS SELECT * FROM read_parquet('{}/processed/*/*/*.parquet', hive_partitioning = true)",
+            lake.display()
+        ))?;
+        for view in local_athena::built_in_queries().iter().filter(|q| q.is_view()) {
+            duck.run(&duckdb_sql(&view.sql))?;
+        }
+        Ok(duck)
+    }
+
+    /// Runs one statement: the time DuckDB took and the rows it returned.
+    fn run(&mut self, sql: &str) -> Result<(Duration, usize), String> {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{}", json!({ "sql": sql })).map_err(|e| format!("DuckDB process: {e}"))?;
+        self.stdin.flush().map_err(|e| format!("DuckDB process: {e}"))?;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .map_err(|e| format!("DuckDB process: {e}"))?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| format!("DuckDB answered no JSON ({e}): {line:?}"))?;
+        if let Some(error) = answer["error"].as_str() {
+            return Err(error.to_owned());
+        }
+        match (answer["s"].as_f64(), answer["rows"].as_u64()) {
+            (Some(s), Some(rows)) => Ok((Duration::from_secs_f64(s), rows as usize)),
+            _ => Err(format!("unexpected DuckDB answer: {line}")),
         }
     }
-    let mut queries = serde_json::Map::new();
-    let mut setup = vec![format!(
-        "CREATE OR REPLACE VIEW track_observations AS SELECT * FROM read_parquet('{}/processed/*/*/*.parquet', hive_partitioning = true)",
-        lake.display()
-    )];
-    for q in local_athena::built_in_queries() {
-        let mut sql = q.sql.clone();
-        for (trino, duck) in DUCKDB_REWRITES {
-            sql = sql.replace(trino, duck);
-        }
-        if q.is_view() {
-            setup.push(sql);
-        } else {
-            queries.insert(q.name.clone(), json!(sql));
-        }
+}
+
+impl Drop for DuckDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
-    let input = json!({"setup": setup, "queries": queries, "runs": RUNS, "threads": threads});
-    let script = r#"
-import json, statistics, sys, time
-import duckdb
-spec = json.load(sys.stdin)
-con = duckdb.connect()
-con.execute(f"SET threads = {spec['threads']}")
-con.execute("SET TimeZone = 'UTC'")
-# Past 2 s a query draws a progress bar on stdout, which must carry only the JSON answer.
-con.execute("SET enable_progress_bar = false")
-for s in spec["setup"]:
-    con.execute(s)
-out = {}
-for name, sql in spec["queries"].items():
-    rows = len(con.execute(sql).fetchall())
-    times = []
-    for _ in range(spec["runs"]):
-        t = time.perf_counter()
-        con.execute(sql).fetchall()
-        times.append(time.perf_counter() - t)
-    out[name] = {"median_s": statistics.median(times), "rows": rows}
-print(json.dumps(out))
-"#;
-    let mut child = Command::new(&python)
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .map_err(|e| e.to_string())?;
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !output.status.success() {
-        return Err(format!(
-            "DuckDB script failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    serde_json::from_slice(&output.stdout).map_err(|e| format!("DuckDB script answered no JSON: {e}"))
 }
 
 fn python() -> PathBuf {
