@@ -210,3 +210,47 @@ async fn an_unknown_query_name_lists_the_named_queries() {
         assert!(text.contains(name), "{name} missing from: {text}");
     }
 }
+
+#[tokio::test]
+async fn a_session_keeps_the_metadata_of_every_file_for_the_next_query() {
+    let dir = scenario::lake();
+    let files = walk_parquet(dir.path());
+    let athena = LocalAthena::open(dir.path()).await.expect("open");
+    athena
+        .query("SELECT max(track_name) FROM track_observations")
+        .await
+        .expect("a query over every file");
+    let cache = athena
+        .session()
+        .runtime_env()
+        .cache_manager
+        .get_file_metadata_cache();
+    let entries = cache.list_entries();
+    assert_eq!(
+        entries.len(),
+        files,
+        "one cached footer per Parquet file of the lake"
+    );
+    // The limit holds at least 10,000 files of the size these are (see the constant's comment).
+    let per_file = entries.values().map(|e| e.size_bytes).sum::<usize>() / entries.len();
+    assert!(
+        local_athena::PARQUET_METADATA_CACHE_BYTES / per_file >= 10_000,
+        "{per_file} bytes per file: the cache holds only {} files",
+        local_athena::PARQUET_METADATA_CACHE_BYTES / per_file
+    );
+    assert_eq!(cache.cache_limit(), local_athena::PARQUET_METADATA_CACHE_BYTES);
+}
+
+fn walk_parquet(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .map(|p| {
+            if p.is_dir() {
+                walk_parquet(&p)
+            } else {
+                usize::from(p.extension().is_some_and(|e| e == "parquet"))
+            }
+        })
+        .sum()
+}
