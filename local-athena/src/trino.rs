@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::array::{ArrayRef, AsArray, Int64Array, StringBuilder, TimestampMillisecondArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
@@ -240,22 +240,57 @@ impl ScalarUDFImpl for DateFormat {
         let input = as_instants(&arrays[0])?;
         let formats = cast(&arrays[1], &DataType::Utf8)?;
         let formats = formats.as_string::<i32>();
-        let out: StringArray = input
-            .iter()
-            .zip(formats.iter())
-            .map(|(t, f)| match (t, f) {
-                (Some(ms), Some(f)) => mysql_format(instant(ms)?, f).map(Some),
-                _ => Ok(None),
-            })
-            .collect::<Result<_>>()?;
-        finish(&args.args, Arc::new(out))
+        // Written straight into the column's buffer: one allocation per batch, not per row.
+        let mut out = StringBuilder::with_capacity(input.len(), input.len() * 12);
+        for (t, f) in input.iter().zip(formats.iter()) {
+            match (t, f) {
+                (Some(ms), Some(f)) => {
+                    write_mysql_format(&mut out, instant(ms)?, f)?;
+                    out.append_value("");
+                }
+                _ => out.append_null(),
+            }
+        }
+        finish(&args.args, Arc::new(out.finish()))
     }
 }
 
 /// Formats `t` with MySQL format letters, as Trino's `date_format` does.
 pub fn mysql_format(t: DateTime<Utc>, format: &str) -> Result<String> {
-    use std::fmt::Write;
     let mut out = String::with_capacity(format.len() + 16);
+    write_mysql_format(&mut out, t, format)?;
+    Ok(out)
+}
+
+/// English day and month names, as Trino writes them for `%W %a %M %b`.
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// [`mysql_format`] into any writer (the `date_format` UDF writes into the column's buffer).
+fn write_mysql_format(out: &mut impl std::fmt::Write, t: DateTime<Utc>, format: &str) -> Result<()> {
+    let weekday = WEEKDAYS[t.weekday().num_days_from_monday() as usize];
+    let month = MONTHS[t.month0() as usize];
     let mut chars = format.chars();
     let hour12 = match t.hour() % 12 {
         0 => 12,
@@ -264,17 +299,17 @@ pub fn mysql_format(t: DateTime<Utc>, format: &str) -> Result<String> {
     let am_pm = if t.hour() < 12 { "AM" } else { "PM" };
     while let Some(c) = chars.next() {
         if c != '%' {
-            out.push(c);
+            let _ = out.write_char(c);
             continue;
         }
         let Some(spec) = chars.next() else {
-            out.push('%');
+            let _ = out.write_char('%');
             break;
         };
-        // Writing to a String cannot fail.
+        // Writing to a String or an arrow StringBuilder cannot fail.
         let _ = match spec {
-            'a' => write!(out, "{}", t.format("%a")),
-            'b' => write!(out, "{}", t.format("%b")),
+            'a' => out.write_str(&weekday[..3]),
+            'b' => out.write_str(&month[..3]),
             'c' => write!(out, "{}", t.month()),
             'D' => write!(out, "{}{}", t.day(), english_suffix(t.day())),
             'd' => write!(out, "{:02}", t.day()),
@@ -286,22 +321,22 @@ pub fn mysql_format(t: DateTime<Utc>, format: &str) -> Result<String> {
             'j' => write!(out, "{:03}", t.ordinal()),
             'k' => write!(out, "{}", t.hour()),
             'l' => write!(out, "{hour12}"),
-            'M' => write!(out, "{}", t.format("%B")),
+            'M' => out.write_str(month),
             'm' => write!(out, "{:02}", t.month()),
-            'p' => write!(out, "{am_pm}"),
+            'p' => out.write_str(am_pm),
             'r' => write!(out, "{hour12:02}:{:02}:{:02} {am_pm}", t.minute(), t.second()),
             'S' | 's' => write!(out, "{:02}", t.second()),
             'T' => write!(out, "{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
             'v' => write!(out, "{:02}", t.iso_week().week()),
-            'W' => write!(out, "{}", t.format("%A")),
+            'W' => out.write_str(weekday),
             'x' => write!(out, "{:04}", t.iso_week().year()),
             'Y' => write!(out, "{:04}", t.year()),
             'y' => write!(out, "{:02}", t.year().rem_euclid(100)),
-            '%' => write!(out, "%"),
+            '%' => out.write_char('%'),
             other => return exec_err!("date_format: %{other} is not supported (Trino supports %a %b %c %D %d %e %f %H %h %I %i %j %k %l %M %m %p %r %S %s %T %v %W %x %Y %y %%)"),
         };
     }
-    Ok(out)
+    Ok(())
 }
 
 fn english_suffix(day: u32) -> &'static str {
