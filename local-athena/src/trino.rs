@@ -255,13 +255,6 @@ impl ScalarUDFImpl for DateFormat {
     }
 }
 
-/// Formats `t` with MySQL format letters, as Trino's `date_format` does.
-pub fn mysql_format(t: DateTime<Utc>, format: &str) -> Result<String> {
-    let mut out = String::with_capacity(format.len() + 16);
-    write_mysql_format(&mut out, t, format)?;
-    Ok(out)
-}
-
 /// English day and month names, as Trino writes them for `%W %a %M %b`.
 const WEEKDAYS: [&str; 7] = [
     "Monday",
@@ -287,7 +280,8 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
-/// [`mysql_format`] into any writer (the `date_format` UDF writes into the column's buffer).
+/// Formats `t` with MySQL format letters, as Trino's `date_format` does, into any writer (the
+/// `date_format` UDF writes into the column's buffer).
 fn write_mysql_format(out: &mut impl std::fmt::Write, t: DateTime<Utc>, format: &str) -> Result<()> {
     let weekday = WEEKDAYS[t.weekday().num_days_from_monday() as usize];
     let month = MONTHS[t.month0() as usize];

@@ -9,6 +9,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::timestamp::put_digits;
 use crate::Timestamp;
 
 /// A value that writes itself as JSON.
@@ -78,12 +79,9 @@ impl WriteJson for NaiveDate {
         let (y, m, d) = (self.year(), self.month(), self.day());
         if (0..=9999).contains(&y) {
             let mut text = *b"\"0000-00-00\"";
-            for (at, width, mut value) in [(1, 4, y as u32), (6, 2, m), (9, 2, d)] {
-                for i in (at..at + width).rev() {
-                    text[i] = b'0' + (value % 10) as u8;
-                    value /= 10;
-                }
-            }
+            put_digits(&mut text, 1, 4, y as u32);
+            put_digits(&mut text, 6, 2, m);
+            put_digits(&mut text, 9, 2, d);
             out.extend_from_slice(&text);
         } else {
             // chrono writes other years with a sign; keep its form.

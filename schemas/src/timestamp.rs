@@ -59,20 +59,22 @@ impl Timestamp {
     pub(crate) fn text(self) -> [u8; 24] {
         let (date, time) = (self.0.date_naive(), self.0.time());
         let mut out = *b"0000-00-00T00:00:00.000Z";
-        let mut put = |at: usize, width: usize, mut value: u32| {
-            for i in (at..at + width).rev() {
-                out[i] = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
-        };
-        put(0, 4, date.year() as u32);
-        put(5, 2, date.month());
-        put(8, 2, date.day());
-        put(11, 2, time.hour());
-        put(14, 2, time.minute());
-        put(17, 2, time.second());
-        put(20, 3, time.nanosecond() / 1_000_000);
+        put_digits(&mut out, 0, 4, date.year() as u32);
+        put_digits(&mut out, 5, 2, date.month());
+        put_digits(&mut out, 8, 2, date.day());
+        put_digits(&mut out, 11, 2, time.hour());
+        put_digits(&mut out, 14, 2, time.minute());
+        put_digits(&mut out, 17, 2, time.second());
+        put_digits(&mut out, 20, 3, time.nanosecond() / 1_000_000);
         out
+    }
+}
+
+/// Writes `value` as `width` decimal digits, zero-padded, at `out[at..]`.
+pub(crate) fn put_digits(out: &mut [u8], at: usize, width: usize, mut value: u32) {
+    for i in (at..at + width).rev() {
+        out[i] = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 

@@ -4,7 +4,7 @@ use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use local_athena::LocalAthena;
 
-use crate::lake::{entry, play, top, write_lake, T1, T2, T3, T4, T5};
+use crate::lake::{entry, play, top, write_lake, Obs, T1, T2, T3, T4, T5};
 use crate::scenario;
 
 /// The result as rows of display strings; NULL as "NULL".
@@ -42,8 +42,14 @@ fn expect(actual: Vec<Vec<String>>, expected: &[&[&str]]) {
 }
 
 async fn run(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let lake = scenario::lake();
-    let athena = LocalAthena::open(lake.path()).await.expect("open");
+    run_on(&scenario::observations(), name).await
+}
+
+/// Runs the named query on a fresh lake of `observations`: its columns and rows.
+async fn run_on(observations: &[Obs], name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_lake(dir.path(), observations);
+    let athena = LocalAthena::open(dir.path()).await.expect("open");
     let batches = athena
         .run_named(name)
         .await
@@ -332,14 +338,8 @@ async fn top_list_movement_shows_a_track_listed_twice_once_at_its_best_rank() {
     // 2 in the latest. One row for T1, at rank 2, beside its previous rank 1.
     let mut observations = scenario::observations();
     observations.push(top(T1, "short_term", 4, "2026-11-27T06:00:00.000Z", None));
-    let dir = tempfile::tempdir().expect("temp dir");
-    write_lake(dir.path(), &observations);
-    let athena = LocalAthena::open(dir.path()).await.expect("open");
-    let batches = athena
-        .run_named("top_list_movement")
-        .await
-        .expect("top_list_movement");
-    let t1: Vec<Vec<String>> = rows(&batches)
+    let (_, all) = run_on(&observations, "top_list_movement").await;
+    let t1: Vec<Vec<String>> = all
         .into_iter()
         .filter(|r| r[0] == "short_term" && r[2] == "Hold On")
         .collect();
@@ -440,10 +440,7 @@ async fn playlist_churn_compares_each_snapshot_with_the_one_before_only() {
             "2026-11-29T07:00:00.000Z",
         ));
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    write_lake(dir.path(), &observations);
-    let athena = LocalAthena::open(dir.path()).await.expect("open");
-    let batches = athena.run_named("playlist_churn").await.expect("playlist_churn");
+    let (_, all) = run_on(&observations, "playlist_churn").await;
     let (at_s2, at_s3) = ("2026-11-27T07:00:00Z", "2026-11-29T07:00:00Z");
     let local = "spotify:local:Unknown:Demo tape:Demo tape:200";
     let (t1, t5) = (
@@ -451,7 +448,7 @@ async fn playlist_churn_compares_each_snapshot_with_the_one_before_only() {
         "spotify:track:0VjIjW4GlUZAMYd2vXMi3b",
     );
     expect(
-        rows(&batches),
+        all,
         &[
             &[pl, s2, s1, at_s2, "added", local, "Demo tape", "Unknown"],
             &[pl, s2, s1, at_s2, "added", t5, "Blinding Lights", "The Weeknd"],
@@ -531,14 +528,8 @@ async fn popularity_trend_counts_an_observation_once_by_its_first_copy_with_a_va
     let resent = measured.copy_observed_at("2026-12-02T09:00:00.000Z");
     let mut observations = scenario::observations();
     observations.extend([first, measured, resent]);
-    let dir = tempfile::tempdir().expect("temp dir");
-    write_lake(dir.path(), &observations);
-    let athena = LocalAthena::open(dir.path()).await.expect("open");
-    let batches = athena
-        .run_named("popularity_trend")
-        .await
-        .expect("popularity_trend");
-    let t4: Vec<Vec<String>> = rows(&batches).into_iter().filter(|r| r[0] == T4.id).collect();
+    let (_, all) = run_on(&observations, "popularity_trend").await;
+    let t4: Vec<Vec<String>> = all.into_iter().filter(|r| r[0] == T4.id).collect();
     expect(
         t4,
         &[&[
