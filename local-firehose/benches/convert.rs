@@ -6,6 +6,7 @@
 //! Python: `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else `python3`;
 //! DuckDB is skipped, with a message, when `import duckdb` fails there.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,7 +17,8 @@ use local_firehose::convert::{glue_columns, Converter, GlueColumn, HiveType};
 const DEFAULT_RECORDS: usize = 100_000;
 /// Records under `cargo test` (no `--bench` argument).
 const TEST_RECORDS: usize = 2_000;
-const RUNS: usize = 3;
+/// Runs of each engine at each thread count, taking turns.
+const RUNS: usize = 5;
 /// Records per transformation event while preparing the input (within Lambda's 6 MB).
 const EVENT_RECORDS: usize = 500;
 
@@ -36,7 +38,7 @@ fn main() {
     drop(lines);
     let mb = bytes as f64 / 1e6;
     println!(
-        "JSON -> Parquet (snappy), {n} normalized track_observation records, {mb:.1} MB of JSONL (MB = 10^6 bytes); median of {RUNS} runs"
+        "JSON -> Parquet (snappy), {n} normalized track_observation records, {mb:.1} MB of JSONL (MB = 10^6 bytes); the engines take turns for {RUNS} runs: median times, and the median of the runs' speed ratios with their range"
     );
 
     let definition = schemas::glue::table_definition();
@@ -44,74 +46,140 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let thread_counts = if cores > 1 { vec![1, cores] } else { vec![1] };
     let rust_out = dir.path().join("rust.parquet");
-    let mut table = Vec::new();
-    for &threads in &thread_counts {
-        let converter = Converter::new(columns.clone()).with_threads(threads);
-        let mut times = Vec::new();
-        // Where the time goes: JSON -> Arrow (the SerDe rules) and Arrow -> Parquet (encoding,
-        // snappy).
-        let (mut reading, mut to_arrow, mut to_parquet) = (Vec::new(), Vec::new(), Vec::new());
-        let mut rows = 0;
-        for _ in 0..RUNS {
+    let duck_out = dir.path().join("duck.parquet");
+    let mut duck = match DuckDb::start(&columns) {
+        Ok(duck) => Some(duck),
+        Err(e) => {
+            println!("DuckDB skipped: {e}");
+            None
+        }
+    };
+
+    // The engines take turns, run by run, so that a slow spell of this shared machine hits both.
+    let mut sides: Vec<Side> = thread_counts.iter().map(|&t| Side::new(t)).collect();
+    let mut text = Vec::new();
+    for _ in 0..RUNS {
+        for side in &mut sides {
+            let converter = Converter::new(columns.clone()).with_threads(side.threads);
             let start = Instant::now();
-            let text = std::fs::read(&input).expect("read the input");
+            // Read into one buffer kept across runs, as a converter reading files would keep it:
+            // filling fresh memory (page faults) cost ~70 ms more per 100 MB on this machine.
+            text.clear();
+            std::fs::File::open(&input)
+                .and_then(|mut f| f.read_to_end(&mut text))
+                .expect("read the input");
             // `str::split` with a char searches with memchr; the converter checks UTF-8 anyway.
-            let text = std::str::from_utf8(&text).expect("UTF-8 input");
-            let records: Vec<&str> = text.split('\n').filter(|l| !l.is_empty()).collect();
+            let lines = std::str::from_utf8(&text).expect("UTF-8 input");
+            let records: Vec<&str> = lines.split('\n').filter(|l| !l.is_empty()).collect();
             let read = Instant::now();
             let converted = converter.convert(&records);
             assert!(converted.failed.is_empty(), "{:?}", converted.failed.first());
             let parsed = Instant::now();
             let body = converter.write_parquet(&converted.batch).expect("Parquet");
             std::fs::write(&rust_out, body).expect("write Parquet");
-            to_parquet.push(parsed.elapsed());
-            reading.push(read - start);
-            to_arrow.push(parsed - read);
-            times.push(start.elapsed());
-            rows = converted.batch.num_rows();
-        }
-        assert_eq!(rows, n);
-        println!(
-            "local-firehose, {threads} thread(s), medians: read and split lines {:.3} s, JSON -> Arrow {:.3} s, Arrow -> Parquet file {:.3} s",
-            median(&mut reading).as_secs_f64(),
-            median(&mut to_arrow).as_secs_f64(),
-            median(&mut to_parquet).as_secs_f64()
-        );
-        table.push(row(
-            &format!("local-firehose ({threads} thread(s))"),
-            n,
-            mb,
-            median(&mut times),
-        ));
-    }
+            side.to_parquet.push(parsed.elapsed());
+            side.reading.push(read - start);
+            side.to_arrow.push(parsed - read);
+            side.rust.push(start.elapsed());
+            assert_eq!(converted.batch.num_rows(), n);
 
-    let python = python();
-    let check = Command::new(&python).args(["-c", "import duckdb"]).output();
-    match check {
-        Ok(out) if out.status.success() => {
-            for &threads in &thread_counts {
-                match duckdb(&python, &input, &dir.path().join("duck.parquet"), &columns, threads, n) {
-                    Ok(t) => table.push(row(&format!("DuckDB ({threads} thread(s))"), n, mb, t)),
-                    Err(e) => println!("DuckDB with {threads} thread(s) failed: {e}"),
+            if let Some(engine) = duck.as_mut() {
+                match engine.convert(&input, &duck_out, side.threads, n) {
+                    Ok(t) => side.duck.push(t),
+                    Err(e) => {
+                        println!("DuckDB failed, so it is left out: {e}");
+                        duck = None;
+                    }
                 }
             }
         }
-        _ => println!(
-            "DuckDB skipped: `{} -c 'import duckdb'` failed. Install it (scripts/python-env.sh) or set TRACKLAKE_PYTHON.",
-            python.display()
-        ),
+    }
+
+    let mut table = Vec::new();
+    for side in &mut sides {
+        println!(
+            "local-firehose, {} thread(s), medians: read and split lines {:.3} s, JSON -> Arrow {:.3} s, Arrow -> Parquet file {:.3} s",
+            side.threads,
+            median(&mut side.reading).as_secs_f64(),
+            median(&mut side.to_arrow).as_secs_f64(),
+            median(&mut side.to_parquet).as_secs_f64()
+        );
+        let ratios: Vec<f64> = side
+            .rust
+            .iter()
+            .zip(&side.duck)
+            .map(|(rust, duck)| duck.as_secs_f64() / rust.as_secs_f64())
+            .collect();
+        let speed = ratio_text(ratios);
+        table.push(row(
+            &format!("local-firehose ({} thread(s))", side.threads),
+            n,
+            mb,
+            median(&mut side.rust.clone()),
+            &speed,
+        ));
+        if side.duck.len() == RUNS {
+            table.push(row(
+                &format!("DuckDB ({} thread(s))", side.threads),
+                n,
+                mb,
+                median(&mut side.duck.clone()),
+                "",
+            ));
+        }
     }
     println!();
-    println!("| converter | seconds | records/s | MB/s |");
-    println!("|---|---|---|---|");
+    println!("| converter | seconds | records/s | MB/s | local / DuckDB speed (range) |");
+    println!("|---|---|---|---|---|");
     for line in &table {
         println!("{line}");
     }
 }
 
-fn row(name: &str, n: usize, mb: f64, t: Duration) -> String {
+/// One thread count's times, run by run.
+struct Side {
+    threads: usize,
+    rust: Vec<Duration>,
+    duck: Vec<Duration>,
+    reading: Vec<Duration>,
+    to_arrow: Vec<Duration>,
+    to_parquet: Vec<Duration>,
+}
+
+impl Side {
+    fn new(threads: usize) -> Self {
+        Side {
+            threads,
+            rust: Vec::new(),
+            duck: Vec::new(),
+            reading: Vec::new(),
+            to_arrow: Vec::new(),
+            to_parquet: Vec::new(),
+        }
+    }
+}
+
+/// The median of the runs' speed ratios (DuckDB's time over ours), with their range.
+fn ratio_text(mut ratios: Vec<f64>) -> String {
+    if ratios.is_empty() {
+        return "-".into();
+    }
+    ratios.sort_by(f64::total_cmp);
+    format!(
+        "{:.2}x ({:.2}-{:.2}x)",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    )
+}
+
+fn row(name: &str, n: usize, mb: f64, t: Duration, speed: &str) -> String {
     let s = t.as_secs_f64();
-    format!("| {name} | {s:.3} | {:.0} | {:.1} |", n as f64 / s, mb / s)
+    format!(
+        "| {name} | {s:.3} | {:.0} | {:.1} | {speed} |",
+        n as f64 / s,
+        mb / s
+    )
 }
 
 fn median(times: &mut [Duration]) -> Duration {
@@ -177,56 +245,101 @@ fn duckdb_type(t: &HiveType) -> String {
     }
 }
 
-/// Times DuckDB's `COPY (read_json(...)) TO ... (FORMAT parquet, COMPRESSION snappy)` inside
-/// Python (interpreter start-up excluded), the median of `RUNS`, and checks its row count.
-fn duckdb(
-    python: &Path,
-    input: &Path,
-    output: &Path,
-    columns: &[GlueColumn],
-    threads: usize,
-    n: usize,
-) -> Result<Duration, String> {
-    let cols = columns
-        .iter()
-        .map(|c| format!("'{}': '{}'", c.name, duckdb_type(&c.hive_type)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let script = format!(
-        r#"
-import duckdb, time, statistics
+/// DuckDB's Python package in one process that stays up for the whole bench. Each line on its
+/// stdin asks for one `COPY (read_json(...)) TO ... (FORMAT parquet, COMPRESSION snappy)` on a
+/// number of threads; it answers with the seconds the COPY took inside Python and the rows written.
+struct DuckDb {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    columns: String,
+}
+
+const DUCKDB_SCRIPT: &str = r#"
+import json, sys, time
+import duckdb
 con = duckdb.connect()
-con.execute("SET threads = {threads}")
-times = []
-for _ in range({RUNS}):
-    start = time.perf_counter()
-    con.execute("COPY (SELECT * FROM read_json('{input}', format = 'newline_delimited', columns = {{{cols}}})) TO '{output}' (FORMAT parquet, COMPRESSION snappy)")
-    times.append(time.perf_counter() - start)
-rows = con.execute("SELECT count(*) FROM read_parquet('{output}')").fetchone()[0]
-print(statistics.median(times), rows)
-"#,
-        input = input.display(),
-        output = output.display(),
-    );
-    let out = Command::new(python)
-        .args(["-c", &script])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+con.execute("SET enable_progress_bar = false")
+for line in sys.stdin:
+    try:
+        ask = json.loads(line)
+        con.execute(f"SET threads = {int(ask['threads'])}")
+        t = time.perf_counter()
+        con.execute(ask["sql"])
+        seconds = time.perf_counter() - t
+        rows = con.execute(f"SELECT count(*) FROM read_parquet('{ask['output']}')").fetchone()[0]
+        answer = {"s": seconds, "rows": rows}
+    except Exception as e:
+        answer = {"error": str(e)}
+    print(json.dumps(answer), flush=True)
+"#;
+
+impl DuckDb {
+    fn start(columns: &[GlueColumn]) -> Result<Self, String> {
+        let python = python();
+        let probe = Command::new(&python).args(["-c", "import duckdb"]).output();
+        if !matches!(probe, Ok(ref o) if o.status.success()) {
+            return Err(format!(
+                "`{} -c 'import duckdb'` failed. Install it (scripts/python-env.sh) or set TRACKLAKE_PYTHON.",
+                python.display()
+            ));
+        }
+        let mut child = Command::new(&python)
+            .args(["-c", DUCKDB_SCRIPT])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let columns = columns
+            .iter()
+            .map(|c| format!("'{}': '{}'", c.name, duckdb_type(&c.hive_type)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(DuckDb {
+            child,
+            stdin,
+            stdout,
+            columns,
+        })
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts = text.split_whitespace();
-    let seconds: f64 = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .ok_or("no time printed")?;
-    let rows: usize = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .ok_or("no row count printed")?;
-    if rows != n {
-        return Err(format!("DuckDB wrote {rows} rows, expected {n}"));
+
+    /// Converts `input` to `output` once: the time the COPY took, after checking its row count.
+    fn convert(&mut self, input: &Path, output: &Path, threads: usize, n: usize) -> Result<Duration, String> {
+        use std::io::{BufRead, Write};
+        let sql = format!(
+            "COPY (SELECT * FROM read_json('{}', format = 'newline_delimited', columns = {{{}}})) TO '{}' (FORMAT parquet, COMPRESSION snappy)",
+            input.display(),
+            self.columns,
+            output.display()
+        );
+        let ask =
+            serde_json::json!({ "threads": threads, "sql": sql, "output": output.display().to_string() });
+        writeln!(self.stdin, "{ask}").map_err(|e| format!("DuckDB process: {e}"))?;
+        self.stdin.flush().map_err(|e| format!("DuckDB process: {e}"))?;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .map_err(|e| format!("DuckDB process: {e}"))?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| format!("DuckDB answered no JSON ({e}): {line:?}"))?;
+        if let Some(error) = answer["error"].as_str() {
+            return Err(error.to_owned());
+        }
+        match (answer["s"].as_f64(), answer["rows"].as_u64()) {
+            (Some(_), Some(rows)) if rows as usize != n => {
+                Err(format!("DuckDB wrote {rows} rows, expected {n}"))
+            }
+            (Some(s), Some(_)) => Ok(Duration::from_secs_f64(s)),
+            _ => Err(format!("unexpected DuckDB answer: {line}")),
+        }
     }
-    Ok(Duration::from_secs_f64(seconds))
+}
+
+impl Drop for DuckDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
