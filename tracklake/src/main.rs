@@ -111,6 +111,11 @@ fn main() -> ExitCode {
             port,
             secret_id,
         } => runtime.block_on(auth(config, port, secret_id)),
+        // The config file only supplies the default lake: with `--lake` or `--list`, a missing or
+        // broken tracklake.toml is no reason to refuse a query.
+        Command::Query(args) if args.lake.is_some() || args.list => {
+            runtime.block_on(query::run(args, PathBuf::new()))
+        }
         Command::Query(args) => match load_config(None) {
             Ok(config) => runtime.block_on(query::run(args, config.local.lake)),
             Err(code) => code,

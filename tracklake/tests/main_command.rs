@@ -140,3 +140,33 @@ async fn query_on_a_missing_lake_says_how_to_fill_it() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("nowhere"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_with_lake_needs_no_config_file_but_without_it_a_broken_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tracklake.toml"), "this is = = broken\n").unwrap();
+    // --lake says where the lake is: the broken config is not read, so the error is the lake's.
+    let mut command = tracklake(dir.path());
+    command.args(["query", "--lake", "nowhere", "top_tracks"]);
+    let out = command.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("nowhere") && !stderr.contains("tracklake.toml"),
+        "{stderr}"
+    );
+    // --list reads no lake and no config.
+    let mut command = tracklake(dir.path());
+    command.args(["query", "--list"]);
+    let out = command.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("top_tracks"), "{stdout}");
+    // Without --lake the config names the default lake, so its error is reported.
+    let mut command = tracklake(dir.path());
+    command.args(["query", "top_tracks"]);
+    let out = command.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("tracklake.toml is not valid"), "{stderr}");
+}
