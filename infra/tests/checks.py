@@ -191,6 +191,7 @@ def check_functions(w: World, settings: dict[str, Any]) -> None:
         "TRACKLAKE_SECRET_ID": w.out(SECRET, "spotify-secret", "arn"),
         "TRACKLAKE_SOURCES": ",".join(settings["sources"]),
         "TRACKLAKE_SEARCH_QUERIES": json.dumps(settings["search_queries"]),
+        "TRACKLAKE_MARKET": settings["market"],
         "TRACKLAKE_REQUEST_BUDGET": str(settings["request_budget"]),
     }
 

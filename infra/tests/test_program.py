@@ -26,6 +26,7 @@ SETTINGS = {
     "state_key": "state/producer.json",
     "sources": ["recently_played", "top_tracks", "saved_tracks", "playlist"],
     "search_queries": [],
+    "market": "",
     "request_budget": 500,
     "schedule_retries": 2,
     "secret_name": "tracklake/spotify",
@@ -88,7 +89,8 @@ def test_new_sql_files_become_named_queries_without_code(mocks, zips, tmp_path, 
 @pulumi.runtime.test
 def test_config_reaches_the_resources(mocks, zips):
     settings = dict(SETTINGS, schedule_rate="1 hour", freshness_hours=48, state_key="producer-state/run.json",
-                    sources=["recently_played", "search"], search_queries=["lofi"], request_budget=50)
+                    sources=["recently_played", "search"], search_queries=["lofi"], market="SE",
+                    request_budget=50)
 
     def check(w):
         checks.check_functions(w, settings)
@@ -96,7 +98,7 @@ def test_config_reaches_the_resources(mocks, zips):
         checks.check_iam(w, settings)
         checks.check_alarms(w, settings)
     return deploy(mocks, zips, scheduleRate="1 hour", freshnessHours="48", stateKey="producer-state/run.json",
-                  sources='["recently_played", "search"]', searchQueries='["lofi"]', requestBudget="50").apply(check)
+                  sources='["recently_played", "search"]', searchQueries='["lofi"]', market="se", requestBudget="50").apply(check)
 
 
 # ---- the assertions can fail: mis-wired variants ---------------------------------------------
@@ -205,6 +207,7 @@ def test_a_missing_transform_zip_is_named_too(zips, mocks):
     ("freshnessHours", "500", "freshnessHours"),
     ("logRetentionDays", "31", "logRetentionDays"),
     ("stateKey", "state.json", "stateKey"),
+    ("market", "Sweden", "market"),
 ])
 def test_bad_config_is_refused_with_the_key_named(zips, key, value, needle):
     configure(zips, **{key: value})

@@ -45,6 +45,9 @@ class Settings:
     sources: list[str] = field(default_factory=lambda: list(DEFAULT_SOURCES))
     # Search queries of the `search` source (TRACKLAKE_SEARCH_QUERIES).
     search_queries: list[str] = field(default_factory=list)
+    # Market of the `search` source, ISO 3166-1 alpha-2 (TRACKLAKE_MARKET; "" = none). Needed when the
+    # secret holds no refresh token: app-only tokens see no content without a market.
+    market: str = ""
     # Spotify requests per producer run (TRACKLAKE_REQUEST_BUDGET).
     request_budget: int = 500
     # Secrets Manager name of the Spotify credentials.
@@ -101,6 +104,8 @@ class Settings:
         unknown = [s for s in self.sources if s not in KNOWN_SOURCES]
         if unknown or not self.sources:
             fail("sources", f"has unknown or no sources {unknown}; choose from {sorted(KNOWN_SOURCES)}")
+        if self.market and not (len(self.market) == 2 and self.market.isascii() and self.market.isalpha()):
+            fail("market", f"is {self.market!r}; use an ISO 3166-1 alpha-2 country code such as US")
         if self.request_budget < 1:
             fail("requestBudget", "must be at least 1")
         if not self.state_prefix:
@@ -136,6 +141,7 @@ def load() -> Settings:
         schedule_rate=c.get("scheduleRate") or defaults.schedule_rate,
         sources=c.get_object("sources") or defaults.sources,
         search_queries=c.get_object("searchQueries") or [],
+        market=(c.get("market") or "").strip().upper(),
         request_budget=get_int("requestBudget", defaults.request_budget),
         secret_name=c.get("secretName") or defaults.secret_name,
         secret_recovery_days=get_int("secretRecoveryDays", defaults.secret_recovery_days),

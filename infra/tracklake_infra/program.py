@@ -363,6 +363,7 @@ def build(settings: Settings) -> Pipeline:
             "TRACKLAKE_SECRET_ID": secret.arn,
             "TRACKLAKE_SOURCES": ",".join(settings.sources),
             "TRACKLAKE_SEARCH_QUERIES": json.dumps(settings.search_queries),
+            "TRACKLAKE_MARKET": settings.market,
             "TRACKLAKE_REQUEST_BUDGET": str(settings.request_budget),
         }},
         opts=pulumi.ResourceOptions(depends_on=[producer_logs, policies["producer"]]),

@@ -40,6 +40,7 @@ pub const ENV_STATE_KEY: &str = "TRACKLAKE_STATE_KEY";
 pub const ENV_SECRET_ID: &str = "TRACKLAKE_SECRET_ID";
 pub const ENV_SOURCES: &str = "TRACKLAKE_SOURCES";
 pub const ENV_SEARCH_QUERIES: &str = "TRACKLAKE_SEARCH_QUERIES";
+pub const ENV_MARKET: &str = "TRACKLAKE_MARKET";
 pub const ENV_REQUEST_BUDGET: &str = "TRACKLAKE_REQUEST_BUDGET";
 pub const ENV_API_BASE: &str = "SPOTIFY_API_BASE";
 pub const ENV_ACCOUNTS_BASE: &str = "SPOTIFY_ACCOUNTS_BASE";
@@ -104,6 +105,13 @@ impl LambdaConfig {
                     detail: e.to_string(),
                     expected: "a JSON array of strings, e.g. [\"genre:jazz year:2026\"]",
                 })?;
+        }
+        if let Some(market) = env(ENV_MARKET) {
+            sources.market = Some(market.try_into().map_err(|detail| LambdaConfigError::Invalid {
+                name: ENV_MARKET,
+                detail,
+                expected: "an ISO 3166-1 alpha-2 country code such as US",
+            })?);
         }
         let request_budget = match env(ENV_REQUEST_BUDGET) {
             None => crate::spotify::DEFAULT_REQUEST_BUDGET,
@@ -441,6 +449,7 @@ mod tests {
             ]
         );
         assert!(config.sources.search_queries.is_empty());
+        assert_eq!(config.sources.market, None);
         assert_eq!(config.request_budget, 500);
         assert_eq!(config.api_base, DEFAULT_API_BASE);
         assert_eq!(config.accounts_base, DEFAULT_ACCOUNTS_BASE);
@@ -453,6 +462,7 @@ mod tests {
             (ENV_STATE_KEY, "state/other.json"),
             (ENV_SOURCES, " search , recently_played"),
             (ENV_SEARCH_QUERIES, r#"["genre:jazz", "year:2026"]"#),
+            (ENV_MARKET, "de"),
             (ENV_REQUEST_BUDGET, "120"),
             (ENV_API_BASE, "http://127.0.0.1:9/v1/"),
             (ENV_ACCOUNTS_BASE, "http://127.0.0.1:9"),
@@ -463,6 +473,7 @@ mod tests {
         assert_eq!(config.state_key, "state/other.json");
         assert_eq!(config.sources.enabled, [Source::Search, Source::RecentlyPlayed]);
         assert_eq!(config.sources.search_queries, ["genre:jazz", "year:2026"]);
+        assert_eq!(config.sources.market.as_ref().map(|m| m.as_str()), Some("DE"));
         assert_eq!(config.request_budget, 120);
         assert_eq!(config.api_base, "http://127.0.0.1:9/v1");
     }
@@ -477,6 +488,8 @@ mod tests {
         for (name, value) in [
             (ENV_SOURCES, "recently_played,recent"),
             (ENV_SEARCH_QUERIES, "jazz"),
+            (ENV_MARKET, "USA"),
+            (ENV_MARKET, "U1"),
             (ENV_REQUEST_BUDGET, "0"),
             (ENV_REQUEST_BUDGET, "-3"),
         ] {

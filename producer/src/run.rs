@@ -12,7 +12,8 @@
 //! - the state is saved with the version loaded, so an overlapping run is detected, not
 //!   overwritten;
 //! - with client credentials (no refresh token) the user's sources are skipped with a reason
-//!   ([`SourceOutcome::Skipped`]) and `/me` is never called; search still runs.
+//!   ([`SourceOutcome::Skipped`]) and `/me` is never called; search still runs, given a market
+//!   (without one it is skipped too, [`NEEDS_MARKET`]).
 
 use std::collections::BTreeMap;
 
@@ -124,6 +125,12 @@ pub const NEEDS_USER_AUTHORIZATION: &str =
     "skipped: this source reads the user's own data (/me/...), which app-only client credentials \
      cannot see; run `tracklake auth` once to store a refresh token (the Lambda reads it from the \
      secret's `refresh_token`), or disable the source. Catalog sources (search) still run";
+
+/// Why search is skipped under client credentials without a market (shown in the report).
+pub const NEEDS_MARKET: &str =
+    "skipped: with app-only client credentials Spotify counts every search result as unavailable \
+     unless the request names a market; set `market` in [sources] of tracklake.toml (the Lambda: \
+     TRACKLAKE_MARKET) to an ISO 3166-1 alpha-2 code such as US";
 
 /// Totals over every source of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -312,6 +319,12 @@ pub async fn run_once<S: StateStore>(
         if !user_access && source != Source::Search {
             let mut entry = SourceReport::new(source, SourceOutcome::Skipped);
             entry.error = Some(NEEDS_USER_AUTHORIZATION.to_string());
+            report.sources.push(entry);
+            continue;
+        }
+        if !user_access && source == Source::Search && config.market.is_none() {
+            let mut entry = SourceReport::new(source, SourceOutcome::Skipped);
+            entry.error = Some(NEEDS_MARKET.to_string());
             report.sources.push(entry);
             continue;
         }

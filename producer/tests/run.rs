@@ -553,6 +553,7 @@ async fn client_credentials_skip_the_user_sources_with_a_reason_and_search_still
     let config = SourcesConfig {
         enabled: vec![Source::RecentlyPlayed, Source::SavedTracks, Source::Search],
         search_queries: vec!["jazz".into()],
+        market: Some("US".to_string().try_into().unwrap()),
         ..SourcesConfig::default()
     };
     let app_only = config_for(&server, SpotifyConfig::client_credentials("id", "secret"));
@@ -588,6 +589,34 @@ async fn client_credentials_skip_the_user_sources_with_a_reason_and_search_still
     let (state, _) = store.load().await.unwrap();
     assert!(state.last_success.contains_key(&Source::Search));
     assert!(!state.last_success.contains_key(&Source::RecentlyPlayed));
+}
+
+#[tokio::test]
+async fn client_credentials_without_a_market_skip_search_with_a_reason() {
+    let server = spotify().await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let config = SourcesConfig {
+        enabled: vec![Source::Search],
+        search_queries: vec!["jazz".into()],
+        ..SourcesConfig::default()
+    };
+    let app_only = config_for(&server, SpotifyConfig::client_credentials("id", "secret"));
+
+    let report = run_once(&app_only, &sink(&firehose), &store, &config, now()).await;
+    let search = report.source(Source::Search).unwrap();
+    assert_eq!(search.outcome, SourceOutcome::Skipped, "{}", brief(&report));
+    let reason = search.error.as_deref().unwrap();
+    assert!(
+        reason.contains("market") && reason.contains("TRACKLAKE_MARKET"),
+        "{reason}"
+    );
+    assert!(
+        requests_to(&server, "/search").await.is_empty(),
+        "no search without a market"
+    );
+    assert!(accepted(&firehose).is_empty());
 }
 
 // --- saved_tracks backfill ---

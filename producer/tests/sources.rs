@@ -686,6 +686,28 @@ async fn search_pages_by_ten_per_query_with_ranks() {
 }
 
 #[tokio::test]
+async fn search_names_the_configured_market() {
+    let server = server().await;
+    api("/search")
+        .and(query_param("q", "jazz"))
+        .and(query_param("market", "SE"))
+        .respond_with(ok(search_page(&server, "jazz", 0, 3, 3)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let config = SourcesConfig {
+        enabled: vec![Source::Search],
+        search_queries: vec!["jazz".into()],
+        market: Some("se".to_string().try_into().unwrap()),
+        ..SourcesConfig::default()
+    };
+    let pull = sources::search(&client(&server), &config, now(), None)
+        .await
+        .unwrap();
+    assert_eq!(pull.lines.len(), 3);
+}
+
+#[tokio::test]
 async fn search_stops_at_the_configured_result_count() {
     let server = server().await;
     api("/search")

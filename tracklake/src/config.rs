@@ -381,6 +381,14 @@ mod tests {
     }
 
     #[test]
+    fn a_market_is_a_two_letter_country_code() {
+        let config = Config::parse("[sources]\nmarket = \"gb\"\n", "x.toml").unwrap();
+        assert_eq!(config.sources.market.as_ref().map(|m| m.as_str()), Some("GB"));
+        let err = Config::parse("[sources]\nmarket = \"United Kingdom\"\n", "x.toml").unwrap_err();
+        assert!(err.to_string().contains("ISO 3166-1 alpha-2"), "{err}");
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         let mut config = Config::parse(
             "[spotify]\nclient_id = \"file\"\n[firehose]\nstream = \"file-stream\"\n",

@@ -63,6 +63,10 @@ pub struct SourcesConfig {
     pub search_queries: Vec<String>,
     /// `search`: results read per query, at most [`SEARCH_RESULT_CAP`].
     pub search_max_results: u32,
+    /// `search`: the market to search in. With a user's token Spotify uses the user's country
+    /// instead; with app-only client credentials and no market, Spotify counts every result as
+    /// unavailable (design brief §3, `market` in the OpenAPI spec), so search is then skipped.
+    pub market: Option<Market>,
     /// Minimum time between two successful pulls of a source, in seconds; a source missing here
     /// uses its `DEFAULT_*_INTERVAL`.
     pub min_interval_secs: BTreeMap<Source, u64>,
@@ -79,8 +83,40 @@ impl Default for SourcesConfig {
             ],
             search_queries: Vec::new(),
             search_max_results: SEARCH_RESULT_CAP,
+            market: None,
             min_interval_secs: BTreeMap::new(),
         }
+    }
+}
+
+/// A Spotify market: an ISO 3166-1 alpha-2 country code, kept upper-case (`US`, `DE`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Market(String);
+
+impl Market {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Market {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let code = text.trim();
+        if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Ok(Market(code.to_ascii_uppercase()))
+        } else {
+            Err(format!(
+                "`{text}` is not a market: use an ISO 3166-1 alpha-2 country code such as US or DE"
+            ))
+        }
+    }
+}
+
+impl From<Market> for String {
+    fn from(market: Market) -> String {
+        market.0
     }
 }
 

@@ -12,7 +12,8 @@ use crate::spotify::{Pager, SpotifyClient, SpotifyError, SEARCH_PAGES};
 const ENDPOINT: &str = "/search";
 
 /// For each query, `/search?type=track` pages of 10 (the maximum), following `next` up to
-/// `config.search_max_results` results or the 1000 offset cap. `rank` is 1-based across pages.
+/// `config.search_max_results` results or the 1000 offset cap, in `config.market` when set. `rank`
+/// is 1-based across pages.
 pub async fn search(
     client: &SpotifyClient,
     config: &SourcesConfig,
@@ -24,12 +25,16 @@ pub async fn search(
     let mut lines = Vec::new();
     let mut truncated = false;
     for q in &config.search_queries {
-        let query = [
+        let mut query = vec![
             ("q", q.as_str()),
             ("type", "track"),
             ("limit", SEARCH_PAGE_SIZE),
             ("offset", "0"),
         ];
+        // Spotify's `next` URLs repeat the query, market included.
+        if let Some(market) = &config.market {
+            query.push(("market", market.as_str()));
+        }
         let mut pager = Pager::new(client, ENDPOINT, &query, SEARCH_PAGES)?.nested("tracks");
         let mut rank = 0u32;
         'pages: while rank < max_results {
