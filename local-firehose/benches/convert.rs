@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The `tracklake` binary's allocator (tracklake/src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use base64::Engine;
 use local_firehose::convert::{glue_columns, Converter, GlueColumn, HiveType};
 

@@ -15,6 +15,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// mimalloc instead of the system allocator, as DataFusion's own CLI does: the local Athena and the
+/// local Firehose's converter allocate many short-lived buffers. The query and conversion benches
+/// use the same allocator, so their figures are this binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use producer::auth::{authorize, AuthConfig, LocalFileSecretStore, SecretStore, SecretsManagerStore};
