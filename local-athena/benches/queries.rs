@@ -11,18 +11,20 @@
 //! DuckDB is asked with `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else
 //! `python3`; without the `duckdb` module the DuckDB column says so and is skipped.
 
+#[path = "../../bench/duckdb_process.rs"]
+mod duckdb_process;
 #[path = "../tests/athena/lake.rs"]
 #[allow(dead_code)]
 mod lake;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The `tracklake` binary's allocator (tracklake/src/main.rs), so the figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use duckdb_process::DuckDbProcess;
 use lake::{Obs, Track};
 use local_athena::LocalAthena;
 use serde_json::json;
@@ -287,14 +289,9 @@ fn duckdb_sql(sql: &str) -> String {
         .fold(sql.to_owned(), |sql, (trino, duck)| sql.replace(trino, duck))
 }
 
-/// DuckDB in one Python process that stays up for the whole bench: one JSON request per line on
-/// its stdin (`{"sql": ...}`), one JSON answer per line on its stdout (the seconds the query took
-/// inside Python, and its row count).
-struct DuckDb {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    stdout: std::io::BufReader<std::process::ChildStdout>,
-}
+/// DuckDB over the lake, in one Python process that stays up for the whole bench: each request
+/// (`{"sql": ...}`) runs one statement and answers with its time inside Python and its row count.
+struct DuckDb(DuckDbProcess);
 
 const DUCKDB_SCRIPT: &str = r#"
 import json, sys, time
@@ -317,23 +314,7 @@ for line in sys.stdin:
 impl DuckDb {
     /// Starts DuckDB over the lake, with the views of `sql/` created; an error says why not.
     fn start(lake: &Path, threads: usize) -> Result<Self, String> {
-        let python = python();
-        let probe = Command::new(&python).args(["-c", "import duckdb"]).output();
-        if !matches!(probe, Ok(ref o) if o.status.success()) {
-            return Err(format!(
-                "`{} -c 'import duckdb'` failed; pip install duckdb (or set TRACKLAKE_PYTHON)",
-                python.display()
-            ));
-        }
-        let mut child = Command::new(&python)
-            .args(["-c", DUCKDB_SCRIPT, &threads.to_string()])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut duck = DuckDb { child, stdin, stdout };
+        let mut duck = DuckDb(DuckDbProcess::start(DUCKDB_SCRIPT, &[&threads.to_string()])?);
         duck.run(&format!(
             "CREATE OR REPLACE VIEW track_observations AS SELECT * FROM read_parquet('{}/processed/*/*/*.parquet', hive_partitioning = true)",
             lake.display()
@@ -346,41 +327,8 @@ impl DuckDb {
 
     /// Runs one statement: the time DuckDB took and the rows it returned.
     fn run(&mut self, sql: &str) -> Result<(Duration, usize), String> {
-        use std::io::{BufRead, Write};
-        writeln!(self.stdin, "{}", json!({ "sql": sql })).map_err(|e| format!("DuckDB process: {e}"))?;
-        self.stdin.flush().map_err(|e| format!("DuckDB process: {e}"))?;
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .map_err(|e| format!("DuckDB process: {e}"))?;
-        let answer: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| format!("DuckDB answered no JSON ({e}): {line:?}"))?;
-        if let Some(error) = answer["error"].as_str() {
-            return Err(error.to_owned());
-        }
-        match (answer["s"].as_f64(), answer["rows"].as_u64()) {
-            (Some(s), Some(rows)) => Ok((Duration::from_secs_f64(s), rows as usize)),
-            _ => Err(format!("unexpected DuckDB answer: {line}")),
-        }
+        self.0.ask(&json!({ "sql": sql }))
     }
-}
-
-impl Drop for DuckDb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("TRACKLAKE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    if venv.exists() {
-        return venv;
-    }
-    PathBuf::from("python3")
 }
 
 /// A tiny deterministic generator (xorshift), so the lake is the same on every run.

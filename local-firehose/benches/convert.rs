@@ -6,9 +6,11 @@
 //! Python: `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else `python3`;
 //! DuckDB is skipped, with a message, when `import duckdb` fails there.
 
+#[path = "../../bench/duckdb_process.rs"]
+mod duckdb_process;
+
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The `tracklake` binary's allocator (tracklake/src/main.rs), so the figures are the binary's.
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use base64::Engine;
+use duckdb_process::DuckDbProcess;
 use local_firehose::convert::{glue_columns, Converter, GlueColumn, HiveType};
 
 const DEFAULT_RECORDS: usize = 100_000;
@@ -221,17 +224,6 @@ fn normalized_records(n: usize) -> Vec<Vec<u8>> {
     out
 }
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TRACKLAKE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    if venv.exists() {
-        return venv;
-    }
-    PathBuf::from("python3")
-}
-
 fn duckdb_type(t: &HiveType) -> String {
     match t {
         HiveType::String => "VARCHAR".into(),
@@ -249,13 +241,11 @@ fn duckdb_type(t: &HiveType) -> String {
     }
 }
 
-/// DuckDB's Python package in one process that stays up for the whole bench. Each line on its
-/// stdin asks for one `COPY (read_json(...)) TO ... (FORMAT parquet, COMPRESSION snappy)` on a
-/// number of threads; it answers with the seconds the COPY took inside Python and the rows written.
+/// DuckDB's Python package in one process that stays up for the whole bench. Each request asks
+/// for one `COPY (read_json(...)) TO ... (FORMAT parquet, COMPRESSION snappy)` on a number of
+/// threads; the answer is the seconds the COPY took inside Python and the rows written.
 struct DuckDb {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    stdout: std::io::BufReader<std::process::ChildStdout>,
+    process: DuckDbProcess,
     columns: String,
 }
 
@@ -280,38 +270,17 @@ for line in sys.stdin:
 
 impl DuckDb {
     fn start(columns: &[GlueColumn]) -> Result<Self, String> {
-        let python = python();
-        let probe = Command::new(&python).args(["-c", "import duckdb"]).output();
-        if !matches!(probe, Ok(ref o) if o.status.success()) {
-            return Err(format!(
-                "`{} -c 'import duckdb'` failed. Install it (scripts/python-env.sh) or set TRACKLAKE_PYTHON.",
-                python.display()
-            ));
-        }
-        let mut child = Command::new(&python)
-            .args(["-c", DUCKDB_SCRIPT])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let process = DuckDbProcess::start(DUCKDB_SCRIPT, &[])?;
         let columns = columns
             .iter()
             .map(|c| format!("'{}': '{}'", c.name, duckdb_type(&c.hive_type)))
             .collect::<Vec<_>>()
             .join(", ");
-        Ok(DuckDb {
-            child,
-            stdin,
-            stdout,
-            columns,
-        })
+        Ok(DuckDb { process, columns })
     }
 
     /// Converts `input` to `output` once: the time the COPY took, after checking its row count.
     fn convert(&mut self, input: &Path, output: &Path, threads: usize, n: usize) -> Result<Duration, String> {
-        use std::io::{BufRead, Write};
         let sql = format!(
             "COPY (SELECT * FROM read_json('{}', format = 'newline_delimited', columns = {{{}}})) TO '{}' (FORMAT parquet, COMPRESSION snappy)",
             input.display(),
@@ -320,30 +289,9 @@ impl DuckDb {
         );
         let ask =
             serde_json::json!({ "threads": threads, "sql": sql, "output": output.display().to_string() });
-        writeln!(self.stdin, "{ask}").map_err(|e| format!("DuckDB process: {e}"))?;
-        self.stdin.flush().map_err(|e| format!("DuckDB process: {e}"))?;
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .map_err(|e| format!("DuckDB process: {e}"))?;
-        let answer: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| format!("DuckDB answered no JSON ({e}): {line:?}"))?;
-        if let Some(error) = answer["error"].as_str() {
-            return Err(error.to_owned());
+        match self.process.ask(&ask)? {
+            (_, rows) if rows != n => Err(format!("DuckDB wrote {rows} rows, expected {n}")),
+            (seconds, _) => Ok(seconds),
         }
-        match (answer["s"].as_f64(), answer["rows"].as_u64()) {
-            (Some(_), Some(rows)) if rows as usize != n => {
-                Err(format!("DuckDB wrote {rows} rows, expected {n}"))
-            }
-            (Some(s), Some(_)) => Ok(Duration::from_secs_f64(s)),
-            _ => Err(format!("unexpected DuckDB answer: {line}")),
-        }
-    }
-}
-
-impl Drop for DuckDb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
