@@ -19,24 +19,25 @@
 //! every Hive column is.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{
-    make_builder, Array, ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Float32Builder,
-    Float64Builder, Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
+    Array, ArrayBuilder, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder,
+    Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
     TimestampMillisecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use chrono::{NaiveDate, NaiveDateTime};
 use parquet::arrow::arrow_writer::compute_leaves;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -321,23 +322,39 @@ impl Converter {
     }
 
     fn convert_chunk<R: AsRef<[u8]>>(&self, records: &[R]) -> Converted {
-        let mut builders: Vec<Box<dyn ArrayBuilder>> = self
-            .columns
-            .iter()
-            .map(|c| make_builder(&c.hive_type.arrow_type(), records.len()))
-            .collect();
-        let mut failed = Vec::new();
         let (mut slots, mut cells) = (Vec::new(), Vec::new());
         let mut follows = vec![usize::MAX; self.columns.len() + 1];
+        // Size every buffer from a sample first: a buffer that grows copies what it holds and
+        // touches fresh memory each time (together ~10% of the conversion's time).
+        let mut rooms = vec![Room::default(); self.columns.len()];
+        let sample = &records[..records.len().min(SIZING_SAMPLE)];
+        let mut sampled = 0;
+        for record in sample {
+            if self
+                .read_record(record.as_ref(), &mut slots, &mut cells, &mut follows)
+                .is_ok()
+            {
+                sampled += 1;
+                for (room, cell) in rooms.iter_mut().zip(cells.drain(..)) {
+                    room.measure(&cell);
+                }
+            }
+        }
+        let scale = records.len() as f64 / sampled.max(1) as f64;
+        let mut builders: Vec<ColumnBuilder> = self
+            .columns
+            .iter()
+            .zip(&rooms)
+            .map(|(c, room)| ColumnBuilder::new(&c.hive_type, &room.scaled(scale, records.len())))
+            .collect();
+        let mut failed = Vec::new();
         for (i, record) in records.iter().enumerate() {
             // A record is appended only once every column has converted, so a failed record
             // leaves no partial row behind.
             match self.read_record(record.as_ref(), &mut slots, &mut cells, &mut follows) {
                 Ok(()) => {
-                    for ((builder, column), cell) in
-                        builders.iter_mut().zip(&self.columns).zip(cells.drain(..))
-                    {
-                        append(builder.as_mut(), &column.hive_type, cell);
+                    for (builder, cell) in builders.iter_mut().zip(cells.drain(..)) {
+                        builder.append(cell);
                     }
                 }
                 Err(e) => failed.push((i, e)),
@@ -361,10 +378,91 @@ pub fn write_parquet(batch: &RecordBatch) -> Result<Vec<u8>, parquet::errors::Pa
 /// to `threads` threads: columns are independent, so this is parquet's documented way to use
 /// several cores (`ArrowColumnWriter`).
 fn write_parquet_threads(batch: &RecordBatch, threads: usize) -> Result<Vec<u8>, ParquetError> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    write_row_groups(batch, threads, props)
+    let mut props = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    for column in plain_string_columns(batch)? {
+        props = props.set_column_dictionary_enabled(column, false);
+    }
+    write_row_groups(batch, threads, props.build())
+}
+
+/// Firehose's Parquet page size (ParquetSerDe `PageSizeBytes`, default 1 MiB [Firehose API
+/// reference, ParquetSerDe]): the first page of a column is what its writer judges a dictionary by.
+const FIRST_PAGE_BYTES: usize = 1024 * 1024;
+
+/// The string columns of `batch` to write without a dictionary: those whose first page would be no
+/// smaller dictionary-encoded than plain. That is the test parquet-java, the Parquet writer behind
+/// Firehose's ParquetSerDe, makes on a column's first page (`FallbackValuesWriter.getBytes` keeps
+/// the dictionary only if ids + dictionary < plain size). parquet-rs gives a dictionary up only
+/// when it passes 1 MiB, so a column of unique values such as `record_key` paid for a dictionary
+/// it then dropped (on the conversion bench's data, a third or more of the Parquet writing time).
+fn plain_string_columns(batch: &RecordBatch) -> Result<Vec<ColumnPath>, ParquetError> {
+    let parquet_schema = ArrowSchemaConverter::new().convert(batch.schema_ref())?;
+    // Hive columns here are scalars or arrays, one Parquet leaf each; judge nothing otherwise.
+    if parquet_schema.num_columns() != batch.num_columns() {
+        return Ok(Vec::new());
+    }
+    Ok(parquet_schema
+        .columns()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(_, array)| string_leaf(array.as_ref()).is_some_and(|s| !dictionary_pays(&s)))
+        .map(|(leaf, _)| leaf.path().clone())
+        .collect())
+}
+
+/// The strings of a string column, or the innermost values of an array-of-strings column (a cheap
+/// copy: Arrow arrays share their buffers).
+fn string_leaf(array: &dyn Array) -> Option<arrow::array::StringArray> {
+    match array.data_type() {
+        DataType::Utf8 => array.as_string_opt::<i32>().cloned(),
+        DataType::List(_) => {
+            let list = array.as_list_opt::<i32>()?;
+            let offsets = list.value_offsets();
+            let (start, end) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
+            string_leaf(list.values().slice(start, end - start).as_ref())
+        }
+        _ => None,
+    }
+}
+
+/// The smallest page Firehose allows (ParquetSerDe `PageSizeBytes` minimum, 64 KiB): far enough
+/// into a column to settle the clear cases without reading a whole first page.
+const GLANCE_BYTES: usize = 64 * 1024;
+
+/// Whether a dictionary makes the first page of `strings` smaller than plain encoding. The clear
+/// cases are settled after [`GLANCE_BYTES`]: no value repeated yet (a key or an id per record:
+/// plain), or a dictionary already at most three quarters of the size (dictionary). Judging
+/// hashes every value it reads: a full page of every column took ~85 ms per 100,000 records.
+fn dictionary_pays(strings: &arrow::array::StringArray) -> bool {
+    let (mut plain, mut dictionary, mut count) = (0, 0, 0);
+    let mut seen = HashSet::new();
+    // The ids are bit-packed at the width of the largest id, after one byte giving that width.
+    let ids = |count: usize, distinct: usize| {
+        1 + (count * (usize::BITS - distinct.saturating_sub(1).leading_zeros()) as usize).div_ceil(8)
+    };
+    let mut glanced = false;
+    for value in strings.iter().flatten() {
+        // PLAIN stores a 4-byte length before each value, as the dictionary page does.
+        let size = value.len() + 4;
+        plain += size;
+        count += 1;
+        if seen.insert(value) {
+            dictionary += size;
+        }
+        if !glanced && plain >= GLANCE_BYTES {
+            glanced = true;
+            if seen.len() == count {
+                return false;
+            }
+            if 4 * (ids(count, seen.len()) + dictionary) <= 3 * plain {
+                return true;
+            }
+        }
+        if plain >= FIRST_PAGE_BYTES {
+            break;
+        }
+    }
+    ids(count, seen.len()) + dictionary < plain
 }
 
 fn write_row_groups(
@@ -774,83 +872,185 @@ fn date_days(s: &str) -> Option<i32> {
     i32::try_from((date - epoch).num_days()).ok()
 }
 
-/// Appends one converted cell to its column's builder (made by `make_builder` from the same type).
-fn append(builder: &mut dyn ArrayBuilder, ty: &HiveType, cell: Cell) {
-    fn b<T: 'static>(builder: &mut dyn ArrayBuilder) -> &mut T {
-        builder
-            .as_any_mut()
-            .downcast_mut::<T>()
-            .expect("make_builder builds this type")
+/// One column's Arrow builder, by type, so that appending a cell is one match. (Appending through
+/// `Box<dyn ArrayBuilder>` and a downcast per cell took ~10% of the conversion's time.)
+#[derive(Debug)]
+enum ColumnBuilder {
+    Str(StringBuilder),
+    Int8(Int8Builder),
+    Int16(Int16Builder),
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    Float32(Float32Builder),
+    Float64(Float64Builder),
+    Bool(BooleanBuilder),
+    Timestamp(TimestampMillisecondBuilder),
+    Date(Date32Builder),
+    List(Box<ListBuilder<ColumnBuilder>>),
+}
+
+/// Records of a chunk read first to size its column buffers.
+const SIZING_SAMPLE: usize = 64;
+
+/// What a column's builder should make room for: its values, their string bytes, and for a list
+/// column the room of its items.
+#[derive(Debug, Default, Clone)]
+struct Room {
+    values: usize,
+    bytes: usize,
+    items: Option<Box<Room>>,
+}
+
+impl Room {
+    fn measure(&mut self, cell: &Cell) {
+        self.values += 1;
+        match cell {
+            Cell::Str(s) => self.bytes += s.len(),
+            Cell::List(items) => {
+                let room = self.items.get_or_insert_default();
+                items.iter().for_each(|item| room.measure(item));
+            }
+            _ => {}
+        }
     }
-    macro_rules! int {
-        ($builder:ty, $t:ty) => {{
-            let builder = b::<$builder>(builder);
-            match cell {
-                // The range was checked in to_cell.
-                Cell::Int(n) => builder.append_value(n as $t),
-                _ => builder.append_null(),
-            }
-        }};
+
+    /// The room for `scale` times the measured values, with an eighth more for variation (a
+    /// reservation is only address space until it is written), and at least `rows` values.
+    fn scaled(&self, scale: f64, rows: usize) -> Room {
+        let more = |n: usize| (n as f64 * scale * 1.125) as usize;
+        Room {
+            values: more(self.values).max(rows),
+            bytes: more(self.bytes),
+            items: self.items.as_ref().map(|items| Box::new(items.scaled(scale, 0))),
+        }
     }
-    match ty {
-        HiveType::String => {
-            let builder = b::<StringBuilder>(builder);
-            match cell {
-                Cell::Str(s) => builder.append_value(s),
-                _ => builder.append_null(),
+}
+
+impl ColumnBuilder {
+    /// A builder of `ty`'s Arrow type (see [`HiveType::arrow_type`]) with `room` reserved.
+    fn new(ty: &HiveType, room: &Room) -> Self {
+        let rows = room.values;
+        match ty {
+            HiveType::String => Self::Str(StringBuilder::with_capacity(rows, room.bytes)),
+            HiveType::TinyInt => Self::Int8(Int8Builder::with_capacity(rows)),
+            HiveType::SmallInt => Self::Int16(Int16Builder::with_capacity(rows)),
+            HiveType::Int => Self::Int32(Int32Builder::with_capacity(rows)),
+            HiveType::BigInt => Self::Int64(Int64Builder::with_capacity(rows)),
+            HiveType::Float => Self::Float32(Float32Builder::with_capacity(rows)),
+            HiveType::Double => Self::Float64(Float64Builder::with_capacity(rows)),
+            HiveType::Boolean => Self::Bool(BooleanBuilder::with_capacity(rows)),
+            HiveType::Timestamp => Self::Timestamp(
+                TimestampMillisecondBuilder::with_capacity(rows).with_data_type(ty.arrow_type()),
+            ),
+            HiveType::Date => Self::Date(Date32Builder::with_capacity(rows)),
+            HiveType::Array(item) => {
+                let items = room.items.as_deref().cloned().unwrap_or_default();
+                Self::List(Box::new(ListBuilder::with_capacity(
+                    ColumnBuilder::new(item, &items),
+                    rows,
+                )))
             }
         }
-        HiveType::TinyInt => int!(Int8Builder, i8),
-        HiveType::SmallInt => int!(Int16Builder, i16),
-        HiveType::Int => int!(Int32Builder, i32),
-        HiveType::BigInt => int!(Int64Builder, i64),
-        HiveType::Float => {
-            let builder = b::<Float32Builder>(builder);
-            match cell {
-                Cell::Float(n) => builder.append_value(n as f32),
-                _ => builder.append_null(),
-            }
-        }
-        HiveType::Double => {
-            let builder = b::<Float64Builder>(builder);
-            match cell {
-                Cell::Float(n) => builder.append_value(n),
-                _ => builder.append_null(),
-            }
-        }
-        HiveType::Boolean => {
-            let builder = b::<BooleanBuilder>(builder);
-            match cell {
-                Cell::Bool(v) => builder.append_value(v),
-                _ => builder.append_null(),
-            }
-        }
-        HiveType::Timestamp => {
-            let builder = b::<TimestampMillisecondBuilder>(builder);
-            match cell {
-                Cell::TimestampMillis(v) => builder.append_value(v),
-                _ => builder.append_null(),
-            }
-        }
-        HiveType::Date => {
-            let builder = b::<Date32Builder>(builder);
-            match cell {
-                Cell::Date(v) => builder.append_value(v),
-                _ => builder.append_null(),
-            }
-        }
-        HiveType::Array(item) => {
-            let builder = b::<ListBuilder<Box<dyn ArrayBuilder>>>(builder);
-            match cell {
-                Cell::List(items) => {
-                    for value in items {
-                        append(builder.values().as_mut(), item, value);
-                    }
-                    builder.append(true);
+    }
+
+    /// Appends one cell, converted for this column by `to_cell` (so of this builder's type, or
+    /// `Null`).
+    fn append(&mut self, cell: Cell) {
+        match (self, cell) {
+            (Self::Str(b), Cell::Str(s)) => b.append_value(s),
+            // The integer ranges were checked in to_cell.
+            (Self::Int8(b), Cell::Int(n)) => b.append_value(n as i8),
+            (Self::Int16(b), Cell::Int(n)) => b.append_value(n as i16),
+            (Self::Int32(b), Cell::Int(n)) => b.append_value(n as i32),
+            (Self::Int64(b), Cell::Int(n)) => b.append_value(n),
+            (Self::Float32(b), Cell::Float(n)) => b.append_value(n as f32),
+            (Self::Float64(b), Cell::Float(n)) => b.append_value(n),
+            (Self::Bool(b), Cell::Bool(v)) => b.append_value(v),
+            (Self::Timestamp(b), Cell::TimestampMillis(v)) => b.append_value(v),
+            (Self::Date(b), Cell::Date(v)) => b.append_value(v),
+            (Self::List(b), Cell::List(items)) => {
+                for item in items {
+                    b.values().append(item);
                 }
-                _ => builder.append(false),
+                b.append(true);
             }
+            (this, _) => this.append_null(),
         }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Self::Str(b) => b.append_null(),
+            Self::Int8(b) => b.append_null(),
+            Self::Int16(b) => b.append_null(),
+            Self::Int32(b) => b.append_null(),
+            Self::Int64(b) => b.append_null(),
+            Self::Float32(b) => b.append_null(),
+            Self::Float64(b) => b.append_null(),
+            Self::Bool(b) => b.append_null(),
+            Self::Timestamp(b) => b.append_null(),
+            Self::Date(b) => b.append_null(),
+            Self::List(b) => b.append(false),
+        }
+    }
+
+    fn inner(&self) -> &dyn ArrayBuilder {
+        match self {
+            Self::Str(b) => b,
+            Self::Int8(b) => b,
+            Self::Int16(b) => b,
+            Self::Int32(b) => b,
+            Self::Int64(b) => b,
+            Self::Float32(b) => b,
+            Self::Float64(b) => b,
+            Self::Bool(b) => b,
+            Self::Timestamp(b) => b,
+            Self::Date(b) => b,
+            Self::List(b) => b.as_ref(),
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut dyn ArrayBuilder {
+        match self {
+            Self::Str(b) => b,
+            Self::Int8(b) => b,
+            Self::Int16(b) => b,
+            Self::Int32(b) => b,
+            Self::Int64(b) => b,
+            Self::Float32(b) => b,
+            Self::Float64(b) => b,
+            Self::Bool(b) => b,
+            Self::Timestamp(b) => b,
+            Self::Date(b) => b,
+            Self::List(b) => b.as_mut(),
+        }
+    }
+}
+
+/// So that a list column's values can be a `ColumnBuilder` (`ListBuilder` takes any builder).
+impl ArrayBuilder for ColumnBuilder {
+    fn len(&self) -> usize {
+        self.inner().len()
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        self.inner_mut().finish()
+    }
+
+    fn finish_cloned(&self) -> ArrayRef {
+        self.inner().finish_cloned()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn into_box_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }
 
@@ -1052,6 +1252,93 @@ mod tests {
             (empty.iter().map(RecordBatch::num_rows).sum::<usize>(), groups),
             (0, 0)
         );
+    }
+
+    #[test]
+    fn columns_of_unique_strings_are_written_plain_and_repeated_ones_with_a_dictionary() {
+        // id: unique per record; tags: one unique and one repeated value per record; n and at:
+        // not strings, left to parquet-rs's own choice.
+        let records: Vec<Vec<u8>> = (0..20_000)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"record-{i:08}","n":{},"tags":["t{i}","common"]}}"#,
+                    i % 7
+                )
+                .into_bytes()
+            })
+            .collect();
+        let c = converter();
+        let batch = c.convert(&records).batch;
+        let body = c.write_parquet(&batch).unwrap();
+        let (back, _) = read_back(body.clone());
+        assert_eq!(arrow::compute::concat_batches(&c.schema(), &back).unwrap(), batch);
+
+        use parquet::file::reader::FileReader;
+        use std::io::Write;
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&body).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        let group = reader.metadata().row_group(0).clone();
+        let dictionary = |name: &str| {
+            let chunk = group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap_or_else(|| panic!("no column {name}"));
+            chunk.dictionary_page_offset().is_some()
+        };
+        assert!(!dictionary("id"), "a column of unique values needs no dictionary");
+        assert!(
+            dictionary("tags.list.item"),
+            "half the tags repeat: a dictionary pays"
+        );
+        assert!(
+            dictionary("n"),
+            "parquet-rs keeps its dictionary for non-string columns"
+        );
+
+        // The judgment itself, as parquet-java makes it: ids + dictionary < plain.
+        let strings = |values: Vec<String>| arrow::array::StringArray::from(values);
+        assert!(!dictionary_pays(&strings(
+            (0..5_000).map(|i| format!("{i:032}")).collect()
+        )));
+        assert!(dictionary_pays(&strings(
+            (0..5_000).map(|i| format!("{:032}", i % 50)).collect()
+        )));
+        // A value in 1,500 distinct ones (36 bytes each with the length): after 64 KiB (1,820
+        // values) a dictionary would be 86% of plain, so the full first page decides, one way
+        // or the other.
+        assert!(dictionary_pays(&strings(
+            (0..50_000).map(|i| format!("{:032}", i % 1_500)).collect()
+        )));
+        assert!(!dictionary_pays(&strings(
+            (0..50_000)
+                .map(|i| format!("{:032}", if i < 2_000 { i % 1_500 } else { i }))
+                .collect()
+        )));
+        assert!(!dictionary_pays(&strings(Vec::new())), "nothing to encode");
+    }
+
+    #[test]
+    fn buffers_sized_from_a_sample_still_hold_longer_records_after_it() {
+        // The sample sees short values; the records after it are a hundred times longer.
+        let records: Vec<Vec<u8>> = (0..2 * SIZING_SAMPLE)
+            .map(|i| {
+                let id = if i < SIZING_SAMPLE {
+                    "x".repeat(3)
+                } else {
+                    "y".repeat(300)
+                };
+                format!(r#"{{"id":"{id}","tags":["{id}","{id}","{id}"]}}"#).into_bytes()
+            })
+            .collect();
+        let out = converter().convert(&records);
+        assert!(out.failed.is_empty());
+        let ids = out.batch.column(0).as_string::<i32>();
+        assert_eq!(ids.value(0).len(), 3);
+        assert_eq!(ids.value(2 * SIZING_SAMPLE - 1).len(), 300);
+        let tags = out.batch.column(3).as_list::<i32>();
+        assert_eq!(tags.value(2 * SIZING_SAMPLE - 1).len(), 3);
     }
 
     #[test]
