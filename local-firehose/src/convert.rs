@@ -390,11 +390,12 @@ fn write_parquet_threads(batch: &RecordBatch, threads: usize) -> Result<Vec<u8>,
 const FIRST_PAGE_BYTES: usize = 1024 * 1024;
 
 /// The string columns of `batch` to write without a dictionary: those whose first page would be no
-/// smaller dictionary-encoded than plain. That is the test parquet-java, the Parquet writer behind
-/// Firehose's ParquetSerDe, makes on a column's first page (`FallbackValuesWriter.getBytes` keeps
-/// the dictionary only if ids + dictionary < plain size). parquet-rs gives a dictionary up only
-/// when it passes 1 MiB, so a column of unique values such as `record_key` paid for a dictionary
-/// it then dropped (on the conversion bench's data, a third or more of the Parquet writing time).
+/// smaller dictionary-encoded than plain. That is the test parquet-java makes on a column's first
+/// page (`FallbackValuesWriter.getBytes`: keep the dictionary only if ids + dictionary < plain
+/// size); Firehose's ParquetSerDe settings are parquet-java's (block and page size, dictionary,
+/// writer version, padding). parquet-rs gives a dictionary up only when it passes 1 MiB, so a
+/// column of unique values such as `record_key` paid for a dictionary it then dropped (on the
+/// conversion bench's data, a third or more of the Parquet writing time).
 fn plain_string_columns(batch: &RecordBatch) -> Result<Vec<ColumnPath>, ParquetError> {
     let parquet_schema = ArrowSchemaConverter::new().convert(batch.schema_ref())?;
     // Hive columns here are scalars or arrays, one Parquet leaf each; judge nothing otherwise.
