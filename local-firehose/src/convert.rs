@@ -251,7 +251,7 @@ impl Converter {
     fn read_record<'a>(
         &self,
         record: &'a [u8],
-        slots: &mut Vec<Option<Loose<'a>>>,
+        slots: &mut Vec<Option<Result<Cell<'a>, String>>>,
         cells: &mut Vec<Cell<'a>>,
         follows: &mut Vec<usize>,
     ) -> Result<(), ConversionError> {
@@ -264,7 +264,7 @@ impl Converter {
         }
         let mut de = serde_json::Deserializer::from_str(text);
         slots.clear();
-        slots.resize(self.columns.len(), None);
+        slots.resize_with(self.columns.len(), || None);
         de.deserialize_any(RecordVisitor {
             columns: &self.columns,
             index: &self.index,
@@ -277,8 +277,8 @@ impl Converter {
         cells.clear();
         for (column, slot) in self.columns.iter().zip(slots.drain(..)) {
             cells.push(match slot {
-                None | Some(Loose::Null) => Cell::Null,
-                Some(value) => to_cell(&column.hive_type, value).map_err(|why| {
+                None => Cell::Null,
+                Some(cell) => cell.map_err(|why| {
                     malformed(format!(
                         "column {} ({}): {why}",
                         column.name,
@@ -532,16 +532,16 @@ fn on_threads<T: Send>(jobs: usize, threads: usize, job: impl Fn(usize) -> T + S
     all.into_iter().map(|(_, result)| result).collect()
 }
 
-/// A JSON value as read, strings borrowed where the input allows.
+/// A JSON value as read, strings borrowed where the input allows; of an array or an object only
+/// the kind, which is all a column of another type needs to say why it cannot hold it.
 #[derive(Debug, Clone)]
 enum Loose<'a> {
-    Null,
     Bool(bool),
     Int(i64),
     UInt(u64),
     Float(f64),
     Str(Cow<'a, str>),
-    Array(Vec<Loose<'a>>),
+    Array,
     Object,
 }
 
@@ -561,7 +561,7 @@ enum Cell<'a> {
 struct RecordVisitor<'i, 's, 'a> {
     columns: &'i [GlueColumn],
     index: &'i HashMap<String, usize>,
-    slots: &'s mut Vec<Option<Loose<'a>>>,
+    slots: &'s mut Vec<Option<Result<Cell<'a>, String>>>,
     /// Records of one stream list their keys in the same order: `follows[c]` is the column whose
     /// key came after column `c`'s in the last record (`follows[columns.len()]`: the first key).
     follows: &'s mut Vec<usize>,
@@ -592,7 +592,7 @@ impl<'de, 'i, 's> Visitor<'de> for RecordVisitor<'i, 's, 'de> {
                 previous = i;
             }
             match found {
-                Some(i) => self.slots[i] = Some(map.next_value::<Loose<'de>>()?),
+                Some(i) => self.slots[i] = Some(map.next_value_seed(CellSeed(&self.columns[i].hive_type))?),
                 None => {
                     map.next_value::<de::IgnoredAny>()?;
                 }
@@ -628,73 +628,87 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Loose<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Loose<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_unit<E>(self) -> Result<Loose<'de>, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_none<E>(self) -> Result<Loose<'de>, E> {
-                Ok(Loose::Null)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Loose<'de>, E> {
-                Ok(Loose::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Loose<'de>, E> {
-                Ok(Loose::Int(v))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Loose<'de>, E> {
-                Ok(Loose::UInt(v))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Loose<'de>, E> {
-                Ok(Loose::Float(v))
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Loose<'de>, E> {
-                Ok(Loose::Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Loose<'de>, E> {
-                Ok(Loose::Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Loose<'de>, E> {
-                Ok(Loose::Str(Cow::Owned(v)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose<'de>, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<Loose<'de>>()? {
-                    items.push(item);
+/// Reads one JSON value straight into a cell of its column's type: `Ok(Err(why))` when the value
+/// cannot be read as that type (the record fails, but the JSON is still read to its end, so a
+/// later duplicate key can still replace it, as with any value).
+struct CellSeed<'t>(&'t HiveType);
+
+impl<'de> de::DeserializeSeed<'de> for CellSeed<'_> {
+    type Value = Result<Cell<'de>, String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CellSeed<'_> {
+    type Value = Result<Cell<'de>, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Ok(Cell::Null))
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Ok(Cell::Null))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(to_cell(self.0, Loose::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(to_cell(self.0, Loose::Int(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(to_cell(self.0, Loose::UInt(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(to_cell(self.0, Loose::Float(v)))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(to_cell(self.0, Loose::Str(Cow::Borrowed(v))))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(to_cell(self.0, Loose::Str(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(to_cell(self.0, Loose::Str(Cow::Owned(v))))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let HiveType::Array(item) = self.0 else {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            return Ok(to_cell(self.0, Loose::Array));
+        };
+        let mut items = Vec::new();
+        while let Some(cell) = seq.next_element_seed(CellSeed(item))? {
+            match cell {
+                Ok(cell) => items.push(cell),
+                Err(why) => {
+                    while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                    return Ok(Err(why));
                 }
-                Ok(Loose::Array(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose<'de>, A::Error> {
-                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-                Ok(Loose::Object)
             }
         }
-        d.deserialize_any(V)
+        Ok(Ok(Cell::List(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        Ok(to_cell(self.0, Loose::Object))
     }
 }
 
 fn kind(value: &Loose) -> &'static str {
     match value {
-        Loose::Null => "null",
         Loose::Bool(_) => "a boolean",
         Loose::Int(_) | Loose::UInt(_) | Loose::Float(_) => "a number",
         Loose::Str(_) => "a string",
-        Loose::Array(_) => "an array",
+        Loose::Array => "an array",
         Loose::Object => "an object",
     }
 }
 
-/// Converts one non-null JSON value to `ty`, or says why it cannot.
+/// Converts one JSON value that is neither null nor an array (see `CellSeed`) to `ty`, or says why it cannot.
 fn to_cell<'a>(ty: &HiveType, value: Loose<'a>) -> Result<Cell<'a>, String> {
-    if let Loose::Null = value {
-        return Ok(Cell::Null);
-    }
     let wrong = |value: &Loose| format!("cannot read {} as {}", kind(value), ty.name());
     match ty {
         HiveType::String => match value {
@@ -750,14 +764,8 @@ fn to_cell<'a>(ty: &HiveType, value: Loose<'a>) -> Result<Cell<'a>, String> {
                 .ok_or_else(|| format!("`{}` is not a date (yyyy-MM-dd)", clip(s))),
             other => Err(wrong(other)),
         },
-        HiveType::Array(item) => match value {
-            Loose::Array(items) => items
-                .into_iter()
-                .map(|v| to_cell(item, v))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Cell::List),
-            other => Err(wrong(&other)),
-        },
+        // Arrays are read item by item by `CellSeed`; anything else is the wrong kind.
+        HiveType::Array(_) => Err(wrong(&value)),
     }
 }
 
@@ -1340,6 +1348,41 @@ mod tests {
         assert_eq!(ids.value(2 * SIZING_SAMPLE - 1).len(), 300);
         let tags = out.batch.column(3).as_list::<i32>();
         assert_eq!(tags.value(2 * SIZING_SAMPLE - 1).len(), 3);
+    }
+
+    #[test]
+    fn arrays_are_read_item_by_item_and_a_later_duplicate_key_wins() {
+        let c = converter();
+        let out = c.convert(&[
+            br#"{"id":"a","tags":["x",null,"y"],"n":"seven","n":7}"#.as_slice(),
+            br#"{"id":"b","tags":["x",{"o":1},"z"],"n":1}"#.as_slice(),
+            br#"{"id":["not","a","string"]}"#.as_slice(),
+            br#"{"id":"c","tags":[[1],"z"]}"#.as_slice(),
+            br#"{"id":"d","tags":[]}"#.as_slice(),
+        ]);
+        let failed: Vec<(usize, &str)> = out.failed.iter().map(|(i, e)| (*i, e.message.as_str())).collect();
+        assert_eq!(
+            failed,
+            vec![
+                (1, "column tags (array<string>): cannot read an object as string"),
+                (2, "column id (string): cannot read an array as string"),
+                (3, "column tags (array<string>): cannot read an array as string"),
+            ]
+        );
+        let b = &out.batch;
+        assert_eq!(b.num_rows(), 2);
+        assert_eq!(b.column(1).as_primitive::<Int32Type>().value(0), 7);
+        let tags = b.column(3).as_list::<i32>();
+        let first = tags.value(0);
+        let first = first.as_string::<i32>();
+        assert_eq!(
+            (first.len(), first.value(0), first.is_null(1), first.value(2)),
+            (3, "x", true, "y")
+        );
+        assert!(
+            tags.is_valid(1) && tags.value(1).is_empty(),
+            "[] is an empty list, not NULL"
+        );
     }
 
     #[test]
