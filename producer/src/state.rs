@@ -48,6 +48,14 @@ pub struct State {
     /// state files written before it existed, which read as `None`.
     #[serde(default)]
     pub saved_tracks_backfill_before: Option<Timestamp>,
+    /// `saved_tracks`: while a backfill is pending, how many entries of `/me/tracks` the delivered
+    /// range (`saved_tracks_backfill_before` to the watermark) held at the end of the last run, so
+    /// that the next run can jump over them: the list offers no way to start at a date, and
+    /// walking a large delivered range page by page would spend the run's request budget before
+    /// reaching the saves still to send. `None`: not known (walk the range). Absent from state
+    /// files written before it existed, which read as `None`.
+    #[serde(default)]
+    pub saved_tracks_backfill_skip: Option<u64>,
     /// `playlist`: playlist id -> the `snapshot_id` whose items were last delivered. A playlist
     /// whose snapshot is unchanged is not read again.
     #[serde(default)]
@@ -72,6 +80,7 @@ impl Default for State {
             recently_played_after: None,
             saved_tracks_watermark: None,
             saved_tracks_backfill_before: None,
+            saved_tracks_backfill_skip: None,
             playlist_snapshots: BTreeMap::new(),
             last_success: BTreeMap::new(),
             not_before: None,

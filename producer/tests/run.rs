@@ -639,6 +639,12 @@ impl Library {
         saves.push(save);
         saves.sort_by(|a, b| b["added_at"].as_str().cmp(&a["added_at"].as_str()));
     }
+
+    /// Removes the save at `position` (the user un-saved it), returning its track id.
+    fn remove(&self, position: usize) -> String {
+        let save = self.saves.lock().unwrap().remove(position);
+        save["track"]["id"].as_str().unwrap().to_string()
+    }
 }
 
 impl wiremock::Respond for Library {
@@ -793,4 +799,165 @@ async fn a_library_on_more_dates_than_a_run_may_send_arrives_over_several_runs_w
     assert!(report.exit_ok(), "{}", brief(&report));
     assert_eq!(report.source(Source::SavedTracks).unwrap().pulled, 0);
     assert_eq!(requests_to(&server, "/me/tracks").await.len(), pages_before + 1);
+}
+
+#[tokio::test]
+async fn a_library_larger_than_a_runs_request_budget_can_walk_still_arrives_whole() {
+    use std::collections::BTreeSet;
+
+    let server = spotify().await;
+    let library = Library {
+        uri: server.uri(),
+        saves: Default::default(),
+    };
+    // 300 dates of 10 saves: 60 pages of 50, while a run may send 40 requests. Without a jump
+    // over the delivered range the second run would spend its budget walking the first run's
+    // 20 pages and 21 more, and every later run more.
+    let newest_day = (Utc::now() - TimeDelta::days(30))
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let mut n = 0;
+    for day in 0..300 {
+        for minute in 0..10 {
+            library.add(n, newest_day - TimeDelta::days(day) - TimeDelta::minutes(minute));
+            n += 1;
+        }
+    }
+    api("/me/tracks")
+        .respond_with(library.clone())
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let mut config = sources(&[Source::SavedTracks]);
+    config.min_interval_secs.insert(Source::SavedTracks, 0);
+    let budget_client = || {
+        let mut config = SpotifyConfig::refresh_token("id", "refresh");
+        config.request_budget = 40;
+        config_for(&server, config)
+    };
+
+    let mut expected: BTreeSet<String> = (0..n)
+        .map(|i| sample::track(i)["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut delivered: Vec<String> = Vec::new();
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        assert!(runs <= 6, "the backfill must end");
+        let (lines_before, pages_before) = (
+            saved_lines_since(&firehose, 0).len(),
+            requests_to(&server, "/me/tracks").await.len(),
+        );
+        let report = run_once(&budget_client(), &sink(&firehose), &store, &config, now()).await;
+        assert!(report.exit_ok(), "run {runs}: {}", brief(&report));
+        let saved = report.source(Source::SavedTracks).unwrap();
+        assert_eq!(
+            saved.outcome,
+            SourceOutcome::Delivered,
+            "run {runs}: {}",
+            brief(&report)
+        );
+        let lines = saved_lines_since(&firehose, lines_before);
+        let pages = requests_to(&server, "/me/tracks").await.len() - pages_before;
+        // A run reads the pages it sends and a few more: the top, the landing and a step back.
+        assert!(
+            pages <= 21 + 3,
+            "run {runs} read {pages} pages for {} saves",
+            lines.len()
+        );
+        delivered.extend(lines.into_iter().map(|(_, id)| id));
+        let (state, _) = store.load().await.unwrap();
+        if state.saved_tracks_backfill_before.is_none() {
+            assert_eq!(
+                state.saved_tracks_backfill_skip, None,
+                "nothing left to jump over"
+            );
+            break;
+        }
+        if runs == 1 {
+            assert_eq!(delivered.len(), 1_000, "100 dates of 10 saves");
+            assert_eq!(
+                state.saved_tracks_backfill_skip,
+                Some(1_000),
+                "the first run's saves"
+            );
+            // Between runs the user saves 3 tracks on a new date and un-saves 5 delivered ones,
+            // so the backfill now begins 2 entries higher than the state's count says: the jump
+            // lands past it and must step back rather than skip saves.
+            for k in 0..3 {
+                library.add(n + k, Utc::now() - TimeDelta::hours(1 + k as i64));
+                expected.insert(sample::track(n + k)["id"].as_str().unwrap().to_string());
+            }
+            for _ in 0..5 {
+                let gone = library.remove(500);
+                expected.remove(&gone);
+                delivered.retain(|id| *id != gone);
+            }
+        }
+    }
+    let unique: BTreeSet<String> = delivered.iter().cloned().collect();
+    assert_eq!(unique.len(), delivered.len(), "no save twice");
+    assert_eq!(unique, expected, "every save still in the library, once");
+    assert_eq!(runs, 4, "301 dates at 100 a run");
+}
+
+#[tokio::test]
+async fn a_jump_past_the_end_of_a_shrunken_library_steps_back_instead_of_ending_the_backfill() {
+    use std::collections::BTreeSet;
+
+    let server = spotify().await;
+    let library = Library {
+        uri: server.uri(),
+        saves: Default::default(),
+    };
+    // 150 dates of 10 saves; the first run sends the newest 100 dates.
+    let newest_day = (Utc::now() - TimeDelta::days(30))
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    for n in 0..1_500 {
+        let at = newest_day - TimeDelta::days(n as i64 / 10) - TimeDelta::minutes(n as i64 % 10);
+        library.add(n, at);
+    }
+    api("/me/tracks")
+        .respond_with(library.clone())
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let mut config = sources(&[Source::SavedTracks]);
+    config.min_interval_secs.insert(Source::SavedTracks, 0);
+
+    let report = run_once(&client(&server), &sink(&firehose), &store, &config, now()).await;
+    assert!(report.exit_ok(), "{}", brief(&report));
+    assert_eq!(
+        store.load().await.unwrap().0.saved_tracks_backfill_skip,
+        Some(1_000)
+    );
+    // The user un-saves 600 of the delivered tracks: the list has 900 entries, and the
+    // state's count of 1,000 points past its end.
+    for _ in 0..600 {
+        library.remove(0);
+    }
+    let report = run_once(&client(&server), &sink(&firehose), &store, &config, now()).await;
+    assert!(report.exit_ok(), "{}", brief(&report));
+    let (state, _) = store.load().await.unwrap();
+    assert_eq!(
+        state.saved_tracks_backfill_before, None,
+        "the backfill is complete"
+    );
+    let older: BTreeSet<String> = (1_000..1_500)
+        .map(|i| sample::track(i)["id"].as_str().unwrap().to_string())
+        .collect();
+    let sent: BTreeSet<String> = saved_lines_since(&firehose, 1_000)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(sent, older, "the older 500 saves, none lost to the jump");
 }

@@ -15,6 +15,7 @@ fn sample_state() -> State {
         recently_played_after: Some(1_795_507_200_123),
         saved_tracks_watermark: Timestamp::parse("2026-11-20T10:00:00Z"),
         saved_tracks_backfill_before: Timestamp::parse("2019-03-04T00:00:00Z"),
+        saved_tracks_backfill_skip: Some(4_950),
         playlist_snapshots: BTreeMap::from([("pl1".to_string(), "snap-a".to_string())]),
         last_success: BTreeMap::from([(
             Source::TopTracks,
@@ -185,4 +186,5 @@ async fn a_state_file_written_before_the_saved_tracks_backfill_existed_still_loa
         Timestamp::parse("2026-11-20T10:00:00Z")
     );
     assert_eq!(state.saved_tracks_backfill_before, None, "nothing pending");
+    assert_eq!(state.saved_tracks_backfill_skip, None, "nothing to jump over");
 }

@@ -178,6 +178,8 @@ pub struct StateChanges {
     /// `Some(value)`: the new `saved_tracks_backfill_before` (`Some(None)` clears it, the backfill
     /// is complete); `None`: unchanged.
     pub saved_tracks_backfill_before: Option<Option<Timestamp>>,
+    /// `Some(value)`: the new `saved_tracks_backfill_skip`; `None`: unchanged.
+    pub saved_tracks_backfill_skip: Option<Option<u64>>,
     /// The user's playlists now, with their snapshots: replaces the stored map, so deleted
     /// playlists drop out.
     pub playlist_snapshots: Option<BTreeMap<String, String>>,
@@ -193,6 +195,9 @@ impl StateChanges {
         }
         if let Some(before) = self.saved_tracks_backfill_before {
             state.saved_tracks_backfill_before = before;
+        }
+        if let Some(skip) = self.saved_tracks_backfill_skip {
+            state.saved_tracks_backfill_skip = skip;
         }
         if let Some(snapshots) = self.playlist_snapshots {
             state.playlist_snapshots = snapshots;

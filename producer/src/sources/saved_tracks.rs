@@ -54,10 +54,18 @@ enum Region {
 /// `added_at` at or before the watermark: a routine run costs one request however large the
 /// library. With one it walks on past the range already delivered (`[backfill_before,
 /// watermark]`, skipped) to the older saves, and stops at a UTC-date boundary once the lines span
-/// the budget's dates. The state changes it returns:
+/// the budget's dates. From the second backfill run on it does not walk the delivered range page
+/// by page: it jumps from the range's first entry over the count of entries the last run left
+/// in it (`saved_tracks_backfill_skip`), checks that it landed on a delivered entry, and steps
+/// back if saves were removed since. So a run's requests stay near the pages it sends, however
+/// large the library (walking the range used to spend a run's whole request budget once the
+/// range passed about 24,000 saves, and the backfill never finished). The state changes it
+/// returns:
 /// - the watermark becomes the newest `added_at` sent;
 /// - `saved_tracks_backfill_before` becomes the midnight of the oldest date sent when the walk
-///   stopped early (or was cut by the page cap), and is cleared when it reached the end of the list.
+///   stopped early (or was cut by the page cap), and is cleared when it reached the end of the list;
+/// - `saved_tracks_backfill_skip` becomes the count of entries from the newest delivered to the
+///   first save left for later, and is cleared with the backfill.
 ///
 /// New saves come before the backfill. Should they span more dates than the budget (the producer
 /// was off for months), only their oldest budget's dates are sent and the watermark moves to the
@@ -83,18 +91,29 @@ pub async fn saved_tracks(
         (Some(_), _) => Region::Delivered,
     };
 
-    let query = [("limit", LIST_PAGE_SIZE), ("offset", "0")];
-    let mut pager = Pager::new(client, ENDPOINT, &query, LIST_PAGES)?;
-    // New saves, newest first, each with its UTC date (`None`: no readable `added_at`).
-    let mut new: Vec<(Option<NaiveDate>, Option<Timestamp>, Vec<u8>)> = Vec::new();
+    // The delivered range's entries, to jump over on the way to the backfill (see `jump`).
+    let skip = state
+        .saved_tracks_backfill_skip
+        .filter(|_| backfill_pending && watermark.is_some());
+    let mut pager = pager_at(client, 0)?;
+    // New saves, newest first.
+    let mut new: Vec<NewSave> = Vec::new();
     let mut new_dates: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut backfill = Backfill::default();
     let mut current = Region::New;
     // Whether the walk saw the whole rest of the list (so nothing older is left undelivered).
     let mut reached_end = true;
+    // The list position of the first delivered entry, and of the first save the backfill had
+    // no room for.
+    let (mut delivered_from, mut left_at) = (None::<u64>, None::<u64>);
+    let mut jump = Jump::default();
     'pages: while let Some(page) = pager.next_page().await? {
         let items: Items = parse(ENDPOINT, &page.body)?;
-        for saved in items.items.into_iter().filter(|s| !is_null(s)) {
+        for (index, saved) in items.items.into_iter().enumerate() {
+            let position = page.offset + index as u64;
+            if is_null(saved) {
+                continue;
+            }
             let added_at = EntryTimes::read(ENDPOINT, saved)?.1;
             // An entry without a time belongs where the entries around it do.
             if let Some(at) = added_at {
@@ -102,29 +121,63 @@ pub async fn saved_tracks(
             } else if watermark.is_none() {
                 current = Region::Backfill;
             }
+            if jump.checking && added_at.is_some() {
+                jump.checking = false;
+                if current == Region::Backfill && jump.to > delivered_from.unwrap_or(0) {
+                    // Landed past the start of the backfill (saves were removed from the
+                    // delivered range since): step back and look again.
+                    pager = pager_at(client, jump.back(page.limit, delivered_from))?;
+                    continue 'pages;
+                }
+            }
             let date = added_at.map(|at| at.datetime().date_naive());
             match current {
                 Region::New => {
                     new_dates.extend(date);
-                    new.push((date, added_at, line_of(observed_at, user_id, saved)));
+                    new.push(NewSave {
+                        position,
+                        date,
+                        at: added_at,
+                        line: line_of(observed_at, user_id, saved),
+                    });
                 }
                 Region::Delivered if !backfill_pending => break 'pages,
                 Region::Delivered => {
+                    let first = delivered_from.is_none();
+                    delivered_from.get_or_insert(position);
                     // Nothing older fits once the new saves used the whole budget.
                     if new_dates.len() >= SAVED_TRACKS_DATES_PER_RUN {
                         reached_end = false;
                         break 'pages;
+                    }
+                    // Jump to the entry before where the backfill should begin: it must still
+                    // be a delivered one, which the check above makes sure of.
+                    let to = skip.map(|skip| position + skip.saturating_sub(1));
+                    if let Some(to) = to.filter(|&to| first && to > position + 1) {
+                        jump = Jump {
+                            to,
+                            step: 0,
+                            checking: true,
+                        };
+                        pager = pager_at(client, to)?;
+                        continue 'pages;
                     }
                 }
                 Region::Backfill => {
                     let budget = SAVED_TRACKS_DATES_PER_RUN.saturating_sub(new_dates.len());
                     if !backfill.take(date, added_at, budget) {
                         reached_end = false;
+                        left_at = Some(position);
                         break 'pages;
                     }
+                    backfill.first_position.get_or_insert(position);
                     backfill.lines.push(line_of(observed_at, user_id, saved));
                 }
             }
+        }
+        if jump.checking && page.items == 0 && jump.to > delivered_from.unwrap_or(0) {
+            // Landed past the end of the list: step back too.
+            pager = pager_at(client, jump.back(page.limit, delivered_from))?;
         }
     }
     if pager.stopped_at_offset_cap() {
@@ -141,20 +194,30 @@ pub async fn saved_tracks(
             .expect("more dates than the budget");
         let first_kept = new
             .iter()
-            .position(|(date, _, _)| date.is_some_and(|d| d <= cut))
+            .position(|save| save.date.is_some_and(|d| d <= cut))
             .unwrap_or(new.len());
         let mut index = 0;
-        new.retain(|(date, _, _)| {
+        new.retain(|save| {
             index += 1;
-            date.map_or(index > first_kept, |d| d <= cut)
+            save.date.map_or(index > first_kept, |d| d <= cut)
         });
     }
+    // Where the delivered range will begin once this run's lines are delivered: at the newest
+    // save sent, or where it began.
+    let delivered_start = [
+        new.first().map(|save| save.position),
+        delivered_from,
+        backfill.first_position,
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     let mut newest = watermark;
-    for (_, at, line) in new {
-        if let Some(at) = at {
+    for save in new {
+        if let Some(at) = save.at {
             newest = Some(newest.map_or(at, |n| n.max(at)));
         }
-        lines.push(line);
+        lines.push(save.line);
     }
     if let Some(at) = backfill.newest {
         newest = Some(newest.map_or(at, |n| n.max(at)));
@@ -170,6 +233,17 @@ pub async fn saved_tracks(
     } else {
         state.saved_tracks_backfill_before
     };
+    // The delivered range's entries after this run: up to the first save left for later, or,
+    // when the walk ended before the backfill, the range as it was plus what was added on top.
+    let backfill_skip = match (backfill_before, delivered_start) {
+        (None, _) | (_, None) => None,
+        (Some(_), Some(start)) => match left_at {
+            Some(left) => Some(left - start),
+            None => delivered_from
+                .zip(skip)
+                .map(|(from, skip)| (from + skip).saturating_sub(start)),
+        },
+    };
     Ok(Pull {
         source: Source::SavedTracks,
         observed_at,
@@ -178,6 +252,8 @@ pub async fn saved_tracks(
             saved_tracks_watermark: newest.filter(|n| Some(*n) != watermark),
             saved_tracks_backfill_before: (backfill_before != state.saved_tracks_backfill_before)
                 .then_some(backfill_before),
+            saved_tracks_backfill_skip: (backfill_skip != state.saved_tracks_backfill_skip)
+                .then_some(backfill_skip),
             ..StateChanges::default()
         },
         truncated: false,
@@ -196,10 +272,23 @@ pub fn backfill_note(state: &State) -> Option<String> {
     })
 }
 
+/// A save newer than the watermark.
+#[derive(Debug)]
+struct NewSave {
+    /// Where it sits in the list this run read.
+    position: u64,
+    /// Its UTC date (`None`: no readable `added_at`).
+    date: Option<NaiveDate>,
+    at: Option<Timestamp>,
+    line: Vec<u8>,
+}
+
 /// The older saves a run takes, within its date budget.
 #[derive(Debug, Default)]
 struct Backfill {
     lines: Vec<Vec<u8>>,
+    /// The list position of the first save taken.
+    first_position: Option<u64>,
     dates: usize,
     /// The date of the last dated entry taken: the oldest, as the list runs newest first.
     oldest_date: Option<NaiveDate>,
@@ -224,6 +313,39 @@ impl Backfill {
         }
         true
     }
+}
+
+/// A jump over the delivered range (`State::saved_tracks_backfill_skip`): where to, and whether
+/// the first dated entry there is still to be checked. It must be a delivered one; a save still
+/// to send there means the jump went too far, and the walk steps back `step`, doubling, to look
+/// again, down to the start of the delivered range at worst.
+#[derive(Debug, Default)]
+struct Jump {
+    to: u64,
+    step: u64,
+    checking: bool,
+}
+
+impl Jump {
+    /// The next place to look, `step` further back than the last (at least a page), but not
+    /// before `delivered_from`; the first dated entry there is checked again.
+    fn back(&mut self, page: u64, delivered_from: Option<u64>) -> u64 {
+        self.step = (self.step * 2).max(page.max(1));
+        self.to = self.to.saturating_sub(self.step).max(delivered_from.unwrap_or(0));
+        self.checking = true;
+        self.to
+    }
+}
+
+/// A walk of `/me/tracks` from the page that starts at `offset`.
+fn pager_at(client: &SpotifyClient, offset: u64) -> Result<Pager<'_>, SpotifyError> {
+    let offset = offset.to_string();
+    Pager::new(
+        client,
+        ENDPOINT,
+        &[("limit", LIST_PAGE_SIZE), ("offset", &offset)],
+        LIST_PAGES,
+    )
 }
 
 fn midnight(date: NaiveDate) -> Timestamp {
