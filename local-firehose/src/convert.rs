@@ -898,6 +898,26 @@ enum ColumnBuilder {
     List(Box<ListBuilder<ColumnBuilder>>),
 }
 
+/// `$scalar` with the builder of any variant but `List` bound to `$b`, or `$list` with a list
+/// column's builder bound to `$l`: one match for what every variant does alike.
+macro_rules! each_builder {
+    ($builder:expr, $b:ident => $scalar:expr, $l:ident => $list:expr) => {
+        match $builder {
+            ColumnBuilder::Str($b) => $scalar,
+            ColumnBuilder::Int8($b) => $scalar,
+            ColumnBuilder::Int16($b) => $scalar,
+            ColumnBuilder::Int32($b) => $scalar,
+            ColumnBuilder::Int64($b) => $scalar,
+            ColumnBuilder::Float32($b) => $scalar,
+            ColumnBuilder::Float64($b) => $scalar,
+            ColumnBuilder::Bool($b) => $scalar,
+            ColumnBuilder::Timestamp($b) => $scalar,
+            ColumnBuilder::Date($b) => $scalar,
+            ColumnBuilder::List($l) => $list,
+        }
+    };
+}
+
 /// Records of a chunk read first to size its column buffers.
 const SIZING_SAMPLE: usize = 64;
 
@@ -988,51 +1008,15 @@ impl ColumnBuilder {
     }
 
     fn append_null(&mut self) {
-        match self {
-            Self::Str(b) => b.append_null(),
-            Self::Int8(b) => b.append_null(),
-            Self::Int16(b) => b.append_null(),
-            Self::Int32(b) => b.append_null(),
-            Self::Int64(b) => b.append_null(),
-            Self::Float32(b) => b.append_null(),
-            Self::Float64(b) => b.append_null(),
-            Self::Bool(b) => b.append_null(),
-            Self::Timestamp(b) => b.append_null(),
-            Self::Date(b) => b.append_null(),
-            Self::List(b) => b.append(false),
-        }
+        each_builder!(self, b => b.append_null(), list => list.append(false))
     }
 
     fn inner(&self) -> &dyn ArrayBuilder {
-        match self {
-            Self::Str(b) => b,
-            Self::Int8(b) => b,
-            Self::Int16(b) => b,
-            Self::Int32(b) => b,
-            Self::Int64(b) => b,
-            Self::Float32(b) => b,
-            Self::Float64(b) => b,
-            Self::Bool(b) => b,
-            Self::Timestamp(b) => b,
-            Self::Date(b) => b,
-            Self::List(b) => b.as_ref(),
-        }
+        each_builder!(self, b => b as &dyn ArrayBuilder, list => list.as_ref() as &dyn ArrayBuilder)
     }
 
     fn inner_mut(&mut self) -> &mut dyn ArrayBuilder {
-        match self {
-            Self::Str(b) => b,
-            Self::Int8(b) => b,
-            Self::Int16(b) => b,
-            Self::Int32(b) => b,
-            Self::Int64(b) => b,
-            Self::Float32(b) => b,
-            Self::Float64(b) => b,
-            Self::Bool(b) => b,
-            Self::Timestamp(b) => b,
-            Self::Date(b) => b,
-            Self::List(b) => b.as_mut(),
-        }
+        each_builder!(self, b => b as &mut dyn ArrayBuilder, list => list.as_mut() as &mut dyn ArrayBuilder)
     }
 }
 

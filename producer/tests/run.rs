@@ -670,6 +670,51 @@ impl wiremock::Respond for Library {
     }
 }
 
+/// What the library tests share: Spotify with the (empty) library mounted at `/me/tracks`, a
+/// Firehose that accepts everything, a state file, and sources with saved tracks due every run.
+struct LibraryRig {
+    server: MockServer,
+    library: Library,
+    firehose: FakeFirehose,
+    store: LocalFileStore,
+    config: SourcesConfig,
+    _dir: tempfile::TempDir,
+}
+
+async fn library_rig() -> LibraryRig {
+    let server = spotify().await;
+    let library = Library {
+        uri: server.uri(),
+        saves: Default::default(),
+    };
+    api("/me/tracks")
+        .respond_with(library.clone())
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileStore::new(dir.path().join("state.json"));
+    let mut config = sources(&[Source::SavedTracks]);
+    config.min_interval_secs.insert(Source::SavedTracks, 0);
+    LibraryRig {
+        server,
+        library,
+        firehose,
+        store,
+        config,
+        _dir: dir,
+    }
+}
+
+/// Noon UTC 30 days ago: the newest save date of the test libraries.
+fn newest_library_day() -> DateTime<Utc> {
+    (Utc::now() - TimeDelta::days(30))
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
 /// `(UTC date, track id)` of each saved-tracks line Firehose accepted since `from` of its lines.
 fn saved_lines_since(firehose: &FakeFirehose, from: usize) -> Vec<(String, String)> {
     accepted(firehose)
@@ -693,17 +738,16 @@ async fn a_library_on_more_dates_than_a_run_may_send_arrives_over_several_runs_w
 
     use producer::sources::SAVED_TRACKS_DATES_PER_RUN;
 
-    let server = spotify().await;
-    let library = Library {
-        uri: server.uri(),
-        saves: Default::default(),
-    };
+    let LibraryRig {
+        server,
+        library,
+        firehose,
+        store,
+        config,
+        _dir,
+    } = library_rig().await;
     // 250 dates, one save on most of them and three on every fourth (at 12:00, 07:00, 02:00).
-    let newest_day = (Utc::now() - TimeDelta::days(30))
-        .date_naive()
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-        .and_utc();
+    let newest_day = newest_library_day();
     let mut n = 0;
     for day in 0..250 {
         let date = newest_day - TimeDelta::days(day);
@@ -714,15 +758,6 @@ async fn a_library_on_more_dates_than_a_run_may_send_arrives_over_several_runs_w
         }
     }
     let library_size = n;
-    api("/me/tracks")
-        .respond_with(library.clone())
-        .mount(&server)
-        .await;
-    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalFileStore::new(dir.path().join("state.json"));
-    let mut config = sources(&[Source::SavedTracks]);
-    config.min_interval_secs.insert(Source::SavedTracks, 0);
 
     // Which run delivered each date, and every track delivered.
     let mut run_of_date: BTreeMap<String, usize> = BTreeMap::new();
@@ -805,19 +840,18 @@ async fn a_library_on_more_dates_than_a_run_may_send_arrives_over_several_runs_w
 async fn a_library_larger_than_a_runs_request_budget_can_walk_still_arrives_whole() {
     use std::collections::BTreeSet;
 
-    let server = spotify().await;
-    let library = Library {
-        uri: server.uri(),
-        saves: Default::default(),
-    };
+    let LibraryRig {
+        server,
+        library,
+        firehose,
+        store,
+        config,
+        _dir,
+    } = library_rig().await;
     // 300 dates of 10 saves: 60 pages of 50, while a run may send 40 requests. Without a jump
     // over the delivered range the second run would spend its budget walking the first run's
     // 20 pages and 21 more, and every later run more.
-    let newest_day = (Utc::now() - TimeDelta::days(30))
-        .date_naive()
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-        .and_utc();
+    let newest_day = newest_library_day();
     let mut n = 0;
     for day in 0..300 {
         for minute in 0..10 {
@@ -825,15 +859,6 @@ async fn a_library_larger_than_a_runs_request_budget_can_walk_still_arrives_whol
             n += 1;
         }
     }
-    api("/me/tracks")
-        .respond_with(library.clone())
-        .mount(&server)
-        .await;
-    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalFileStore::new(dir.path().join("state.json"));
-    let mut config = sources(&[Source::SavedTracks]);
-    config.min_interval_secs.insert(Source::SavedTracks, 0);
     let budget_client = || {
         let mut config = SpotifyConfig::refresh_token("id", "refresh");
         config.request_budget = 40;
@@ -909,30 +934,20 @@ async fn a_library_larger_than_a_runs_request_budget_can_walk_still_arrives_whol
 async fn a_jump_past_the_end_of_a_shrunken_library_steps_back_instead_of_ending_the_backfill() {
     use std::collections::BTreeSet;
 
-    let server = spotify().await;
-    let library = Library {
-        uri: server.uri(),
-        saves: Default::default(),
-    };
+    let LibraryRig {
+        server,
+        library,
+        firehose,
+        store,
+        config,
+        _dir,
+    } = library_rig().await;
     // 150 dates of 10 saves; the first run sends the newest 100 dates.
-    let newest_day = (Utc::now() - TimeDelta::days(30))
-        .date_naive()
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-        .and_utc();
+    let newest_day = newest_library_day();
     for n in 0..1_500 {
         let at = newest_day - TimeDelta::days(n as i64 / 10) - TimeDelta::minutes(n as i64 % 10);
         library.add(n, at);
     }
-    api("/me/tracks")
-        .respond_with(library.clone())
-        .mount(&server)
-        .await;
-    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalFileStore::new(dir.path().join("state.json"));
-    let mut config = sources(&[Source::SavedTracks]);
-    config.min_interval_secs.insert(Source::SavedTracks, 0);
 
     let report = run_once(&client(&server), &sink(&firehose), &store, &config, now()).await;
     assert!(report.exit_ok(), "{}", brief(&report));

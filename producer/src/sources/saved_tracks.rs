@@ -91,7 +91,7 @@ pub async fn saved_tracks(
         (Some(_), _) => Region::Delivered,
     };
 
-    // The delivered range's entries, to jump over on the way to the backfill (see `jump`).
+    // The delivered range's entries, to jump over on the way to the backfill (see `Jump`).
     let skip = state
         .saved_tracks_backfill_skip
         .filter(|_| backfill_pending && watermark.is_some());
@@ -238,7 +238,7 @@ pub async fn saved_tracks(
     let backfill_skip = match (backfill_before, delivered_start) {
         (None, _) | (_, None) => None,
         (Some(_), Some(start)) => match left_at {
-            Some(left) => Some(left - start),
+            Some(left) => Some(left.saturating_sub(start)),
             None => delivered_from
                 .zip(skip)
                 .map(|(from, skip)| (from + skip).saturating_sub(start)),
