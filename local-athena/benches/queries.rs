@@ -43,6 +43,7 @@ const ARTISTS: usize = 2_000;
 /// DuckDB after these textual replacements (Trino left, DuckDB right), and nothing else.
 const DUCKDB_REWRITES: &[(&str, &str)] = &[
     ("day_of_week(", "isodow("),
+    ("date_format(event_at, '%W')", "dayname(event_at)"),
     ("year_of_week(", "isoyear("),
     ("week_of_year(", "weekofyear("),
 ];
