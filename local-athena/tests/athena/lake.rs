@@ -12,6 +12,7 @@ use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use schemas::{Source, Timestamp};
 use serde_json::{json, Value};
 
 /// One observation: its source (a partition key, so not in the file) and its record.
@@ -83,6 +84,31 @@ pub const T5: Track = Track {
 
 pub const USER: &str = "listener";
 
+/// The key firehose-transform gives the observation (32 hex digits of a hash), so that the
+/// dedupe view sorts keys of the form it sorts in a real lake.
+fn key(
+    source: Source,
+    track_uri: &str,
+    context: Option<(&str, i32)>,
+    event_at: &str,
+    observed_at: &str,
+) -> String {
+    let at = |text: &str| Timestamp::parse(text).expect("a test timestamp");
+    firehose_transform::normalize::record_key(
+        source,
+        Some(USER),
+        context.map(|(id, _)| id),
+        context.map(|(_, position)| position),
+        track_uri,
+        at(event_at),
+        at(observed_at),
+    )
+}
+
+fn track_uri(track: Track) -> String {
+    format!("spotify:track:{}", track.id)
+}
+
 fn base(track: Track, key: String, event_at: &str, observed_at: &str) -> Value {
     json!({
         "record_key": key,
@@ -90,7 +116,7 @@ fn base(track: Track, key: String, event_at: &str, observed_at: &str) -> Value {
         "observed_at": observed_at,
         "user_id": USER,
         "track_id": track.id,
-        "track_uri": format!("spotify:track:{}", track.id),
+        "track_uri": track_uri(track),
         "track_name": track.name,
         "duration_ms": track.duration_ms,
         "explicit": false,
@@ -117,7 +143,13 @@ fn base(track: Track, key: String, event_at: &str, observed_at: &str) -> Value {
 pub fn play(track: Track, played_at: &str) -> Obs {
     let mut r = base(
         track,
-        format!("recently_played|{USER}|{}|{played_at}", track.id),
+        key(
+            Source::RecentlyPlayed,
+            &track_uri(track),
+            None,
+            played_at,
+            played_at,
+        ),
         played_at,
         played_at,
     );
@@ -134,7 +166,7 @@ pub fn play(track: Track, played_at: &str) -> Obs {
 pub fn local_play(name: &str, played_at: &str) -> Obs {
     let mut o = play(T1, played_at);
     let uri = format!("spotify:local:Unknown:{name}:{name}:200");
-    o.record["record_key"] = json!(format!("recently_played|{USER}|{uri}|{played_at}"));
+    o.record["record_key"] = json!(key(Source::RecentlyPlayed, &uri, None, played_at, played_at));
     for k in [
         "track_id",
         "isrc",
@@ -163,7 +195,13 @@ pub fn local_play(name: &str, played_at: &str) -> Obs {
 pub fn top(track: Track, time_range: &str, rank: i32, observed_at: &str, popularity: Option<i32>) -> Obs {
     let mut r = base(
         track,
-        format!("top_tracks|{USER}|{}|{time_range}|{rank}|{observed_at}", track.id),
+        key(
+            Source::TopTracks,
+            &track_uri(track),
+            Some((time_range, rank)),
+            observed_at,
+            observed_at,
+        ),
         observed_at,
         observed_at,
     );
@@ -188,7 +226,13 @@ pub fn entry(
 ) -> Obs {
     let mut r = base(
         track,
-        format!("playlist|{USER}|{}|{playlist}|{position}|{observed_at}", track.id),
+        key(
+            Source::Playlist,
+            &track_uri(track),
+            Some((playlist, position)),
+            observed_at,
+            observed_at,
+        ),
         observed_at,
         observed_at,
     );
@@ -227,8 +271,16 @@ pub fn local_entry(
     ] {
         o.record[k] = l.record[k].clone();
     }
-    o.record["record_key"] = json!(format!(
-        "playlist|{USER}|{name}|{playlist}|{position}|{observed_at}"
+    let uri = l.record["track_uri"]
+        .as_str()
+        .expect("a local file's uri")
+        .to_owned();
+    o.record["record_key"] = json!(key(
+        Source::Playlist,
+        &uri,
+        Some((playlist, position)),
+        observed_at,
+        observed_at
     ));
     o
 }
@@ -237,7 +289,13 @@ pub fn local_entry(
 pub fn saved(track: Track, added_at: &str, observed_at: &str) -> Obs {
     let mut r = base(
         track,
-        format!("saved_tracks|{USER}|{}|{added_at}", track.id),
+        key(
+            Source::SavedTracks,
+            &track_uri(track),
+            None,
+            added_at,
+            observed_at,
+        ),
         added_at,
         observed_at,
     );
