@@ -3,12 +3,19 @@
 --
 -- Counted by each track's primary (first) artist. The window ends at the latest play in the lake.
 -- Ties share a rank; ranks 1 to 20 are shown. As in top_tracks, the latest play is a window over
--- the same rows, so the lake is read once.
+-- the same rows, so the lake is read once, and duplicates are removed after the 28-day filter by
+-- the dedupe view's rule (see top_tracks for why that keeps the same plays).
 WITH plays AS (
-    SELECT primary_artist_id, primary_artist_name, track_id, duration_ms, event_at,
-           max(event_at) OVER () AS latest_play
-    FROM track_observations_dedup
+    SELECT record_key, observed_at, dt, primary_artist_id, primary_artist_name, track_id,
+           duration_ms, event_at, max(event_at) OVER () AS latest_play
+    FROM track_observations
     WHERE source = 'recently_played' AND primary_artist_id IS NOT NULL
+),
+recent AS (
+    SELECT record_key, primary_artist_id, primary_artist_name, track_id, duration_ms,
+           lag(record_key) OVER (PARTITION BY dt ORDER BY record_key, observed_at) AS previous_key
+    FROM plays
+    WHERE event_at > latest_play - INTERVAL '28' DAY
 ),
 counted AS (
     SELECT
@@ -17,8 +24,8 @@ counted AS (
         count(*) AS plays,
         count(DISTINCT track_id) AS distinct_tracks,
         round(CAST(sum(duration_ms) AS DOUBLE) / 60000, 1) AS minutes_played
-    FROM plays
-    WHERE event_at > latest_play - INTERVAL '28' DAY
+    FROM recent
+    WHERE previous_key IS DISTINCT FROM record_key
     GROUP BY primary_artist_id
 ),
 ranked AS (

@@ -4,11 +4,22 @@
 -- The window ends at the latest play in the lake, not at today, so the answer does not go empty
 -- when the producer pauses. Ties share a rank; ranks 1 to 20 are shown. The latest play is a
 -- window over the same rows (not a second CTE joined back), so the lake is read once.
+-- Duplicates are removed after the 28-day filter, by the dedupe view's rule (one row per
+-- record_key, the first observed copy): copies of a play share its event_at, so filtering first
+-- keeps the same plays, and both engines sort four weeks of plays instead of the whole history, as
+-- reading the view would (README, Benchmarks). The latest play is the same with or without
+-- duplicates. source is one value here, so the rule partitions by dt alone.
 WITH plays AS (
-    SELECT track_id, track_name, primary_artist_name, duration_ms, event_at,
-           max(event_at) OVER () AS latest_play
-    FROM track_observations_dedup
+    SELECT record_key, observed_at, dt, track_id, track_name, primary_artist_name, duration_ms,
+           event_at, max(event_at) OVER () AS latest_play
+    FROM track_observations
     WHERE source = 'recently_played' AND track_id IS NOT NULL
+),
+recent AS (
+    SELECT record_key, track_id, track_name, primary_artist_name, duration_ms, event_at,
+           lag(record_key) OVER (PARTITION BY dt ORDER BY record_key, observed_at) AS previous_key
+    FROM plays
+    WHERE event_at > latest_play - INTERVAL '28' DAY
 ),
 counted AS (
     SELECT
@@ -18,8 +29,8 @@ counted AS (
         count(*) AS plays,
         round(CAST(sum(duration_ms) AS DOUBLE) / 60000, 1) AS minutes_played,
         max(event_at) AS last_played_at
-    FROM plays
-    WHERE event_at > latest_play - INTERVAL '28' DAY
+    FROM recent
+    WHERE previous_key IS DISTINCT FROM record_key
     GROUP BY track_id
 ),
 ranked AS (
