@@ -105,18 +105,28 @@ fn key(
     )
 }
 
-fn track_uri(track: Track) -> String {
-    format!("spotify:track:{}", track.id)
+/// The uri Spotify gives a local file (no track id).
+fn local_uri(name: &str) -> String {
+    format!("spotify:local:Unknown:{name}:{name}:200")
 }
 
-fn base(track: Track, key: String, event_at: &str, observed_at: &str) -> Value {
+/// An observation of `track` keyed from the same fields: `context` is the playlist id or top-list
+/// range with the position, for the sources keyed by snapshot.
+fn base(
+    track: Track,
+    source: Source,
+    context: Option<(&str, i32)>,
+    event_at: &str,
+    observed_at: &str,
+) -> Value {
+    let uri = format!("spotify:track:{}", track.id);
     json!({
-        "record_key": key,
+        "record_key": key(source, &uri, context, event_at, observed_at),
         "event_at": event_at,
         "observed_at": observed_at,
         "user_id": USER,
         "track_id": track.id,
-        "track_uri": track_uri(track),
+        "track_uri": uri,
         "track_name": track.name,
         "duration_ms": track.duration_ms,
         "explicit": false,
@@ -141,18 +151,7 @@ fn base(track: Track, key: String, event_at: &str, observed_at: &str) -> Value {
 
 /// A play at `played_at`, read by the producer a few minutes later.
 pub fn play(track: Track, played_at: &str) -> Obs {
-    let mut r = base(
-        track,
-        key(
-            Source::RecentlyPlayed,
-            &track_uri(track),
-            None,
-            played_at,
-            played_at,
-        ),
-        played_at,
-        played_at,
-    );
+    let mut r = base(track, Source::RecentlyPlayed, None, played_at, played_at);
     r["observed_at"] = json!(later(played_at));
     r["play_context_type"] = json!("playlist");
     r["play_context_uri"] = json!("spotify:playlist:37i9dQZF1DXcBWIGoYBM5M");
@@ -165,7 +164,7 @@ pub fn play(track: Track, played_at: &str) -> Obs {
 /// A play of a local file: no track id, no artist id.
 pub fn local_play(name: &str, played_at: &str) -> Obs {
     let mut o = play(T1, played_at);
-    let uri = format!("spotify:local:Unknown:{name}:{name}:200");
+    let uri = local_uri(name);
     o.record["record_key"] = json!(key(Source::RecentlyPlayed, &uri, None, played_at, played_at));
     for k in [
         "track_id",
@@ -195,13 +194,8 @@ pub fn local_play(name: &str, played_at: &str) -> Obs {
 pub fn top(track: Track, time_range: &str, rank: i32, observed_at: &str, popularity: Option<i32>) -> Obs {
     let mut r = base(
         track,
-        key(
-            Source::TopTracks,
-            &track_uri(track),
-            Some((time_range, rank)),
-            observed_at,
-            observed_at,
-        ),
+        Source::TopTracks,
+        Some((time_range, rank)),
         observed_at,
         observed_at,
     );
@@ -226,13 +220,8 @@ pub fn entry(
 ) -> Obs {
     let mut r = base(
         track,
-        key(
-            Source::Playlist,
-            &track_uri(track),
-            Some((playlist, position)),
-            observed_at,
-            observed_at,
-        ),
+        Source::Playlist,
+        Some((playlist, position)),
         observed_at,
         observed_at,
     );
@@ -271,13 +260,9 @@ pub fn local_entry(
     ] {
         o.record[k] = l.record[k].clone();
     }
-    let uri = l.record["track_uri"]
-        .as_str()
-        .expect("a local file's uri")
-        .to_owned();
     o.record["record_key"] = json!(key(
         Source::Playlist,
-        &uri,
+        &local_uri(name),
         Some((playlist, position)),
         observed_at,
         observed_at
@@ -287,18 +272,7 @@ pub fn local_entry(
 
 /// A saved track, added at `added_at`.
 pub fn saved(track: Track, added_at: &str, observed_at: &str) -> Obs {
-    let mut r = base(
-        track,
-        key(
-            Source::SavedTracks,
-            &track_uri(track),
-            None,
-            added_at,
-            observed_at,
-        ),
-        added_at,
-        observed_at,
-    );
+    let mut r = base(track, Source::SavedTracks, None, added_at, observed_at);
     r["added_at"] = json!(added_at);
     Obs {
         source: "saved_tracks",
