@@ -2,20 +2,17 @@
 -- question: Which artists did the user play most in the 28 days up to their latest play?
 --
 -- Counted by each track's primary (first) artist. The window ends at the latest play in the lake.
--- Ties share a rank; ranks 1 to 20 are shown. As in top_tracks, the latest play is a window over
--- the same rows, so the lake is read once, and duplicates are removed after the 28-day filter by
--- the dedupe view's rule (see top_tracks for why that keeps the same plays).
-WITH plays AS (
-    SELECT record_key, observed_at, dt, primary_artist_id, primary_artist_name, track_id,
-           duration_ms, event_at, max(event_at) OVER () AS latest_play
-    FROM track_observations
-    WHERE source = 'recently_played' AND primary_artist_id IS NOT NULL
-),
-recent AS (
+-- Ties share a rank; ranks 1 to 20 are shown. As in top_tracks, the latest play is a scalar
+-- subquery on event_at alone, so an engine can skip the files before the window, and duplicates
+-- are removed after the 28-day filter by the dedupe view's rule (see top_tracks for why that keeps
+-- the same plays).
+WITH recent AS (
     SELECT record_key, primary_artist_id, primary_artist_name, track_id, duration_ms,
            lag(record_key) OVER (PARTITION BY dt ORDER BY record_key, observed_at) AS previous_key
-    FROM plays
-    WHERE event_at > latest_play - INTERVAL '28' DAY
+    FROM track_observations
+    WHERE source = 'recently_played' AND primary_artist_id IS NOT NULL
+      AND event_at > (SELECT max(event_at) FROM track_observations
+                      WHERE source = 'recently_played') - INTERVAL '28' DAY
 ),
 counted AS (
     SELECT

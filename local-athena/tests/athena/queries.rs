@@ -4,7 +4,7 @@ use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use local_athena::LocalAthena;
 
-use crate::lake::{entry, play, top, write_lake, Obs, T1, T2, T3, T4, T5};
+use crate::lake::{entry, local_play, play, top, write_lake, Obs, T1, T2, T3, T4, T5};
 use crate::scenario;
 
 /// The result as rows of display strings; NULL as "NULL".
@@ -231,6 +231,24 @@ async fn top_artists_counts_plays_by_primary_artist_in_the_window() {
             &["2", "0SwO7SWeDHJijQ3XNS7xEE", "MGMT", "1", "1", "3.0"],
         ],
     );
+}
+
+/// The window ends at the latest play of any kind: a local file played last moves it too, though
+/// neither query counts that play (no track id, no artist id).
+#[tokio::test]
+async fn top_tracks_and_artists_end_the_window_at_the_latest_play_even_of_a_local_file() {
+    let observations = [
+        play(T1, "2026-11-01T10:00:00.000Z"),
+        play(T2, "2026-11-20T10:00:00.000Z"),
+        local_play("Demo tape", "2026-12-10T10:00:00.000Z"),
+    ];
+    // Window (2026-11-12T10:00, 2026-12-10T10:00]: T2 in, T1 out.
+    let (_, tracks) = run_on(&observations, "top_tracks").await;
+    let tracks: Vec<&str> = tracks.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(tracks, [T2.id]);
+    let (_, artists) = run_on(&observations, "top_artists").await;
+    assert_eq!(artists.len(), 1, "{artists:?}");
+    assert_eq!(artists[0][3], "1", "one play in the window: {artists:?}");
 }
 
 #[tokio::test]
