@@ -7,23 +7,30 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Int64Array, StringBuilder, TimestampMillisecondArray};
+use arrow::array::{
+    make_array, Array, ArrayRef, AsArray, Int64Array, StringBuilder, TimestampMillisecondArray,
+};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
+use arrow::datatypes::{DataType, FieldRef, TimeUnit, TimestampMillisecondType};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::functions::datetime::date_trunc::DateTruncFunc;
+use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 use datafusion::prelude::SessionContext;
 
 /// Registers every function of this module; `date_format` replaces DataFusion's own (an alias of
-/// its `to_char`, with chrono's format letters, where Trino uses MySQL's).
+/// its `to_char`, with chrono's format letters, where Trino uses MySQL's), and `date_trunc` wraps
+/// DataFusion's own (same results, faster on the lake's UTC timestamps).
 pub fn register(ctx: &SessionContext) {
     for field in DateField::ALL {
         ctx.register_udf(ScalarUDF::from(FieldFn::new(field)));
     }
     ctx.register_udf(ScalarUDF::from(DateFormat::new()));
+    ctx.register_udf(ScalarUDF::from(DateTrunc::default()));
     ctx.register_udf(ScalarUDF::from(DateDiff::new()));
     ctx.register_udf(ScalarUDF::from(FromIso8601Timestamp::new()));
 }
@@ -252,6 +259,79 @@ impl ScalarUDFImpl for DateFormat {
             }
         }
         finish(&args.args, Arc::new(out.finish()))
+    }
+}
+
+/// `date_trunc(unit, x)` (<https://trino.io/docs/current/functions/datetime.html#truncation-function>):
+/// DataFusion's own function, which already truncates as Trino does (weeks start on Monday), given
+/// the lake's UTC timestamps without their zone. With a zone, even UTC, DataFusion converts every
+/// value through a time-zone lookup (about 0.24 µs a value: 207 ms of CPU for the 850K plays of
+/// `new_discoveries` on the bench lake, 66 ms with this, most of it then the cast to DATE); without
+/// one it truncates by arithmetic. In UTC both give the same instant, so the zone is dropped before
+/// the call and put back on the result. Other zones, scalars and types go to DataFusion's function
+/// unchanged.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+struct DateTrunc {
+    inner: DateTruncFunc,
+}
+
+/// Zone names that mean UTC: the lake's timestamps carry `UTC` (`schemas::arrow`).
+fn is_utc(zone: &str) -> bool {
+    matches!(zone, "UTC" | "+00:00" | "Z")
+}
+
+/// The same values with the timestamp type's zone replaced: the data is untouched (a timestamp is
+/// an instant; the zone only says how to show it).
+fn with_zone(array: &ArrayRef, zone: Option<Arc<str>>) -> Result<ArrayRef> {
+    let DataType::Timestamp(unit, _) = array.data_type() else {
+        return exec_err!("date_trunc: expected a timestamp, got {}", array.data_type());
+    };
+    let data = array
+        .to_data()
+        .into_builder()
+        .data_type(DataType::Timestamp(*unit, zone))
+        .build()?;
+    Ok(make_array(data))
+}
+
+impl ScalarUDFImpl for DateTrunc {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(arg_types)
+    }
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+    fn output_ordering(&self, input: &[ExprProperties]) -> Result<SortProperties> {
+        self.inner.output_ordering(input)
+    }
+    fn documentation(&self) -> Option<&Documentation> {
+        self.inner.documentation()
+    }
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let utc = match args.args.get(1) {
+            Some(ColumnarValue::Array(a)) => match a.data_type() {
+                DataType::Timestamp(_, Some(zone)) if is_utc(zone) => Some((a.clone(), zone.clone())),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((array, zone)) = utc else {
+            return self.inner.invoke_with_args(args);
+        };
+        args.args[1] = ColumnarValue::Array(with_zone(&array, None)?);
+        match self.inner.invoke_with_args(args)? {
+            ColumnarValue::Array(out) => Ok(ColumnarValue::Array(with_zone(&out, Some(zone))?)),
+            scalar => Ok(scalar),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use local_athena::LocalAthena;
 
+use crate::lake::{play, write_lake, T1, T2};
 use crate::queries::rows;
 
 async fn athena() -> (tempfile::TempDir, LocalAthena) {
@@ -216,4 +217,54 @@ async fn date_trunc_week_starts_on_monday_as_in_trino() {
         ),
     ])
     .await;
+}
+
+/// `date_trunc` on a column of the lake (UTC timestamps, read from Parquet) gives Trino's
+/// documented results for every unit and keeps the column's type, zone included; instants before
+/// 1970 truncate down too. The lake writes a day's plays as two files: four plays a day (whose
+/// truncations agree from the second up) make two-row batches, so the function gets arrays
+/// (DataFusion hands it a one-row batch as a constant).
+#[tokio::test]
+async fn date_trunc_on_the_lake_type_matches_trino_for_every_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    write_lake(
+        dir.path(),
+        &[
+            play(T1, "2001-08-22T03:04:05.321Z"),
+            play(T2, "2001-08-22T03:04:05.400Z"),
+            play(T1, "2001-08-22T03:04:05.450Z"),
+            play(T2, "2001-08-22T03:04:05.500Z"),
+            play(T1, "1969-12-31T23:59:59.001Z"),
+            play(T2, "1969-12-31T23:59:59.300Z"),
+            play(T1, "1969-12-31T23:59:59.600Z"),
+            play(T2, "1969-12-31T23:59:59.999Z"),
+        ],
+    );
+    let athena = LocalAthena::open(dir.path()).await.expect("open");
+    // Trino's examples for TIMESTAMP '2001-08-22 03:04:05.321'; 1969-12-31 was a Wednesday.
+    let cases = [
+        ("second", "2001-08-22T03:04:05Z", "1969-12-31T23:59:59Z"),
+        ("minute", "2001-08-22T03:04:00Z", "1969-12-31T23:59:00Z"),
+        ("hour", "2001-08-22T03:00:00Z", "1969-12-31T23:00:00Z"),
+        ("day", "2001-08-22T00:00:00Z", "1969-12-31T00:00:00Z"),
+        ("week", "2001-08-20T00:00:00Z", "1969-12-29T00:00:00Z"),
+        ("month", "2001-08-01T00:00:00Z", "1969-12-01T00:00:00Z"),
+        ("quarter", "2001-07-01T00:00:00Z", "1969-10-01T00:00:00Z"),
+        ("year", "2001-01-01T00:00:00Z", "1969-01-01T00:00:00Z"),
+    ];
+    for (unit, later, earlier) in cases {
+        let r = athena
+            .query(&format!(
+                "SELECT max(date_trunc('{unit}', event_at)), min(date_trunc('{unit}', event_at)), \
+                 max(arrow_typeof(date_trunc('{unit}', event_at))) FROM track_observations"
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{unit}: {e}"));
+        let ty = r#"Timestamp(ms, "UTC")"#;
+        assert_eq!(
+            rows(&r),
+            vec![vec![later, earlier, ty]],
+            "date_trunc('{unit}', event_at)"
+        );
+    }
 }
