@@ -11,7 +11,12 @@ use local_athena::{format_batches, named_queries, LocalAthena, OutputFormat};
 pub struct QueryArgs {
     /// A named query (`tracklake query --list` shows them) or SQL such as
     /// "SELECT track_name, count(*) FROM track_observations GROUP BY 1 ORDER BY 2 DESC LIMIT 5".
-    #[arg(value_name = "NAME_OR_SQL", required_unless_present = "list")]
+    /// SQL may start with a `--` comment, as the files of sql/ do.
+    #[arg(
+        value_name = "NAME_OR_SQL",
+        required_unless_present = "list",
+        allow_hyphen_values = true
+    )]
     pub query: Option<String>,
     /// The lake folder (the one holding processed/). Default: the configured lake, ./lake.
     #[arg(long, value_name = "DIR")]

@@ -89,9 +89,10 @@ async fn run_with_nothing_configured_fills_the_lake_from_the_sandbox_and_queries
     // Spotify (and so the sandbox) serves only the last 50 plays.
     assert_eq!(count(&first_plays, "n"), 50, "{first_plays:?}");
     assert_eq!(count(&first_plays, "k"), 50, "{first_plays:?}");
+    // SQL as a file of sql/ starts, with a comment: a leading "-" is the query, not an option.
     let sources = query(
         dir.path(),
-        "SELECT count(DISTINCT source) AS n FROM track_observations",
+        "-- name: sources\nSELECT count(DISTINCT source) AS n FROM track_observations",
     )
     .await;
     // recently_played, top_tracks, saved_tracks and playlist: the defaults with a user token.
