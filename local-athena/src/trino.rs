@@ -277,7 +277,7 @@ struct DateTrunc {
 
 /// Zone names that mean UTC: the lake's timestamps carry `UTC` (`schemas::arrow`).
 fn is_utc(zone: &str) -> bool {
-    matches!(zone, "UTC" | "+00:00" | "Z")
+    matches!(zone, "UTC" | "+00:00")
 }
 
 /// The same values with the timestamp type's zone replaced: the data is untouched (a timestamp is

@@ -89,7 +89,7 @@ async fn run_with_nothing_configured_fills_the_lake_from_the_sandbox_and_queries
     // Spotify (and so the sandbox) serves only the last 50 plays.
     assert_eq!(count(&first_plays, "n"), 50, "{first_plays:?}");
     assert_eq!(count(&first_plays, "k"), 50, "{first_plays:?}");
-    // SQL as a file of sql/ starts, with a comment: a leading "-" is the query, not an option.
+    // SQL that starts with a comment, as the files of sql/ do: the leading "-" is the query's.
     let sources = query(
         dir.path(),
         "-- name: sources\nSELECT count(DISTINCT source) AS n FROM track_observations",
