@@ -88,7 +88,12 @@ pub async fn run(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
     };
     match result.and_then(|batches| format_batches(&batches, args.format.into())) {
         Ok(out) => {
-            println!("{out}");
+            // CSV and JSON end with a newline already; another would be an empty CSV row.
+            if out.ends_with('\n') {
+                print!("{out}");
+            } else {
+                println!("{out}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

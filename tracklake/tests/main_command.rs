@@ -115,6 +115,7 @@ async fn run_with_nothing_configured_fills_the_lake_from_the_sandbox_and_queries
         "{csv}"
     );
     assert!(csv.lines().count() > 1, "no rows:\n{csv}");
+    assert!(!csv.ends_with("\n\n"), "an empty last line:\n{csv}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
