@@ -327,6 +327,8 @@ impl ScalarUDFImpl for DateTrunc {
         let Some((array, zone)) = utc else {
             return self.inner.invoke_with_args(args);
         };
+        // Only the value changes: DataFusion's function reads the values, not `arg_fields`, and
+        // the result gets the zone back, so the planned return type holds.
         args.args[1] = ColumnarValue::Array(with_zone(&array, None)?);
         match self.inner.invoke_with_args(args)? {
             ColumnarValue::Array(out) => Ok(ColumnarValue::Array(with_zone(&out, Some(zone))?)),
