@@ -1114,16 +1114,34 @@ mod tests {
             br#"{"id":{"nested":true}}"#.as_slice(),
             br#"{"tags":"x"}"#.as_slice(),
             b"  \n".as_slice(),
+            // Two bad columns, the later one first in the record: the error names the first in
+            // table order.
+            br#"{"at":"never","n":"seven"}"#.as_slice(),
+            // A good record after failed ones gets nothing of theirs.
+            br#"{"id":"last"}"#.as_slice(),
         ]);
-        assert_eq!(out.batch.num_rows(), 1);
+        assert_eq!(out.batch.num_rows(), 2);
         let failed: Vec<usize> = out.failed.iter().map(|(i, _)| *i).collect();
-        assert_eq!(failed, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(failed, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
         assert!(out.failed.iter().all(|(_, e)| e.code == MALFORMED_DATA));
         assert!(
             out.failed[0].1.message.contains("column n (int)"),
             "{}",
             out.failed[0].1
         );
+        assert!(
+            out.failed[8].1.message.contains("column n (int)"),
+            "{}",
+            out.failed[8].1
+        );
+        let id = out.batch.column(0).as_string::<i32>();
+        assert_eq!((id.value(0), id.value(1)), ("ok", "last"));
+        for column in 1..4 {
+            assert!(
+                out.batch.column(column).is_null(1),
+                "column {column} of the last record"
+            );
+        }
     }
 
     #[test]
