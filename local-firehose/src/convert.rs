@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{
-    Array, ArrayBuilder, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder,
-    Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
+    Array, ArrayBuilder, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Date32Builder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
     TimestampMillisecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -245,9 +245,10 @@ impl Converter {
         &self.columns
     }
 
-    /// Reads one record into `cells` (one per column), or says why it cannot be read. `slots` and
-    /// `cells` are reused from record to record, so that a record costs no allocation unless it
-    /// holds arrays or escaped strings.
+    /// Reads one record into `cells` (one per column), or says why it cannot be read: the general
+    /// path, which settles every record that [`Converter::append_record`] stops at (it gives the
+    /// same cells for the records both read; tested). `slots` and `cells` are reused from record
+    /// to record.
     fn read_record<'a>(
         &self,
         record: &'a [u8],
@@ -348,22 +349,83 @@ impl Converter {
             .map(|(c, room)| ColumnBuilder::new(&c.hive_type, &room.scaled(scale, records.len())))
             .collect();
         let mut failed = Vec::new();
+        // Rows begun by the direct path for a record it could not finish, removed at the end.
+        let mut begun = Vec::new();
+        let mut rows = 0;
         for (i, record) in records.iter().enumerate() {
-            // A record is appended only once every column has converted, so a failed record
-            // leaves no partial row behind.
+            if self.append_record(record.as_ref(), &mut builders, &mut follows, rows) {
+                rows += 1;
+                continue;
+            }
+            // The direct path stops at anything unusual (a bad value, a duplicate key, bad
+            // JSON), perhaps with some columns of the row appended: fill the row up with NULLs,
+            // to remove it later, and let `read_record` settle the record, with its reason.
+            if builders.iter().any(|b| b.len() > rows) {
+                builders
+                    .iter_mut()
+                    .filter(|b| b.len() == rows)
+                    .for_each(ColumnBuilder::append_null);
+                begun.push(rows);
+                rows += 1;
+            }
             match self.read_record(record.as_ref(), &mut slots, &mut cells, &mut follows) {
                 Ok(()) => {
                     for (builder, cell) in builders.iter_mut().zip(cells.drain(..)) {
                         builder.append(cell);
                     }
+                    rows += 1;
                 }
                 Err(e) => failed.push((i, e)),
             }
         }
         let arrays: Vec<ArrayRef> = builders.iter_mut().map(|b| b.finish()).collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays)
+        let mut batch = RecordBatch::try_new(self.schema.clone(), arrays)
             .expect("builders are made from the schema's own types");
+        if !begun.is_empty() {
+            let mut keep = vec![true; rows];
+            begun.iter().for_each(|&row| keep[row] = false);
+            batch = arrow::compute::filter_record_batch(&batch, &BooleanArray::from(keep))
+                .expect("the mask has one entry per row");
+        }
         Converted { batch, failed }
+    }
+
+    /// Appends `record` to `builders` as row `row`, straight from the JSON, when every value in it
+    /// converts and no key repeats: the common case, without the per-record cells of
+    /// [`Converter::read_record`]. Returns false otherwise, with the row perhaps begun (some
+    /// builders one value longer than `row`).
+    fn append_record(
+        &self,
+        record: &[u8],
+        builders: &mut [ColumnBuilder],
+        follows: &mut [usize],
+        row: usize,
+    ) -> bool {
+        let Ok(text) = std::str::from_utf8(record) else {
+            return false;
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let visitor = AppendVisitor {
+            columns: &self.columns,
+            index: &self.index,
+            follows,
+            builders: &mut *builders,
+            row,
+        };
+        let Ok(filled) = de.deserialize_any(visitor) else {
+            return false;
+        };
+        if de.end().is_err() {
+            return false;
+        }
+        if filled < builders.len() {
+            // Columns the record lacks are NULL.
+            builders
+                .iter_mut()
+                .filter(|b| b.len() == row)
+                .for_each(ColumnBuilder::append_null);
+        }
+        true
     }
 }
 
@@ -575,23 +637,9 @@ impl<'de, 'i, 's> Visitor<'de> for RecordVisitor<'i, 's, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Predict each key from the last record's key order before hashing it.
         let mut previous = self.columns.len();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            let predicted = self.follows[previous];
-            let found = if self.columns.get(predicted).is_some_and(|c| c.name == key) {
-                Some(predicted)
-            } else if key.bytes().any(|b| b.is_ascii_uppercase()) {
-                // OpenX lower-cases keys; most keys already are, so avoid the allocation then.
-                self.index.get(&key.to_lowercase()).copied()
-            } else {
-                self.index.get(key.as_ref()).copied()
-            };
-            if let Some(i) = found {
-                self.follows[previous] = i;
-                previous = i;
-            }
-            match found {
+            match column_of(self.columns, self.index, self.follows, &mut previous, &key) {
                 Some(i) => self.slots[i] = Some(map.next_value_seed(CellSeed(&self.columns[i].hive_type))?),
                 None => {
                     map.next_value::<de::IgnoredAny>()?;
@@ -600,6 +648,147 @@ impl<'de, 'i, 's> Visitor<'de> for RecordVisitor<'i, 's, 'de> {
         }
         Ok(())
     }
+}
+
+/// Reads a record's values straight into the builders (see [`Converter::append_record`]); its
+/// value is the number of columns filled. Anything [`RecordVisitor`] would not simply append is
+/// an error here, so that `read_record` settles it.
+struct AppendVisitor<'i, 'b> {
+    columns: &'i [GlueColumn],
+    index: &'i HashMap<String, usize>,
+    follows: &'b mut [usize],
+    builders: &'b mut [ColumnBuilder],
+    row: usize,
+}
+
+impl<'de> Visitor<'de> for AppendVisitor<'_, '_> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+        let mut previous = self.columns.len();
+        let mut filled = 0;
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match column_of(self.columns, self.index, self.follows, &mut previous, &key) {
+                Some(i) => {
+                    let builder = &mut self.builders[i];
+                    if builder.len() > self.row {
+                        return Err(de::Error::custom("a key repeats"));
+                    }
+                    map.next_value_seed(AppendSeed {
+                        ty: &self.columns[i].hive_type,
+                        builder,
+                    })?;
+                    filled += 1;
+                }
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(filled)
+    }
+}
+
+/// Appends one JSON value to its column's builder, converted as `to_cell` converts it, or fails
+/// (leaving a list column's items begun) when it cannot be converted.
+struct AppendSeed<'t, 'b> {
+    ty: &'t HiveType,
+    builder: &'b mut ColumnBuilder,
+}
+
+impl AppendSeed<'_, '_> {
+    fn put<E: de::Error>(self, value: Loose) -> Result<(), E> {
+        let cell = to_cell(self.ty, value).map_err(E::custom)?;
+        self.builder.append(cell);
+        Ok(())
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for AppendSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AppendSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.builder.append_null();
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.builder.append_null();
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.put(Loose::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.put(Loose::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.put(Loose::UInt(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.put(Loose::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        // Appended before `v` goes, so an unescaped (not borrowed) string is not copied twice.
+        self.put(Loose::Str(Cow::Borrowed(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (HiveType::Array(item), ColumnBuilder::List(list)) = (self.ty, self.builder) else {
+            return Err(de::Error::custom("an array for a column of another type"));
+        };
+        while seq
+            .next_element_seed(AppendSeed {
+                ty: item,
+                builder: list.values(),
+            })?
+            .is_some()
+        {}
+        list.append(true);
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<(), A::Error> {
+        Err(de::Error::custom("an object for a column"))
+    }
+}
+
+/// The column of the record key `key`, if the table has one: OpenX lower-cases keys. The key is
+/// first predicted from the last record's key order (`follows`, updated here; `previous` is the
+/// column of the key before, `columns.len()` at the first key) before it is hashed.
+fn column_of(
+    columns: &[GlueColumn],
+    index: &HashMap<String, usize>,
+    follows: &mut [usize],
+    previous: &mut usize,
+    key: &str,
+) -> Option<usize> {
+    let predicted = follows[*previous];
+    let found = if columns.get(predicted).is_some_and(|c| c.name == key) {
+        Some(predicted)
+    } else if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        // Most keys already are lower case, so avoid the allocation then.
+        index.get(&key.to_lowercase()).copied()
+    } else {
+        index.get(key).copied()
+    };
+    if let Some(i) = found {
+        follows[*previous] = i;
+        *previous = i;
+    }
+    found
 }
 
 /// A JSON object key, borrowed from the input unless it holds escapes (serde's own `Cow<str>`
@@ -1225,6 +1414,71 @@ mod tests {
         let last = one.failed.last().expect("some records fail").0;
         assert!(last > 2 * MIN_RECORDS_PER_THREAD, "{last}");
         assert_eq!(records[last], b"not json".to_vec());
+    }
+
+    /// The batch and failures of reading every record into cells with `read_record`, the path
+    /// that settles the records the direct path stops at.
+    fn convert_by_cells(c: &Converter, records: &[Vec<u8>]) -> Converted {
+        let (mut slots, mut cells) = (Vec::new(), Vec::new());
+        let mut follows = vec![usize::MAX; c.columns.len() + 1];
+        let mut builders: Vec<ColumnBuilder> = c
+            .columns
+            .iter()
+            .map(|col| ColumnBuilder::new(&col.hive_type, &Room::default()))
+            .collect();
+        let mut failed = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            match c.read_record(record, &mut slots, &mut cells, &mut follows) {
+                Ok(()) => builders
+                    .iter_mut()
+                    .zip(cells.drain(..))
+                    .for_each(|(b, cell)| b.append(cell)),
+                Err(e) => failed.push((i, e)),
+            }
+        }
+        let arrays = builders.iter_mut().map(|b| b.finish()).collect();
+        let batch = RecordBatch::try_new(c.schema(), arrays).unwrap();
+        Converted { batch, failed }
+    }
+
+    #[test]
+    fn the_direct_path_gives_what_reading_cells_gives() {
+        // Records the direct path appends, and records it stops in (after appending part of the
+        // row: a bad value after good ones, a bad item after good ones, a repeated key, text
+        // after the object), each followed by one it appends.
+        let mut records: Vec<Vec<u8>> = [
+            r#"{"id":"a","n":1,"at":"2026-11-24T08:15:30Z","tags":["x","y"]}"#,
+            r#"{"tags":["x"],"at":1795507200,"N":"2","Id":"b\u00e9"}"#,
+            r#"{"id":"c","n":2,"at":"tomorrow"}"#,
+            r#"{"id":"d"}"#,
+            r#"{"id":"e","tags":["x","y",{"o":1}],"n":3}"#,
+            r#"{"id":"f","tags":["z"]}"#,
+            r#"{"id":"g","id":"h","n":4}"#,
+            r#"{"id":"i","n":5,"n":6}"#,
+            r#"{"id":"j","n":7,"at":0,"tags":null} {"id":"k"}"#,
+            r#"{"id":"l","tags":[null,"w"],"n":"8","extra":[1,{"a":2}]}"#,
+            r#"{"id":"m","n":"seven","n":9}"#,
+            r#"{"id":"n","tags":["x"],"tags":["y","z"]}"#,
+            r#"[1,2]"#,
+            "  ",
+            r#"{"id":"o","n":10"#,
+            r#"{"id":"p","n":11}"#,
+        ]
+        .iter()
+        .map(|r| r.as_bytes().to_vec())
+        .collect();
+        records.extend(mixed_records(50));
+        let c = converter();
+        let direct = c.convert(&records);
+        let by_cells = convert_by_cells(&c, &records);
+        assert_eq!(direct.batch, by_cells.batch);
+        assert_eq!(direct.failed, by_cells.failed);
+        let ids = direct.batch.column(0).as_string::<i32>();
+        let first: Vec<&str> = (0..10).map(|r| ids.value(r)).collect();
+        assert_eq!(first, ["a", "bé", "d", "f", "h", "i", "l", "m", "n", "p"]);
+        let tags = direct.batch.column(3).as_list::<i32>();
+        assert_eq!(tags.value(3).len(), 1, "f's tags, after e's began items");
+        assert_eq!(tags.value(8).len(), 2, "n's later tags win");
     }
 
     fn read_back(body: Vec<u8>) -> (Vec<RecordBatch>, usize) {
