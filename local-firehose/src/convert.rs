@@ -743,6 +743,11 @@ impl<'de> Visitor<'de> for AppendSeed<'_, '_> {
         self.put(Loose::Float(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        // Most values are strings of string columns, which need no conversion.
+        if let ColumnBuilder::Str(b) = self.builder {
+            b.append_value(v);
+            return Ok(());
+        }
         // Appended before `v` goes, so an unescaped (not borrowed) string is not copied twice.
         self.put(Loose::Str(Cow::Borrowed(v)))
     }
