@@ -731,22 +731,42 @@ impl<'de> Visitor<'de> for AppendSeed<'_, '_> {
         Ok(())
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        if let ColumnBuilder::Bool(b) = self.builder {
+            b.append_value(v);
+            return Ok(());
+        }
         self.put(Loose::Bool(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
         self.put(Loose::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.put(Loose::UInt(v))
+        // The usual integer columns, in range; anything else takes `to_cell`.
+        match self.builder {
+            ColumnBuilder::Int32(b) if v <= i32::MAX as u64 => b.append_value(v as i32),
+            ColumnBuilder::Int64(b) if v <= i64::MAX as u64 => b.append_value(v as i64),
+            _ => return self.put(Loose::UInt(v)),
+        }
+        Ok(())
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
         self.put(Loose::Float(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
         // Most values are strings of string columns, which need no conversion.
-        if let ColumnBuilder::Str(b) = self.builder {
-            b.append_value(v);
-            return Ok(());
+        match self.builder {
+            ColumnBuilder::Str(b) => {
+                b.append_value(v);
+                return Ok(());
+            }
+            // The usual timestamp shapes (see `timestamp_millis`).
+            ColumnBuilder::Timestamp(b) => {
+                if let Some(millis) = iso_millis(v) {
+                    b.append_value(millis);
+                    return Ok(());
+                }
+            }
+            _ => {}
         }
         // Appended before `v` goes, so an unescaped (not borrowed) string is not copied twice.
         self.put(Loose::Str(Cow::Borrowed(v)))
