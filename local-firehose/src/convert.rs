@@ -1225,6 +1225,11 @@ impl ColumnBuilder {
         each_builder!(self, b => b.append_null(), list => list.append(false))
     }
 
+    /// The number of values appended (as [`ArrayBuilder::len`], without its dynamic call).
+    fn len(&self) -> usize {
+        each_builder!(self, b => b.len(), list => list.len())
+    }
+
     fn inner(&self) -> &dyn ArrayBuilder {
         each_builder!(self, b => b as &dyn ArrayBuilder, list => list.as_ref() as &dyn ArrayBuilder)
     }
