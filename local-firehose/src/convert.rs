@@ -14,6 +14,10 @@
 //! - a value that cannot be read as its column's type fails the whole record, which Firehose
 //!   writes to the `format-conversion-failed` error output.
 //!
+//! Each record is read straight into the column builders (`Converter::append_record`); a record
+//! that path cannot simply append (a value that does not convert, a repeated key, bad JSON) is
+//! read again into a row of cells (`Converter::read_record`), which gives the reason.
+//!
 //! The Arrow schema is derived from the Glue definition (Hive types), not from the Avro schema,
 //! because that is what Firehose reads; a test checks both agree. Every column is nullable, as
 //! every Hive column is.
