@@ -1533,25 +1533,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_direct_path_agrees_on_mangled_records() {
-        // Records cut short, with a byte replaced or a piece repeated: the direct path stops at
-        // any point of a row, and each time the row it began must vanish and the general path
-        // must settle the record as it would alone.
-        let mut rng = fastrand::Rng::with_seed(7);
-        let originals: Vec<Vec<u8>> = unusual_records()
-            .into_iter()
-            .chain(mixed_records(14))
-            .filter(|r| r.len() > 2)
-            .collect();
+    /// `n` copies of `originals` cut short, with a byte replaced or a piece repeated, each
+    /// followed by the first original, which converts.
+    fn mangled(originals: &[Vec<u8>], n: usize, seed: u64) -> Vec<Vec<u8>> {
+        let mut rng = fastrand::Rng::with_seed(seed);
         let mut records = Vec::new();
-        for _ in 0..3_000 {
+        for _ in 0..n {
             let mut r = originals[rng.usize(..originals.len())].clone();
             let at = rng.usize(..r.len());
             match rng.u8(..3) {
                 0 => r.truncate(at),
                 1 => {
-                    let bytes = b"\"{}[],:0-.tfn \\x";
+                    let bytes = b"\"{}[],:0-.tfn \\x9eE";
                     r[at] = bytes[rng.usize(..bytes.len())];
                 }
                 _ => {
@@ -1560,16 +1553,57 @@ mod tests {
                 }
             }
             records.push(r);
-            // A clean record after each, appended to the row after any begun one.
             records.push(originals[0].clone());
         }
-        let c = converter();
-        let direct = c.convert(&records);
-        let by_cells = convert_by_cells(&c, &records);
-        assert_eq!(direct.failed, by_cells.failed);
-        assert_eq!(direct.batch, by_cells.batch);
-        let failed = direct.failed.len();
-        assert!(failed > 1_000 && failed < 3_000, "{failed} of 6,000 failed");
+        records
+    }
+
+    #[test]
+    fn the_direct_path_agrees_on_mangled_records() {
+        // The direct path stops at any point of a row in these; each time, the row it began must
+        // vanish and the general path must settle the record as it would alone. Over the test
+        // table, and over one with a column of each other type the direct path appends itself.
+        let originals: Vec<Vec<u8>> = unusual_records()
+            .into_iter()
+            .chain(mixed_records(14))
+            .filter(|r| r.len() > 2)
+            .collect();
+        let wide = Converter::new(
+            [
+                ("id", "string"),
+                ("b", "boolean"),
+                ("big", "bigint"),
+                ("d", "date"),
+                ("x", "double"),
+                ("t", "tinyint"),
+                ("at", "timestamp"),
+                ("arr", "array<bigint>"),
+            ]
+            .iter()
+            .map(|(name, ty)| GlueColumn {
+                name: (*name).into(),
+                hive_type: HiveType::parse(ty).unwrap(),
+            })
+            .collect(),
+        );
+        let wide_originals: Vec<Vec<u8>> = [
+            r#"{"id":"a","b":true,"big":12345678901,"d":"2021-11-12","x":1.5,"t":7,"at":"2026-11-24 08:15:30.5","arr":[1,2]}"#,
+            r#"{"ID":5,"B":"false","big":"77","d":"1998-01-01","x":"2.5","t":"-8","at":1795507200,"arr":[]}"#,
+            r#"{"id":null,"b":null,"big":-1,"d":null,"x":3,"t":300,"at":"2026-11-24T08:15:30Z","arr":[null,5]}"#,
+            r#"{"arr":[1,"x",{"a":1}],"b":1,"id":"q","at":"bad"}"#,
+        ]
+        .iter()
+        .map(|r| r.as_bytes().to_vec())
+        .collect();
+        for (c, originals) in [(converter(), &originals), (wide, &wide_originals)] {
+            let records = mangled(originals, 3_000, 7);
+            let direct = c.convert(&records);
+            let by_cells = convert_by_cells(&c, &records);
+            assert_eq!(direct.failed, by_cells.failed);
+            assert_eq!(direct.batch, by_cells.batch);
+            let failed = direct.failed.len();
+            assert!(failed > 1_000 && failed < 3_000, "{failed} of 6,000 failed");
+        }
     }
 
     fn read_back(body: Vec<u8>) -> (Vec<RecordBatch>, usize) {
