@@ -1481,9 +1481,9 @@ mod tests {
         Converted { batch, failed }
     }
 
-    /// Records the direct path appends, and records it stops in (after appending part of the
-    /// row: a bad value after good ones, a bad item after good ones, a repeated key, text after
-    /// the object), each followed by one it appends.
+    /// Records the direct path appends, and records it stops in, most after appending part of
+    /// the row (a bad value after good ones, a bad item after good ones or first, a repeated key,
+    /// text after the object), with records that convert among them.
     fn unusual_records() -> Vec<Vec<u8>> {
         [
             r#"{"id":"a","n":1,"at":"2026-11-24T08:15:30Z","tags":["x","y"]}"#,
