@@ -365,10 +365,7 @@ impl Converter {
             // JSON), perhaps with some columns of the row appended: fill the row up with NULLs,
             // to remove it later, and let `read_record` settle the record, with its reason.
             if builders.iter().any(|b| b.len() > rows) {
-                builders
-                    .iter_mut()
-                    .filter(|b| b.len() == rows)
-                    .for_each(ColumnBuilder::append_null);
+                fill_row(&mut builders, rows);
                 begun.push(rows);
                 rows += 1;
             }
@@ -424,13 +421,18 @@ impl Converter {
         }
         if filled < builders.len() {
             // Columns the record lacks are NULL.
-            builders
-                .iter_mut()
-                .filter(|b| b.len() == row)
-                .for_each(ColumnBuilder::append_null);
+            fill_row(builders, row);
         }
         true
     }
+}
+
+/// Appends NULL to every builder that has no value yet for row `row`.
+fn fill_row(builders: &mut [ColumnBuilder], row: usize) {
+    builders
+        .iter_mut()
+        .filter(|b| b.len() == row)
+        .for_each(ColumnBuilder::append_null);
 }
 
 /// Writes `batch` as one Parquet file with snappy compression (Firehose's default serializer
@@ -1235,11 +1237,6 @@ impl ColumnBuilder {
         each_builder!(self, b => b.append_null(), list => list.append(false))
     }
 
-    /// The number of values appended (as [`ArrayBuilder::len`], without its dynamic call).
-    fn len(&self) -> usize {
-        each_builder!(self, b => b.len(), list => list.len())
-    }
-
     fn inner(&self) -> &dyn ArrayBuilder {
         each_builder!(self, b => b as &dyn ArrayBuilder, list => list.as_ref() as &dyn ArrayBuilder)
     }
@@ -1251,8 +1248,10 @@ impl ColumnBuilder {
 
 /// So that a list column's values can be a `ColumnBuilder` (`ListBuilder` takes any builder).
 impl ArrayBuilder for ColumnBuilder {
+    // Matched here rather than through `inner()`: the converter asks it per key and per missing
+    // column, and a match costs less than a dynamic call.
     fn len(&self) -> usize {
-        self.inner().len()
+        each_builder!(self, b => b.len(), list => list.len())
     }
 
     fn finish(&mut self) -> ArrayRef {
