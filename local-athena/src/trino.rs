@@ -57,12 +57,8 @@ fn as_instants(array: &ArrayRef) -> Result<TimestampMillisecondArray> {
 fn instant(millis: i64) -> Result<DateTime<Utc>> {
     match DateTime::from_timestamp_millis(millis) {
         Some(t) => Ok(t),
-        None => out_of_range(millis),
+        None => exec_err!("timestamp {millis} ms is out of range"),
     }
-}
-
-fn out_of_range<T>(millis: i64) -> Result<T> {
-    exec_err!("timestamp {millis} ms is out of range")
 }
 
 /// The instants [`instant`] accepts (chrono's range, years -262143 to 262142), for the functions
@@ -148,8 +144,8 @@ impl DateField {
 
     /// The field of an instant given as milliseconds since the epoch, when it needs no calendar:
     /// the weekday and the time of day follow from the count of whole days and the time within the
-    /// day. About four times as fast as building a date first (`listening_by_hour` calls
-    /// `day_of_week`, `hour` and `date_format` on every play); tested against [`DateField::of`].
+    /// day, without building a date (`listening_by_hour` calls `day_of_week` and `hour` on every
+    /// play: README, Benchmarks). Tested against [`DateField::of`].
     fn of_millis(self, millis: i64) -> Option<i64> {
         let (day, in_day) = (
             millis.div_euclid(MILLIS_PER_DAY),
@@ -639,8 +635,9 @@ pub fn parse_iso8601(s: &str) -> Result<i64> {
 mod tests {
     use super::*;
 
-    /// The arithmetic fields equal chrono's for instants before and after 1970, at day edges and
-    /// at both ends of the range (a spread of 40,000 instants, strides prime to a day and a week).
+    /// The arithmetic fields equal chrono's for instants before and after 1970, at day edges, at
+    /// both ends of the range, and in two spreads of 40,000 instants whose strides are not whole
+    /// days (so they fall at every time of day and on every weekday).
     #[test]
     fn fields_from_millis_equal_the_calendar_fields() {
         let (lo, hi) = (*INSTANTS.start(), *INSTANTS.end());
