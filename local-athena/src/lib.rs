@@ -4,7 +4,8 @@
 //!   (`schemas::glue::table_definition()`): its columns, and its partition keys `source` and `dt`
 //!   read from the `source=…/dt=…/` folders, so a filter on them skips the other folders.
 //! - The named queries of `sql/` (Trino SQL, as Athena runs them) run unchanged: the Trino
-//!   functions they use that DataFusion lacks are UDFs in [`trino`].
+//!   functions they use that DataFusion lacks are UDFs in [`trino`] (and `min_by`/`max_by` in
+//!   `min_by`).
 //! - Views (`sql/dedupe.sql`: `track_observations_dedup`, one row per `record_key`) are created
 //!   when the lake is opened, as `infra/` creates them once in Athena.
 //!
@@ -21,6 +22,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 mod format;
+mod min_by;
 mod named;
 mod table;
 pub mod trino;

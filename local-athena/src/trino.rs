@@ -24,8 +24,12 @@ use datafusion::prelude::SessionContext;
 
 /// Registers every function of this module; `date_format` replaces DataFusion's own (an alias of
 /// its `to_char`, with chrono's format letters, where Trino uses MySQL's), and `date_trunc` wraps
-/// DataFusion's own (same results, faster on the lake's UTC timestamps).
+/// DataFusion's own (same results, faster on the lake's UTC timestamps); and Trino's `min_by` and
+/// `max_by` aggregates (`crate::min_by`).
 pub fn register(ctx: &SessionContext) {
+    for function in crate::min_by::functions() {
+        ctx.register_udaf(function);
+    }
     for field in DateField::ALL {
         ctx.register_udf(ScalarUDF::from(FieldFn::new(field)));
     }

@@ -161,6 +161,17 @@ async fn listening_by_hour_buckets_plays_by_utc_weekday_and_hour() {
 }
 
 #[tokio::test]
+async fn listening_by_hour_counts_a_play_once_with_its_first_observed_copy() {
+    // Two copies of one play that disagree on the duration (the track changed between the two
+    // reads). The later copy is written first, so the first one read is not the first observed.
+    let first = play(T1, "2026-11-23T08:15:00.000Z");
+    let mut later = first.copy_observed_at("2026-11-23T09:30:00.000Z");
+    later.record["duration_ms"] = serde_json::json!(600_000);
+    let (_, rows) = run_on(&[later, first], "listening_by_hour").await;
+    expect(rows, &[&["1", "Monday", "8", "1", "3.0"]]);
+}
+
+#[tokio::test]
 async fn top_tracks_counts_plays_in_the_28_days_up_to_the_latest_play() {
     let (cols, rows) = run("top_tracks").await;
     assert_eq!(
