@@ -289,6 +289,26 @@ async fn new_discoveries_counts_first_plays_per_iso_week() {
 }
 
 #[tokio::test]
+async fn new_discoveries_counts_a_play_once_by_its_first_observed_copy() {
+    // The copies of the T1 play disagree on its primary artist (changed between the two reads):
+    // the first observed names Band of Horses, known since T2's play the week before; the later
+    // copy, written first, names an artist never played. Counting the later copy would find a new
+    // artist, and counting both two plays.
+    let first = play(T1, "2026-11-23T08:15:00.000Z");
+    let mut later = first.copy_observed_at("2026-11-23T09:30:00.000Z");
+    later.record["primary_artist_id"] = serde_json::json!("1vCWHaC5f2uS3yhpwWbIA6");
+    let observations = [play(T2, "2026-11-16T10:00:00.000Z"), later, first];
+    let (_, rows) = run_on(&observations, "new_discoveries").await;
+    expect(
+        rows,
+        &[
+            &["2026-11-16", "2026", "47", "1", "1", "1", "1"],
+            &["2026-11-23", "2026", "48", "1", "1", "1", "0"],
+        ],
+    );
+}
+
+#[tokio::test]
 async fn top_list_movement_compares_the_two_latest_snapshots_per_time_range() {
     let (cols, rows) = run("top_list_movement").await;
     assert_eq!(
