@@ -119,15 +119,27 @@ type Pick = Option<(u32, u32)>;
 
 /// Each group's best key so far and where its `x` is. The `x` arrays of the batches that hold a
 /// pick are kept (shared, not copied) until the groups are emitted, and the values are gathered
-/// from them then, so no value is copied for a row that a later row beats.
+/// from them then, so no value is copied for a row that a later row beats. When the kept rows
+/// outnumber the groups by more than [`COMPACT_WHEN_KEPT_PER_GROUP`] (later rows won, or groups
+/// were emitted early), the picked values are gathered into one array and the batches let go.
 #[derive(Debug)]
 struct Picks {
     extreme: Extreme,
     value_type: DataType,
     batches: Vec<ArrayRef>,
+    /// The rows of `batches`.
+    kept_rows: usize,
     keys: Vec<i64>,
     picks: Vec<Pick>,
 }
+
+/// Kept rows per group past which [`Picks`] compacts: each compaction copies one value per group
+/// and follows at least as many new rows, so the copying stays linear in the input.
+const COMPACT_WHEN_KEPT_PER_GROUP: usize = 2;
+
+/// Groups counted at least this many when deciding to compact, so that a few groups (an aggregate
+/// without GROUP BY) are not compacted after every batch: DataFusion's default batch size.
+const COMPACT_MIN_GROUPS: usize = 8_192;
 
 impl Picks {
     fn new(extreme: Extreme, value_type: DataType) -> Self {
@@ -135,6 +147,7 @@ impl Picks {
             extreme,
             value_type,
             batches: Vec::new(),
+            kept_rows: 0,
             keys: Vec::new(),
             picks: Vec::new(),
         }
@@ -150,11 +163,8 @@ impl Picks {
     ) -> Result<()> {
         self.keys.resize(total_num_groups, 0);
         self.picks.resize(total_num_groups, None);
-        let batch = u32::try_from(self.batches.len()).map_err(|_| {
-            datafusion::error::DataFusionError::Execution(
-                "min_by/max_by: too many batches in one group-by".into(),
-            )
-        })?;
+        // Compaction keeps the batches far fewer than u32::MAX.
+        let batch = self.batches.len() as u32;
         let mut picked = false;
         for (row, &group) in group_indices.iter().enumerate() {
             let wanted = filter.is_none_or(|f| f.is_valid(row) && f.value(row));
@@ -176,6 +186,24 @@ impl Picks {
         }
         if picked {
             self.batches.push(Arc::clone(x));
+            self.kept_rows += x.len();
+            let groups = self.picks.len().max(COMPACT_MIN_GROUPS);
+            if self.kept_rows > COMPACT_WHEN_KEPT_PER_GROUP * groups {
+                self.compact()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gathers the picked values into one array, group by group, and lets the batches go.
+    fn compact(&mut self) -> Result<()> {
+        let values = self.gather(&self.picks)?;
+        self.kept_rows = values.len();
+        self.batches = vec![values];
+        for (group, pick) in self.picks.iter_mut().enumerate() {
+            if pick.is_some() {
+                *pick = Some((0, group as u32));
+            }
         }
         Ok(())
     }
@@ -208,6 +236,7 @@ impl Picks {
     fn release_if_empty(&mut self) {
         if self.picks.is_empty() {
             self.batches.clear();
+            self.kept_rows = 0;
         }
     }
 }
@@ -281,8 +310,8 @@ impl GroupsAccumulator for Picks {
 }
 
 /// The accumulator for one group (an aggregate without GROUP BY, or a window): [`Picks`] with
-/// every row in group 0, keeping only the picked value between batches. Evaluating leaves the
-/// state as it is, since a window evaluates again as its frame grows.
+/// every row in group 0. Evaluating leaves the state as it is, since a window evaluates again as
+/// its frame grows.
 #[derive(Debug)]
 struct OneGroup(Picks);
 
@@ -292,23 +321,12 @@ impl OneGroup {
         picks.picks.resize(1, None);
         OneGroup(picks)
     }
-
-    /// Keeps the picked value alone instead of every batch that held a pick.
-    fn compact(&mut self) -> Result<()> {
-        if self.0.batches.len() > 1 {
-            let value = self.0.gather(&self.0.picks)?;
-            self.0.batches = vec![value];
-            self.0.picks[0] = Some((0, 0));
-        }
-        Ok(())
-    }
 }
 
 impl Accumulator for OneGroup {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let groups = vec![0; values[0].len()];
-        self.0.update(&values[0], &keys(&values[1])?, &groups, None, 1)?;
-        self.compact()
+        self.0.update(&values[0], &keys(&values[1])?, &groups, None, 1)
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -323,8 +341,7 @@ impl Accumulator for OneGroup {
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let groups = vec![0; states[0].len()];
         let keys = states[1].as_primitive::<Int64Type>();
-        self.0.update(&states[0], keys, &groups, None, 1)?;
-        self.compact()
+        self.0.update(&states[0], keys, &groups, None, 1)
     }
 
     fn size(&self) -> usize {
@@ -503,6 +520,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("min_by(x, y)") && err.contains("cast y"), "{err}");
+    }
+
+    #[test]
+    fn kept_batches_stay_few_when_later_rows_keep_winning() {
+        // Ten groups, and every batch beats every group's key: without compaction every batch
+        // would be kept.
+        let mut picks = Picks::new(Extreme::Min, DataType::Int64);
+        let groups: Vec<usize> = (0..1_000).map(|i| i % 10).collect();
+        for b in 0..200_i64 {
+            let x: ArrayRef = Arc::new(Int64Array::from_iter_values((0..1_000).map(|i| b * 1_000 + i)));
+            let y: ArrayRef = Arc::new(Int64Array::from_iter_values((0..1_000).map(|i| -b * 1_000 - i)));
+            picks.update_batch(&[x, y], &groups, None, 10).unwrap();
+            assert!(
+                picks.kept_rows <= 2 * COMPACT_MIN_GROUPS + 1_000,
+                "{} rows kept",
+                picks.kept_rows
+            );
+        }
+        // The last batch's last row of each group: row 990 + group.
+        let expected = Int64Array::from_iter_values((0..10).map(|g| 199_000 + 990 + g));
+        assert_eq!(
+            picks.evaluate(EmitTo::All).unwrap().as_primitive::<Int64Type>(),
+            &expected
+        );
     }
 
     #[test]
