@@ -514,6 +514,12 @@ mod tests {
     #[tokio::test]
     async fn y_that_is_not_an_integer_date_or_timestamp_is_a_clear_error() {
         let ctx = session(&rows(10, 2), 1, &[]).await;
+        // Dates and integers order y as well as timestamps.
+        for y in ["CAST(y AS DATE)", "g", "CAST(g AS INT)"] {
+            let sql = format!("SELECT min_by(g, {y}) FROM t");
+            let r = ctx.sql(&sql).await.unwrap().collect().await;
+            assert!(r.is_ok(), "{sql}: {r:?}");
+        }
         let err = ctx
             .sql("SELECT min_by(y, x) FROM t")
             .await
