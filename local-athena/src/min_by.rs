@@ -127,8 +127,10 @@ struct Picks {
     extreme: Extreme,
     value_type: DataType,
     batches: Vec<ArrayRef>,
-    /// The rows of `batches`.
+    /// The rows of `batches`, and their memory: counted as batches come and go, since DataFusion
+    /// asks for [`GroupsAccumulator::size`] after every batch.
     kept_rows: usize,
+    kept_bytes: usize,
     keys: Vec<i64>,
     picks: Vec<Pick>,
 }
@@ -148,6 +150,7 @@ impl Picks {
             value_type,
             batches: Vec::new(),
             kept_rows: 0,
+            kept_bytes: 0,
             keys: Vec::new(),
             picks: Vec::new(),
         }
@@ -187,6 +190,7 @@ impl Picks {
         if picked {
             self.batches.push(Arc::clone(x));
             self.kept_rows += x.len();
+            self.kept_bytes += x.get_array_memory_size();
             let groups = self.picks.len().max(COMPACT_MIN_GROUPS);
             if self.kept_rows > COMPACT_WHEN_KEPT_PER_GROUP * groups {
                 self.compact()?;
@@ -199,6 +203,7 @@ impl Picks {
     fn compact(&mut self) -> Result<()> {
         let values = self.gather(&self.picks)?;
         self.kept_rows = values.len();
+        self.kept_bytes = values.get_array_memory_size();
         self.batches = vec![values];
         for (group, pick) in self.picks.iter_mut().enumerate() {
             if pick.is_some() {
@@ -237,6 +242,7 @@ impl Picks {
         if self.picks.is_empty() {
             self.batches.clear();
             self.kept_rows = 0;
+            self.kept_bytes = 0;
         }
     }
 }
@@ -301,8 +307,7 @@ impl GroupsAccumulator for Picks {
     }
 
     fn size(&self) -> usize {
-        let batches: usize = self.batches.iter().map(|a| a.get_array_memory_size()).sum();
-        batches
+        self.kept_bytes
             + self.keys.capacity() * size_of::<i64>()
             + self.picks.capacity() * size_of::<Pick>()
             + self.batches.capacity() * size_of::<ArrayRef>()
