@@ -12,6 +12,11 @@
 //!   which is what one invocation costs. The two sides take turns over several rounds, and the
 //!   ratio reported is the median of the rounds' ratios, with their range: on a shared machine a
 //!   slow spell then falls on both sides rather than on one;
+//! - a floor, "read only": Rust doing no more than reading each record (base64 decoded, JSON
+//!   checked by serde_json, nothing kept or written), against the same Python timings. Its ratio
+//!   is the most any transform that reads its records with serde_json could reach; and "write
+//!   only": only writing the already built records (JSON line, then base64). Together they show
+//!   how much of what the goal allows per record is left to build the record;
 //! - cold start: process start to response (the process's exit) on the 1 MiB event, the release
 //!   binary with `--event FILE` against `python3 bench/python_bench.py --cold FILE` (`python3`
 //!   resolved to the interpreter it runs, so that a wrapper such as a pyenv shim adds nothing).
@@ -24,7 +29,10 @@
 //! on a small event, and times nothing.
 
 use base64::Engine as _;
+use firehose_transform::normalize::{normalize_bytes, Verdict};
 use firehose_transform::{process, sample, FirehoseEvent, FirehoseResponse, RecordResult};
+use schemas::json_line::WriteJson as _;
+use schemas::TrackObservation;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -44,6 +52,12 @@ const ROUNDS: usize = 5;
 const RUST_MIN_ITERATIONS: usize = 10;
 const RUST_MIN_TIME: Duration = Duration::from_millis(500);
 const RUST_WARM_UP: usize = 3;
+/// The measure of the read-only floor ([`read_only`]), set against Python's transform timings.
+const READ_ONLY: &str = "read only";
+/// The measure of the write-only floor ([`write_only`]), set against the same Python timings.
+const WRITE_ONLY: &str = "write only";
+/// The two floors together, round by round: what is left of a transform without building records.
+const FLOOR: &str = "floor";
 /// Cold-start runs of each side, interleaved, after one untimed run of each.
 const COLD_RUNS: usize = 15;
 /// Event of the check-only mode.
@@ -92,6 +106,18 @@ fn smoke(root: &Path, dir: &Path, python: Option<&Interpreter>) {
     let Some(python) = python else { return };
     let (file, event, _) = write_event(dir, "smoke", SMOKE_BYTES);
     let rust = produced(&process(&event).response);
+    assert_eq!(
+        read_only(&event),
+        event.records.len(),
+        "the read-only floor reads every sample record"
+    );
+    let built = built_records(&event);
+    assert_eq!(
+        built.len(),
+        rust.ok,
+        "the write-only floor writes every Ok record"
+    );
+    assert!(write_only(&built) > 0, "the write-only floor writes");
     let py = run_python(python, root, &file, 1);
     check_agreement("smoke", &rust, &py);
     // The golden fixtures hold the edge cases (local files, episodes, null items, odd dates).
@@ -150,9 +176,23 @@ fn bench(root: &Path, dir: &Path, python: Option<&Interpreter>) {
         // falls on both sides instead of on one.
         let (mut rust_transform, mut rust_invocation) = (Vec::new(), Vec::new());
         let (mut py_transform, mut py_invocation) = (Vec::new(), Vec::new());
+        let mut rust_read_only = Vec::new();
+        let mut rust_write_only = Vec::new();
+        let built = built_records(&event);
+        assert_eq!(
+            read_only(&event),
+            records,
+            "every sample record is base64 of JSON text, so the read-only floor reads them all"
+        );
         for round in 1..=ROUNDS {
             rust_transform.push(time_rust(|| {
                 std::hint::black_box(process(std::hint::black_box(&event)));
+            }));
+            rust_read_only.push(time_rust(|| {
+                std::hint::black_box(read_only(std::hint::black_box(&event)));
+            }));
+            rust_write_only.push(time_rust(|| {
+                std::hint::black_box(write_only(std::hint::black_box(&built)));
             }));
             rust_invocation.push(time_rust(|| {
                 let event: FirehoseEvent =
@@ -178,9 +218,18 @@ fn bench(root: &Path, dir: &Path, python: Option<&Interpreter>) {
             }
             println!();
         }
+        // The floor of each round: its read-only and write-only times together.
+        let floor: Vec<f64> = rust_read_only
+            .iter()
+            .zip(&rust_write_only)
+            .map(|(r, w)| r + w)
+            .collect();
         for (measure, rust_s, python_s) in [
-            ("transform", rust_transform, py_transform),
+            ("transform", rust_transform, py_transform.clone()),
             ("invocation", rust_invocation, py_invocation),
+            (FLOOR, floor, py_transform.clone()),
+            (READ_ONLY, rust_read_only, py_transform.clone()),
+            (WRITE_ONLY, rust_write_only, py_transform),
         ] {
             rows.push(Row {
                 event: label,
@@ -205,6 +254,61 @@ fn bench(root: &Path, dir: &Path, python: Option<&Interpreter>) {
 
     print_table(&rows, python.map(|p| p.version.as_str()), rust_cold, python_cold);
     println!("(the whole bench took {:.0} s)", started.elapsed().as_secs_f64());
+}
+
+/// The floor under any transform that reads its records with serde_json: each record's base64
+/// decoded and its JSON checked as the transform checks it (UTF-8 once, then the JSON), with
+/// nothing kept and nothing written. Returns how many records were JSON.
+fn read_only(event: &FirehoseEvent) -> usize {
+    let mut decoded = Vec::new();
+    let mut json = 0;
+    for record in &event.records {
+        decoded.clear();
+        if base64_simd::STANDARD
+            .decode_append(record.data.as_bytes(), &mut decoded)
+            .is_ok()
+        {
+            let text = std::str::from_utf8(&decoded).unwrap_or_default();
+            json += usize::from(serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+        }
+    }
+    json
+}
+
+/// The records of `event` already normalized, for [`write_only`].
+fn built_records(event: &FirehoseEvent) -> Vec<TrackObservation> {
+    let mut decoded = Vec::new();
+    let mut built = Vec::new();
+    for record in &event.records {
+        decoded.clear();
+        if base64_simd::STANDARD
+            .decode_append(record.data.as_bytes(), &mut decoded)
+            .is_err()
+        {
+            continue;
+        }
+        if let Ok(Verdict::Keep(observation, _)) = normalize_bytes(&decoded) {
+            built.push(*observation);
+        }
+    }
+    built
+}
+
+/// The other floor: only writing records that are already built, each as its JSON line and then
+/// base64, as the transform does. Returns the bytes of base64 written.
+fn write_only(built: &[TrackObservation]) -> usize {
+    let mut line = Vec::new();
+    let mut encoded = String::new();
+    let mut written = 0;
+    for observation in built {
+        line.clear();
+        observation.write_json(&mut line);
+        line.push(b'\n');
+        encoded.clear();
+        base64_simd::STANDARD.encode_append(&line, &mut encoded);
+        written += encoded.len();
+    }
+    written
 }
 
 /// Builds an event of about `bytes` of JSON and writes it to `dir`.
@@ -432,6 +536,15 @@ fn print_table(rows: &[Row], python: Option<&str>, rust_cold: f64, python_cold: 
     );
     println!("  transform  = Rust process(&event)  | Python lambda_handler + json.dumps(response)");
     println!("  invocation = the above, after parsing the request JSON (serde_json | json.loads)");
+    println!(
+        "  read only  = a floor, not a transform: Rust only base64-decoding each record and checking its JSON \
+         (serde_json), nothing kept, nothing written | the same Python transform timings"
+    );
+    println!(
+        "  write only = the other floor: Rust only writing the already built records as JSON lines and base64, \
+         nothing read | the same Python transform timings"
+    );
+    println!("  floor      = read only + write only, round by round: a transform that builds no record");
     println!("  Rust/Python = the median of the rounds' ratios, and their range");
     println!();
     println!(
@@ -450,6 +563,8 @@ fn print_table(rows: &[Row], python: Option<&str>, rust_cold: f64, python_cold: 
         "range"
     );
     let mut lowest_transform_ratio: Option<f64> = None;
+    // Per event: what the goal allows per record and what the floor takes (µs), the floor's ratio.
+    let mut floors: Vec<(&str, f64, f64, f64)> = Vec::new();
     for r in rows {
         let rust_s = median(r.rust_s.clone());
         let (py_ms, py_mb_s, py_rec_s, ratio, range) = if r.python_s.is_empty() {
@@ -463,6 +578,15 @@ fn print_table(rows: &[Row], python: Option<&str>, rust_cold: f64, python_cold: 
             let ratio = median(ratios);
             if r.measure == "transform" {
                 lowest_transform_ratio = Some(lowest_transform_ratio.map_or(ratio, |l| l.min(ratio)));
+            }
+            if r.measure == FLOOR {
+                let per_record_us = |s: f64| s / r.records as f64 * 1e6;
+                floors.push((
+                    r.event,
+                    per_record_us(p / GOAL_RATIO),
+                    per_record_us(rust_s),
+                    ratio,
+                ));
             }
             (
                 format!("{:.2}", p * 1e3),
@@ -514,5 +638,12 @@ fn print_table(rows: &[Row], python: Option<&str>, rust_cold: f64, python_cold: 
              (lowest median ratio {ratio:.1}x)"
         ),
         None => println!("Goal (Rust throughput >= {GOAL_RATIO:.0}x Python): not checked, no Python"),
+    }
+    for (event, allowed_us, floor_us, ratio) in floors {
+        println!(
+            "Floor, {event} event: reading and writing alone take {floor_us:.2} us per record ({ratio:.1}x Python); \
+             {GOAL_RATIO:.0}x allows {allowed_us:.2} us for the whole transform, so {:.2} us are left to build the record",
+            allowed_us - floor_us
+        );
     }
 }
