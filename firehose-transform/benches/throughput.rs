@@ -268,8 +268,9 @@ fn read_only(event: &FirehoseEvent) -> usize {
             .decode_append(record.data.as_bytes(), &mut decoded)
             .is_ok()
         {
-            let text = std::str::from_utf8(&decoded).unwrap_or_default();
-            json += usize::from(serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+            let is_json = std::str::from_utf8(&decoded)
+                .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+            json += usize::from(is_json);
         }
     }
     json
