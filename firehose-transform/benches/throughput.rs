@@ -276,23 +276,17 @@ fn read_only(event: &FirehoseEvent) -> usize {
     json
 }
 
-/// The records of `event` already normalized, for [`write_only`].
+/// The records of `event` already normalized, for [`write_only`] (set-up, not timed).
 fn built_records(event: &FirehoseEvent) -> Vec<TrackObservation> {
-    let mut decoded = Vec::new();
-    let mut built = Vec::new();
-    for record in &event.records {
-        decoded.clear();
-        if base64_simd::STANDARD
-            .decode_append(record.data.as_bytes(), &mut decoded)
-            .is_err()
-        {
-            continue;
-        }
-        if let Ok(Verdict::Keep(observation, _)) = normalize_bytes(&decoded) {
-            built.push(*observation);
-        }
-    }
-    built
+    event
+        .records
+        .iter()
+        .filter_map(|record| base64_simd::STANDARD.decode_to_vec(record.data.as_bytes()).ok())
+        .filter_map(|bytes| match normalize_bytes(&bytes) {
+            Ok(Verdict::Keep(observation, _)) => Some(*observation),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The other floor: only writing records that are already built, each as its JSON line and then
