@@ -12,7 +12,6 @@ engine, so the engine is the one mocked part). Pitfalls this file guards against
 from __future__ import annotations
 
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ sys.path.insert(0, str(INFRA))
 sys.path.insert(0, str(INFRA / "policy"))
 # The shared assertions live in checks.py: rewrite them so a failure shows the values compared.
 pytest.register_assert_rewrite("checks")
+
+from elf_builder import EM_AARCH64, make_elf, write_zip  # noqa: E402
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -108,12 +109,10 @@ def mocks() -> Mocks:
 
 @pytest.fixture
 def zips(tmp_path: Path) -> Path:
-    """Stand-in Lambda zips where `cargo lambda build` would put them."""
+    """Stand-in arm64 Lambda zips where scripts/build-lambdas.sh would put them: synthetic ELF
+    executables that pass the program's artifact check (elf_builder.py)."""
     for binary in ("producer", "firehose-transform"):
-        path = tmp_path / binary / "bootstrap.zip"
-        path.parent.mkdir(parents=True)
-        with zipfile.ZipFile(path, "w") as z:
-            z.writestr("bootstrap", "#!/bin/sh\n")
+        write_zip(tmp_path / binary / "bootstrap.zip", make_elf(EM_AARCH64))
     return tmp_path
 
 

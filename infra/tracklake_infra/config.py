@@ -76,6 +76,9 @@ class Settings:
     alarm_email: Optional[str] = None
     # Folder of the Lambda zips, relative to the repository root.
     artifacts_dir: Path = contracts.REPO_ROOT / "target" / "lambda"
+    # Instruction set of both functions (arm64 | x86_64). scripts/build-lambdas.sh --stack <stack>
+    # reads the same setting, and the program refuses zips built for another one.
+    lambda_architecture: str = contracts.DEFAULT_LAMBDA_ARCHITECTURE
     # Producer Lambda timeout and memory.
     producer_timeout_seconds: int = 300
     producer_memory_mb: int = 256
@@ -121,6 +124,9 @@ class Settings:
             fail("freshnessHours", f"must be 1-{FRESHNESS_MAX_HOURS}")
         if not 0 <= self.schedule_retries <= SCHEDULE_MAX_RETRIES:
             fail("scheduleRetries", f"must be 0-{SCHEDULE_MAX_RETRIES}")
+        if self.lambda_architecture not in contracts.LAMBDA_ARCHITECTURES:
+            fail(contracts.LAMBDA_ARCHITECTURE_KEY,
+                 f"is {self.lambda_architecture!r}; use one of {', '.join(contracts.LAMBDA_ARCHITECTURES)}")
         if not (self.secret_recovery_days == 0 or 7 <= self.secret_recovery_days <= 30):
             fail("secretRecoveryDays", "must be 0 or 7-30")
         return self
@@ -156,6 +162,7 @@ def load() -> Settings:
         force_destroy=bool(c.get_bool("forceDestroy")),
         alarm_email=c.get("alarmEmail"),
         artifacts_dir=(contracts.REPO_ROOT / artifacts) if artifacts else defaults.artifacts_dir,
+        lambda_architecture=c.get(contracts.LAMBDA_ARCHITECTURE_KEY) or defaults.lambda_architecture,
         producer_timeout_seconds=get_int("producerTimeoutSeconds", defaults.producer_timeout_seconds),
         producer_memory_mb=get_int("producerMemoryMb", defaults.producer_memory_mb),
         transform_timeout_seconds=get_int("transformTimeoutSeconds", defaults.transform_timeout_seconds),

@@ -1,6 +1,7 @@
 """The checked-in contracts the program reads, never retypes: the delivery settings
 (schemas/delivery.json), the Glue table (schemas/glue/track_observations.json), the Athena
-queries (sql/*.sql) and the Lambda zips that `cargo lambda build` writes (../notes contracts)."""
+queries (sql/*.sql), the Lambda zips that scripts/build-lambdas.sh writes and the Lambda
+architectures the build and the program share."""
 
 from __future__ import annotations
 
@@ -15,14 +16,47 @@ DELIVERY_JSON = REPO_ROOT / "schemas" / "delivery.json"
 GLUE_TABLE_JSON = REPO_ROOT / "schemas" / "glue" / "track_observations.json"
 SQL_DIR = REPO_ROOT / "sql"
 
-# `cargo lambda build` writes target/lambda/<bin>/bootstrap.zip; the handler of a
-# provided.al2023 function is the `bootstrap` executable inside it.
-LAMBDA_BUILD_COMMAND = (
-    "cargo lambda build --release --arm64 --output-format zip "
-    "--bin producer --bin firehose-transform"
-)
+# scripts/build-lambdas.sh (`cargo lambda build`) writes target/lambda/<bin>/bootstrap.zip; the
+# handler of a provided.al2023 function is the `bootstrap` executable inside it.
+LAMBDA_BUILD_SCRIPT = "./scripts/build-lambdas.sh"
 PRODUCER_BIN = "producer"
 TRANSFORM_BIN = "firehose-transform"
+
+
+@dataclass(frozen=True)
+class LambdaArchitecture:
+    """One instruction set Lambda runs functions on, with what the build and the checks need."""
+
+    # Lambda's name of it (the function's Architectures).
+    name: str
+    # The ELF header's e_machine of its executables (System V gABI, "ELF Header":
+    # https://www.sco.com/developers/gabi/latest/ch4.eheader.html).
+    elf_machine: int
+    # The Rust target `cargo lambda build` compiles for.
+    rust_target: str
+    # The `cargo lambda build` flag that chooses it.
+    cargo_lambda_flag: str
+
+
+# The stack setting `tracklake:lambdaArchitecture`, read by the Pulumi program (config.py) and by
+# the build (scripts/build-lambdas.sh, through artifacts.py). Lambda runs arm64 (Graviton) and
+# x86_64 (https://docs.aws.amazon.com/lambda/latest/dg/foundation-arch.html); arm64 costs less
+# per GB-second.
+LAMBDA_ARCHITECTURE_KEY = "lambdaArchitecture"
+LAMBDA_ARCHITECTURES = {
+    a.name: a
+    for a in (
+        LambdaArchitecture("arm64", 183, "aarch64-unknown-linux-gnu", "--arm64"),  # EM_AARCH64
+        LambdaArchitecture("x86_64", 62, "x86_64-unknown-linux-gnu", "--x86-64"),  # EM_X86_64
+    )
+}
+DEFAULT_LAMBDA_ARCHITECTURE = "arm64"
+
+
+def build_command(stack: str | None = None) -> str:
+    """The command that builds both zips for a stack (its architecture setting)."""
+    return f"{LAMBDA_BUILD_SCRIPT} --stack {stack}" if stack else LAMBDA_BUILD_SCRIPT
+
 
 # Athena: a named query's QueryString is at most 262,144 bytes, its Description 1,024 characters
 # (Athena API reference, CreateNamedQuery).
@@ -39,11 +73,11 @@ class MissingLambdaZip(ContractError):
     instead of creating a function without code (a missing FileArchive passes under mocks
     and only fails late in a real deployment)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, stack: str | None = None):
         super().__init__(
             f"Lambda package {path} does not exist. Build both zips first, from the repository "
-            f"root: `{LAMBDA_BUILD_COMMAND}` (needs `pip install cargo-lambda` and "
-            "`rustup target add aarch64-unknown-linux-gnu`; see infra/README.md)"
+            f"root: `{build_command(stack)}` (it installs cargo-lambda and zig into .venv and the "
+            "Rust target it needs; see infra/README.md)"
         )
         self.path = path
 
@@ -126,9 +160,9 @@ def named_queries(sql_dir: Path | None = None) -> list[NamedQuery]:
     return queries
 
 
-def lambda_zip(artifacts_dir: Path, binary: str) -> Path:
+def lambda_zip(artifacts_dir: Path, binary: str, stack: str | None = None) -> Path:
     """The zip of `binary`, checked to exist."""
     path = artifacts_dir / binary / "bootstrap.zip"
     if not path.is_file():
-        raise MissingLambdaZip(path)
+        raise MissingLambdaZip(path, stack)
     return path

@@ -11,11 +11,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from . import contracts, iam
+from . import artifacts, contracts, iam
 from .config import Settings
 
 RUNTIME = "provided.al2023"
-ARCHITECTURE = "arm64"
 HANDLER = "bootstrap"
 PRODUCER_NAMESPACE = "tracklake/producer"
 TRANSFORM_NAMESPACE = "tracklake/firehose-transform"
@@ -138,10 +137,12 @@ def create_stream(
 
 
 def build(settings: Settings) -> Pipeline:
-    """Declares the stack. Raises before declaring anything when a Lambda zip is missing or a
-    checked-in contract is malformed."""
-    producer_zip = contracts.lambda_zip(settings.artifacts_dir, contracts.PRODUCER_BIN)
-    transform_zip = contracts.lambda_zip(settings.artifacts_dir, contracts.TRANSFORM_BIN)
+    """Declares the stack. Raises before declaring anything when a Lambda zip is missing, is not
+    one Lambda can run on the stack's architecture, or a checked-in contract is malformed."""
+    producer_zip = contracts.lambda_zip(settings.artifacts_dir, contracts.PRODUCER_BIN, pulumi.get_stack())
+    transform_zip = contracts.lambda_zip(settings.artifacts_dir, contracts.TRANSFORM_BIN, pulumi.get_stack())
+    for path in (producer_zip, transform_zip):
+        artifacts.check_lambda_zip(path, settings.lambda_architecture, pulumi.get_stack())
     delivery = contracts.delivery_settings()
     queries = contracts.named_queries()
     stack = pulumi.get_stack()
@@ -290,7 +291,7 @@ def build(settings: Settings) -> Pipeline:
         name=transform_name,
         description="Normalizes Spotify envelopes into track_observation records for Firehose",
         runtime=RUNTIME,
-        architectures=[ARCHITECTURE],
+        architectures=[settings.lambda_architecture],
         handler=HANDLER,
         code=pulumi.FileArchive(str(transform_zip)),
         role=roles["transform"].arn,
@@ -349,7 +350,7 @@ def build(settings: Settings) -> Pipeline:
         name=producer_name,
         description="Pulls Spotify track data and delivers it to Firehose",
         runtime=RUNTIME,
-        architectures=[ARCHITECTURE],
+        architectures=[settings.lambda_architecture],
         handler=HANDLER,
         code=pulumi.FileArchive(str(producer_zip)),
         role=roles["producer"].arn,
