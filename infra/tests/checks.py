@@ -27,6 +27,11 @@ NAMED_QUERY = "aws:athena/namedQuery:NamedQuery"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
+# Firehose's defaults for a Lambda processor's parameters, which the program must leave out
+# (https://docs.aws.amazon.com/firehose/latest/APIReference/API_ProcessorParameter.html).
+PROCESSOR_DEFAULTS = {"BufferSizeInMBs": 1, "BufferIntervalInSeconds": 60, "NumberOfRetries": 3}
+
+
 class World:
     """The recorded resources, looked up by type and logical name."""
 
@@ -132,11 +137,11 @@ def check_glue_table(w: World) -> None:
     assert "{bucket}" not in json.dumps(table)
 
 
-def check_stream(w: World) -> None:
+def check_stream(w: World, stack: str = "test") -> None:
     s3 = w.one(STREAM).inputs["extendedS3Configuration"]
     lake_arn = w.out(BUCKET, "lake", "arn")
     firehose_role = w.out(ROLE, "firehose-role", "arn")
-    assert w.one(STREAM).inputs["name"] == DELIVERY["stream_name"]
+    assert w.one(STREAM).inputs["name"] == f"tracklake-{stack}-track-observations"
     assert s3["bucketArn"] == lake_arn and s3["roleArn"] == firehose_role
     assert s3["prefix"] == DELIVERY["processed_prefix"]
     assert s3["errorOutputPrefix"] == DELIVERY["error_output_prefix"]
@@ -146,10 +151,11 @@ def check_stream(w: World) -> None:
     [processor] = s3["processingConfiguration"]["processors"]
     assert s3["processingConfiguration"]["enabled"] is True and processor["type"] == "Lambda"
     params = {p["parameterName"]: p["parameterValue"] for p in processor["parameters"]}
-    assert params["LambdaArn"] == w.out(FUNCTION, "transform", "arn"), params["LambdaArn"]
-    assert params["BufferSizeInMBs"] == str(DELIVERY["processor_buffering"]["size_mib"])
-    assert params["BufferIntervalInSeconds"] == str(DELIVERY["processor_buffering"]["interval_seconds"])
-    assert params["NumberOfRetries"] == str(DELIVERY["processor_retries"])
+    assert params.pop("LambdaArn") == w.out(FUNCTION, "transform", "arn") + ":$LATEST"
+    wanted = {"BufferSizeInMBs": DELIVERY["processor_buffering"]["size_mib"],
+              "BufferIntervalInSeconds": DELIVERY["processor_buffering"]["interval_seconds"],
+              "NumberOfRetries": DELIVERY["processor_retries"]}
+    assert params == {k: str(v) for k, v in wanted.items() if v != PROCESSOR_DEFAULTS[k]}
     assert s3["dynamicPartitioningConfiguration"]["enabled"] is True
     conversion = s3["dataFormatConversionConfiguration"]
     assert conversion["enabled"] is True
@@ -203,12 +209,12 @@ def check_schedule_and_secret(w: World, settings: dict[str, Any]) -> None:
     assert target["arn"] == w.out(FUNCTION, "producer", "arn")
     assert target["roleArn"] == w.out(ROLE, "scheduler-role", "arn")
     assert (target.get("deadLetterConfig") or {}).get("arn") == w.out(QUEUE, "schedule-dlq", "arn")
-    assert target["retryPolicy"]["maximumRetryAttempts"] == settings["schedule_retries"]
+    assert target["retryPolicy"] == {"maximumRetryAttempts": 0, "maximumEventAgeInSeconds": 60}
     async_config = w.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").inputs
     assert async_config["functionName"] == w.out(FUNCTION, "producer", "name")
     assert async_config["maximumRetryAttempts"] == 0
     secret = w.one(SECRET).inputs
-    assert secret["name"] == settings["secret_name"]
+    assert secret["name"] == f"tracklake/{settings.get('stack', 'test')}/spotify"
     version = w.one("aws:secretsmanager/secretVersion:SecretVersion").inputs
     assert version["secretId"] == w.one(SECRET).outputs["arn"]
     assert json.loads(unsecret(version["secretString"])) == {"client_id": settings["spotify_client_id"]}
@@ -243,7 +249,8 @@ def check_iam(w: World, settings: dict[str, Any]) -> None:
         "transform-role": {logs("transform-logs")},
         "producer-role": {
             w.out(STREAM, "stream", "arn"),
-            f"{lake}/{settings['state_key'].rpartition('/')[0]}/*",
+            f"{lake}/{settings['state_key']}",
+            f"{lake}/{settings['state_key']}.lock",
             lake,
             w.out(SECRET, "spotify-secret", "arn"),
             logs("producer-logs"),
@@ -279,22 +286,19 @@ def check_athena(w: World, queries: list) -> None:
 def check_alarms(w: World, settings: dict[str, Any]) -> None:
     alarms = {a.name: a.inputs for a in w.all(ALARM)}
     producer = w.out(FUNCTION, "producer", "name")
-    transform = w.out(FUNCTION, "transform", "name")
     stream = w.out(STREAM, "stream", "name")
     errors = alarms["alarm-producer-errors"]
     assert (errors["namespace"], errors["metricName"], errors["dimensions"]) == (
         "AWS/Lambda", "Errors", {"FunctionName": producer})
-    assert alarms["alarm-producer-runs-failed"]["metricName"] == "RunsFailed"
     lost = alarms["alarm-producer-records-lost"]["metricQueries"]
     assert {q["metric"]["metricName"] for q in lost if "metric" in q} == {"RecordsFailed", "RecordsRejected"}
-    failed = alarms["alarm-transform-processing-failed"]
-    assert (failed["namespace"], failed["metricName"], failed["dimensions"]) == (
-        "tracklake/firehose-transform", "RecordsProcessingFailed", {"FunctionName": transform})
     assert alarms["alarm-firehose-delivery-failed"]["dimensions"] == {"DeliveryStreamName": stream}
     fresh = alarms["alarm-data-freshness"]
-    assert fresh["metricName"] == "RecordsDelivered" and fresh["dimensions"] == {"FunctionName": producer}
-    assert fresh["period"] * fresh["evaluationPeriods"] == settings["freshness_hours"] * 3600
-    assert fresh["treatMissingData"] == "breaching"
+    metrics = {q["id"]: q["metric"] for q in fresh["metricQueries"] if "metric" in q}
+    assert metrics["delivered"]["metricName"] == "RecordsDelivered"
+    assert metrics["delivered"]["dimensions"] == {"FunctionName": producer}
+    assert metrics["delivered"]["period"] * fresh["evaluationPeriods"] == settings["freshness_hours"] * 3600
+    assert fresh["treatMissingData"] == "notBreaching"
     topic = w.out("aws:sns/topic:Topic", "alarms", "arn")
     assert all(a["alarmActions"] == [topic] for a in alarms.values())
 

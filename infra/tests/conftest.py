@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 INFRA = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(INFRA))
@@ -44,9 +45,19 @@ class Recorded:
     urn: str
 
 
+@dataclass
+class Options:
+    """The resource options the engine received for one resource (the mocks' `new_resource`
+    sees only inputs, so these are read from the registration request itself)."""
+
+    delete_before_replace: bool
+    ignore_changes: list[str]
+
+
 class Mocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Recorded] = []
+        self.options: dict[str, Options] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         typ, inputs = args.typ, dict(args.inputs)
@@ -100,10 +111,21 @@ class Mocks(pulumi.runtime.Mocks):
 MOCKS = Mocks()
 pulumi.runtime.set_mocks(MOCKS, project=PROJECT, stack=STACK, preview=False)
 
+_register = MockMonitor.RegisterResource
+
+
+def _register_recording_options(self, request):
+    MOCKS.options[request.name] = Options(bool(request.deleteBeforeReplace), list(request.ignoreChanges))
+    return _register(self, request)
+
+
+MockMonitor.RegisterResource = _register_recording_options
+
 
 @pytest.fixture
 def mocks() -> Mocks:
     MOCKS.resources.clear()
+    MOCKS.options.clear()
     return MOCKS
 
 

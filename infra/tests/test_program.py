@@ -29,8 +29,7 @@ SETTINGS = {
     "search_queries": [],
     "market": "",
     "request_budget": 500,
-    "schedule_retries": 2,
-    "secret_name": "tracklake/spotify",
+    "stack": "test",
 }
 
 

@@ -23,9 +23,8 @@ LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # An alarm's evaluation range is at most 7 days for periods of an hour or more
 # (CloudWatch PutMetricAlarm: Period x EvaluationPeriods <= 604,800 s).
 FRESHNESS_MAX_HOURS = 168
-# EventBridge Scheduler retry policy: 0-185 retries, event age 60-86,400 s (Scheduler API: RetryPolicy).
-SCHEDULE_MAX_RETRIES = 185
 _RATE = re.compile(r"^(\d+) (minute|minutes|hour|hours|day|days)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 class ConfigError(ValueError):
@@ -50,12 +49,8 @@ class Settings:
     market: str = ""
     # Spotify requests per producer run (TRACKLAKE_REQUEST_BUDGET).
     request_budget: int = 500
-    # Secrets Manager name of the Spotify credentials.
-    secret_name: str = "tracklake/spotify"
     # Days a deleted secret can be restored (0 deletes at once; 7-30 otherwise).
     secret_recovery_days: int = 7
-    # Glue database of the table.
-    glue_database: str = "tracklake"
     # S3 key of the producer state (TRACKLAKE_STATE_KEY).
     state_key: str = "state/producer.json"
     # Retention of the Lambda and Firehose log groups.
@@ -68,8 +63,6 @@ class Settings:
     athena_bytes_scanned_cutoff: int = 1_073_741_824
     # Freshness alarm: no records delivered for this many hours.
     freshness_hours: int = 24
-    # Retries of a failed scheduled invocation before it goes to the dead-letter queue.
-    schedule_retries: int = 2
     # Let `pulumi destroy` delete the lake bucket with its data (else empty it first).
     force_destroy: bool = False
     # Optional e-mail that receives alarm notifications (SNS subscription to confirm).
@@ -91,6 +84,13 @@ class Settings:
         return f"rate({self.schedule_rate})"
 
     @property
+    def schedule_interval_seconds(self) -> int:
+        m = _RATE.match(self.schedule_rate)
+        if not m:
+            return 0
+        return int(m.group(1)) * _UNIT_SECONDS[m.group(2).rstrip("s")]
+
+    @property
     def state_prefix(self) -> str:
         """The folder of the state key: the producer's S3 permissions stop there."""
         head, _, _ = self.state_key.rpartition("/")
@@ -104,6 +104,11 @@ class Settings:
             fail("spotifyClientId", "is required: the client id of your Spotify app")
         if not _RATE.match(self.schedule_rate):
             fail("scheduleRate", f"is {self.schedule_rate!r}; use a number and a unit, e.g. '15 minutes'")
+        # A run that can outlast the interval would meet the next scheduled one.
+        if self.producer_timeout_seconds >= self.schedule_interval_seconds:
+            fail("producerTimeoutSeconds", f"is {self.producer_timeout_seconds} s, not shorter than the schedule "
+                 f"interval ({self.schedule_interval_seconds} s): a run could still be going when the next starts; "
+                 "lower it or raise scheduleRate")
         unknown = [s for s in self.sources if s not in KNOWN_SOURCES]
         if unknown or not self.sources:
             fail("sources", f"has unknown or no sources {unknown}; choose from {sorted(KNOWN_SOURCES)}")
@@ -122,8 +127,6 @@ class Settings:
             fail("athenaBytesScannedCutoff", f"must be at least {ATHENA_MIN_CUTOFF_BYTES} (Athena's minimum)")
         if not 1 <= self.freshness_hours <= FRESHNESS_MAX_HOURS:
             fail("freshnessHours", f"must be 1-{FRESHNESS_MAX_HOURS}")
-        if not 0 <= self.schedule_retries <= SCHEDULE_MAX_RETRIES:
-            fail("scheduleRetries", f"must be 0-{SCHEDULE_MAX_RETRIES}")
         if self.lambda_architecture not in contracts.LAMBDA_ARCHITECTURES:
             fail(contracts.LAMBDA_ARCHITECTURE_KEY,
                  f"is {self.lambda_architecture!r}; use one of {', '.join(contracts.LAMBDA_ARCHITECTURES)}")
@@ -149,16 +152,13 @@ def load() -> Settings:
         search_queries=c.get_object("searchQueries") or [],
         market=(c.get("market") or "").strip().upper(),
         request_budget=get_int("requestBudget", defaults.request_budget),
-        secret_name=c.get("secretName") or defaults.secret_name,
         secret_recovery_days=get_int("secretRecoveryDays", defaults.secret_recovery_days),
-        glue_database=c.get("glueDatabase") or defaults.glue_database,
         state_key=c.get("stateKey") or defaults.state_key,
         log_retention_days=get_int("logRetentionDays", defaults.log_retention_days),
         raw_retention_days=get_int("rawRetentionDays", defaults.raw_retention_days),
         athena_results_retention_days=get_int("athenaResultsRetentionDays", defaults.athena_results_retention_days),
         athena_bytes_scanned_cutoff=get_int("athenaBytesScannedCutoff", defaults.athena_bytes_scanned_cutoff),
         freshness_hours=get_int("freshnessHours", defaults.freshness_hours),
-        schedule_retries=get_int("scheduleRetries", defaults.schedule_retries),
         force_destroy=bool(c.get_bool("forceDestroy")),
         alarm_email=c.get("alarmEmail"),
         artifacts_dir=(contracts.REPO_ROOT / artifacts) if artifacts else defaults.artifacts_dir,

@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from . import artifacts, contracts, iam
 from .config import Settings
+from .names import Names
 
 RUNTIME = "provided.al2023"
 HANDLER = "bootstrap"
@@ -23,12 +24,55 @@ ATHENA_RESULTS_PREFIX = "athena-results/"
 FIREHOSE_LOG_STREAMS = ("DestinationDelivery", "BackupDelivery")
 # Dynamic partitioning: how long Firehose retries a failed S3 delivery (0-7,200 s, Firehose API).
 PARTITIONING_RETRY_SECONDS = 300
-# How long the scheduler keeps retrying one invocation before it goes to the dead-letter queue.
-SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600
+# At most one producer run at a time, from the platform's side: neither the scheduler nor Lambda
+# starts a second run of one tick. The scheduler does not retry an invocation it could not deliver
+# and gives up on it after its minimum event age (EventBridge Scheduler API, RetryPolicy:
+# MaximumRetryAttempts 0-185, MaximumEventAgeInSeconds 60-86,400;
+# https://docs.aws.amazon.com/scheduler/latest/APIReference/API_RetryPolicy.html), to the
+# dead-letter queue; the next tick does that tick's work (the state makes runs resumable).
+SCHEDULE_MAX_RETRIES = 0
+SCHEDULE_MAX_EVENT_AGE_SECONDS = 60
+# The scheduler invokes asynchronously, and Lambda retries a failed asynchronous run twice by
+# default; here it never does, and drops an event it could not start within a minute (Lambda API,
+# PutFunctionEventInvokeConfig: MaximumRetryAttempts 0-2, MaximumEventAgeInSeconds 60-21,600;
+# https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionEventInvokeConfig.html), so a
+# late run never starts beside the next tick's. Two runs that still meet (a manual
+# `aws lambda invoke` during a scheduled one) are kept apart by the producer's lock object in S3.
+# Reserved concurrency of 1 would also do it, but an account must keep 100 unreserved executions
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html) and new accounts
+# start with a lower concurrency quota than that
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): `pulumi up` would fail.
+ASYNC_MAX_RETRIES = 0
+ASYNC_MAX_EVENT_AGE_SECONDS = 60
+# Suffix of the producer's lock object, next to its state object.
+STATE_LOCK_SUFFIX = ".lock"
+# A resource with a fixed physical name cannot be replaced create-first: the new one's name is
+# still taken. Pulumi deletes first with this option
+# (https://www.pulumi.com/docs/iac/concepts/options/deletebeforereplace/).
+NAMED = pulumi.ResourceOptions(delete_before_replace=True)
+
+
+def named(opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
+    """Options of a resource the program gives a physical name."""
+    return pulumi.ResourceOptions.merge(NAMED, opts) if opts else NAMED
 # SQS keeps a message at most 14 days (SQS API: MessageRetentionPeriod).
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # Alarm period of the per-run metrics: shorter than any sensible schedule, so one bad run alarms.
 ALARM_PERIOD_SECONDS = 300
+# The freshness alarm counts delivered records per hour.
+FRESHNESS_PERIOD_SECONDS = 3600
+# EMF metric of a producer run that found no refresh token in the secret yet (it ends cleanly):
+# producer/src/metrics.rs.
+AWAITING_AUTHORIZATION_METRIC = "AwaitingAuthorization"
+ALARM_KEYS = ("producer-errors", "producer-records-lost", "producer-reauthorization", "firehose-delivery-failed",
+              "firehose-error-output", "schedule-dead-letters", "data-freshness")
+# The roles, one per principal, with their descriptions.
+ROLE_KEYS = {
+    "transform": "tracklake firehose-transform Lambda",
+    "producer": "tracklake producer Lambda",
+    "firehose": "tracklake Firehose delivery stream",
+    "scheduler": "tracklake producer schedule",
+}
 
 
 @dataclass
@@ -50,7 +94,38 @@ class Pipeline:
     named_queries: list[aws.athena.NamedQuery]
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
     dashboard: aws.cloudwatch.Dashboard
+    names: Names
     all: list[pulumi.Resource] = field(default_factory=list)
+
+
+# Firehose's defaults for a Lambda processor (Firehose API reference, ProcessorParameter:
+# https://docs.aws.amazon.com/firehose/latest/APIReference/API_ProcessorParameter.html, and
+# https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html). The provider leaves a
+# parameter equal to its default out of what it reads back, so a program that sets one sees a
+# change to the stream on every `pulumi preview`: only values that differ are set.
+PROCESSOR_DEFAULT_RETRIES = 3
+PROCESSOR_DEFAULT_BUFFER_MB = 1
+PROCESSOR_DEFAULT_INTERVAL_SECONDS = 60
+# The transform runs as its unpublished version. Named explicitly, the ARN Firehose stores is the
+# one the program sends, whether or not Firehose qualifies a bare function ARN itself.
+LAMBDA_LATEST_QUALIFIER = ":$LATEST"
+
+
+def lambda_processor_parameters(function_arn: Any, delivery: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Lambda processor's parameters: the function, and only the buffering and retry
+    settings of schemas/delivery.json that are not Firehose's defaults (as strings, the
+    processor buffer in MB)."""
+    buffering = delivery["processor_buffering"]
+    wanted = (
+        ("BufferSizeInMBs", buffering["size_mib"], PROCESSOR_DEFAULT_BUFFER_MB),
+        ("BufferIntervalInSeconds", buffering["interval_seconds"], PROCESSOR_DEFAULT_INTERVAL_SECONDS),
+        ("NumberOfRetries", delivery["processor_retries"], PROCESSOR_DEFAULT_RETRIES),
+    )
+    parameters = [{"parameter_name": "LambdaArn",
+                   "parameter_value": pulumi.Output.concat(function_arn, LAMBDA_LATEST_QUALIFIER)}]
+    parameters += [{"parameter_name": name, "parameter_value": str(value)}
+                   for name, value, default in wanted if float(value) != float(default)]
+    return parameters
 
 
 def create_stream(
@@ -66,20 +141,14 @@ def create_stream(
     account_id: pulumi.Output[str],
     region: pulumi.Output[str],
     opts: pulumi.ResourceOptions,
+    physical_name: str,
 ) -> aws.kinesis.FirehoseDeliveryStream:
     """The Direct PUT stream: Lambda processor -> JSON to Parquet with the Glue table ->
     dynamic partitions from the Lambda's keys, with the source records backed up raw (gzip)."""
-    proc_buf = delivery["processor_buffering"]
-    # Firehose takes the processor buffer in MB and these as strings (Firehose API: ProcessorParameter).
-    processor_parameters = [
-        {"parameter_name": "LambdaArn", "parameter_value": processor.arn},
-        {"parameter_name": "BufferSizeInMBs", "parameter_value": str(proc_buf["size_mib"])},
-        {"parameter_name": "BufferIntervalInSeconds", "parameter_value": str(proc_buf["interval_seconds"])},
-        {"parameter_name": "NumberOfRetries", "parameter_value": str(delivery["processor_retries"])},
-    ]
+    processor_parameters = lambda_processor_parameters(processor.arn, delivery)
     return aws.kinesis.FirehoseDeliveryStream(
         "stream",
-        name=delivery["stream_name"],
+        name=physical_name,
         destination="extended_s3",
         # Direct PUT: records at rest in Firehose encrypted with an AWS-owned key (no KMS cost).
         server_side_encryption={"enabled": True, "key_type": "AWS_OWNED_CMK"},
@@ -145,7 +214,8 @@ def build(settings: Settings) -> Pipeline:
         artifacts.check_lambda_zip(path, settings.lambda_architecture, pulumi.get_stack())
     delivery = contracts.delivery_settings()
     queries = contracts.named_queries()
-    stack = pulumi.get_stack()
+    names = Names.of(pulumi.get_project(), pulumi.get_stack())
+    names.check_all(alarm_keys=ALARM_KEYS, role_keys=tuple(ROLE_KEYS))
     created: list[pulumi.Resource] = []
 
     def keep(resource):
@@ -160,7 +230,12 @@ def build(settings: Settings) -> Pipeline:
         return pulumi.Output.concat("arn:", partition, f":{service}:", region, ":", account_id, ":", resource)
 
     # ---- S3: the lake -------------------------------------------------------------------------
-    bucket = keep(aws.s3.Bucket("lake", force_destroy=settings.force_destroy))
+    bucket = keep(aws.s3.Bucket(
+        "lake",
+        bucket=pulumi.Output.all(account_id, region).apply(lambda a: names.bucket(a[0], a[1])),
+        force_destroy=settings.force_destroy,
+        opts=NAMED,
+    ))
     keep(aws.s3.BucketServerSideEncryptionConfiguration(
         "lake-encryption",
         bucket=bucket.id,
@@ -210,7 +285,7 @@ def build(settings: Settings) -> Pipeline:
     ))
 
     # ---- Glue: the table, from schemas/glue/track_observations.json ----------------------------
-    database = keep(aws.glue.CatalogDatabase("database", name=settings.glue_database))
+    database = keep(aws.glue.CatalogDatabase("database", name=names.glue_database, opts=NAMED))
     table_input = bucket.bucket.apply(contracts.glue_table_input)
     sd = table_input.apply(lambda t: t["StorageDescriptor"])
     table = keep(aws.glue.CatalogTable(
@@ -235,26 +310,29 @@ def build(settings: Settings) -> Pipeline:
                 lambda s: [{"name": c["Name"], "type": c["Type"], "comment": c.get("Comment") or None} for c in s["Columns"]]
             ),
         },
+        opts=NAMED,
     ))
 
     # ---- Log groups ---------------------------------------------------------------------------
-    producer_name = f"tracklake-producer-{stack}"
-    transform_name = f"tracklake-firehose-transform-{stack}"
-    producer_logs = keep(aws.cloudwatch.LogGroup("producer-logs", name=f"/aws/lambda/{producer_name}",
-                                                 retention_in_days=settings.log_retention_days))
-    transform_logs = keep(aws.cloudwatch.LogGroup("transform-logs", name=f"/aws/lambda/{transform_name}",
-                                                  retention_in_days=settings.log_retention_days))
-    firehose_logs = keep(aws.cloudwatch.LogGroup("firehose-logs", name=f"/aws/kinesisfirehose/{delivery['stream_name']}",
-                                                 retention_in_days=settings.log_retention_days))
+    producer_name = names.producer_function
+    transform_name = names.transform_function
+    producer_logs = keep(aws.cloudwatch.LogGroup("producer-logs", name=names.lambda_log_group(producer_name),
+                                                 retention_in_days=settings.log_retention_days, opts=NAMED))
+    transform_logs = keep(aws.cloudwatch.LogGroup("transform-logs", name=names.lambda_log_group(transform_name),
+                                                  retention_in_days=settings.log_retention_days, opts=NAMED))
+    firehose_logs = keep(aws.cloudwatch.LogGroup("firehose-logs", name=names.firehose_log_group,
+                                                 retention_in_days=settings.log_retention_days, opts=NAMED))
     for stream_name in FIREHOSE_LOG_STREAMS:
-        keep(aws.cloudwatch.LogStream(f"firehose-logs-{stream_name}", name=stream_name, log_group_name=firehose_logs.name))
+        keep(aws.cloudwatch.LogStream(f"firehose-logs-{stream_name}", name=stream_name,
+                                      log_group_name=firehose_logs.name, opts=NAMED))
 
     # ---- Secret: the Spotify credentials (contracts.md) ---------------------------------------
     secret = keep(aws.secretsmanager.Secret(
         "spotify-secret",
-        name=settings.secret_name,
+        name=names.secret,
         description="Spotify client credentials and refresh token of tracklake (JSON: client_id, client_secret, refresh_token)",
         recovery_window_in_days=settings.secret_recovery_days,
+        opts=NAMED,
     ))
     keep(aws.secretsmanager.SecretVersion(
         "spotify-secret-placeholder",
@@ -267,17 +345,16 @@ def build(settings: Settings) -> Pipeline:
 
     # ---- IAM: one role per function, one for Firehose, one for the scheduler -------------------
     lambda_trust = iam.assume_role("lambda.amazonaws.com")
+    trust = {
+        "transform": lambda_trust,
+        "producer": lambda_trust,
+        "firehose": iam.assume_role("firehose.amazonaws.com", {"StringEquals": {"sts:ExternalId": account_id}}),
+        "scheduler": iam.assume_role("scheduler.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}}),
+    }
     roles = {
-        "transform": keep(aws.iam.Role("transform-role", assume_role_policy=lambda_trust,
-                                       description="tracklake firehose-transform Lambda")),
-        "producer": keep(aws.iam.Role("producer-role", assume_role_policy=lambda_trust,
-                                      description="tracklake producer Lambda")),
-        "firehose": keep(aws.iam.Role("firehose-role", description="tracklake Firehose delivery stream",
-                                      assume_role_policy=iam.assume_role(
-                                          "firehose.amazonaws.com", {"StringEquals": {"sts:ExternalId": account_id}}))),
-        "scheduler": keep(aws.iam.Role("scheduler-role", description="tracklake producer schedule",
-                                       assume_role_policy=iam.assume_role(
-                                           "scheduler.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account_id}}))),
+        key: keep(aws.iam.Role(f"{key}-role", name=names.role(key), description=description,
+                               assume_role_policy=trust[key], opts=NAMED))
+        for key, description in ROLE_KEYS.items()
     }
     policies: dict[str, aws.iam.RolePolicy] = {}
     policies["transform"] = keep(aws.iam.RolePolicy(
@@ -298,7 +375,7 @@ def build(settings: Settings) -> Pipeline:
         timeout=settings.transform_timeout_seconds,
         memory_size=settings.transform_memory_mb,
         logging_config={"log_format": "Text", "log_group": transform_logs.name},
-        opts=pulumi.ResourceOptions(depends_on=[transform_logs, policies["transform"]]),
+        opts=named(pulumi.ResourceOptions(depends_on=[transform_logs, policies["transform"]])),
     ))
 
     # Firehose: the bucket's lake prefixes only, the transform, the Glue table, its own logs.
@@ -328,15 +405,20 @@ def build(settings: Settings) -> Pipeline:
         "stream", settings, delivery, bucket, roles["firehose"], transform, database, table,
         firehose_logs, account_id, region,
         # Firehose checks its role on creation: the policy must exist first.
-        pulumi.ResourceOptions(depends_on=[policies["firehose"]]),
+        named(pulumi.ResourceOptions(depends_on=[policies["firehose"]])),
+        physical_name=names.stream,
     ))
 
-    state_objects = pulumi.Output.concat(bucket.arn, "/", settings.state_prefix, "*")
+    state_object = pulumi.Output.concat(bucket.arn, "/", settings.state_key)
+    lock_object = pulumi.Output.concat(bucket.arn, "/", settings.state_key, STATE_LOCK_SUFFIX)
     policies["producer"] = keep(aws.iam.RolePolicy(
         "producer-policy", role=roles["producer"].id,
         policy=iam.document(
             iam.statement("Deliver", ["firehose:PutRecord", "firehose:PutRecordBatch"], [stream.arn]),
-            iam.statement("State", ["s3:GetObject", "s3:PutObject"], [state_objects]),
+            iam.statement("State", ["s3:GetObject", "s3:PutObject"], [state_object]),
+            # The lock object: created with If-None-Match (PutObject), read when it is held
+            # (GetObject), deleted at the end of the run (DeleteObject, on this key only).
+            iam.statement("StateLock", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [lock_object]),
             # Without ListBucket, S3 answers a missing state object (the first run) with 403, not
             # 404; limited to the state folder.
             iam.statement("StateListing", ["s3:ListBucket"], [bucket.arn],
@@ -367,20 +449,19 @@ def build(settings: Settings) -> Pipeline:
             "TRACKLAKE_MARKET": settings.market,
             "TRACKLAKE_REQUEST_BUDGET": str(settings.request_budget),
         }},
-        opts=pulumi.ResourceOptions(depends_on=[producer_logs, policies["producer"]]),
+        opts=named(pulumi.ResourceOptions(depends_on=[producer_logs, policies["producer"]])),
     ))
 
-    # The scheduler invokes asynchronously, and Lambda retries a failed async run twice on its
-    # own by default. The next scheduled run is the retry (the state makes runs resumable), so
-    # a failing run (e.g. a refresh token Spotify refused) is not repeated within minutes.
+    # No retry of a failed run either: the next tick is the retry, so a failing run (e.g. a
+    # refresh token Spotify refused) is not repeated within minutes.
     keep(aws.lambda_.FunctionEventInvokeConfig(
-        "producer-async", function_name=producer.name, maximum_retry_attempts=0,
-        maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_SECONDS,
+        "producer-async", function_name=producer.name, maximum_retry_attempts=ASYNC_MAX_RETRIES,
+        maximum_event_age_in_seconds=ASYNC_MAX_EVENT_AGE_SECONDS,
     ))
 
     # ---- EventBridge Scheduler ----------------------------------------------------------------
-    dlq = keep(aws.sqs.Queue("schedule-dlq", message_retention_seconds=DLQ_RETENTION_SECONDS,
-                             sqs_managed_sse_enabled=True))
+    dlq = keep(aws.sqs.Queue("schedule-dlq", name=names.dead_letter_queue, message_retention_seconds=DLQ_RETENTION_SECONDS,
+                             sqs_managed_sse_enabled=True, opts=NAMED))
     policies["scheduler"] = keep(aws.iam.RolePolicy(
         "scheduler-policy", role=roles["scheduler"].id,
         policy=iam.document(
@@ -390,7 +471,7 @@ def build(settings: Settings) -> Pipeline:
     ))
     schedule = keep(aws.scheduler.Schedule(
         "producer-schedule",
-        name=f"tracklake-producer-{stack}",
+        name=names.schedule,
         description="Runs the tracklake producer",
         schedule_expression=settings.schedule_expression,
         flexible_time_window={"mode": "OFF"},
@@ -398,19 +479,19 @@ def build(settings: Settings) -> Pipeline:
             "arn": producer.arn,
             "role_arn": roles["scheduler"].arn,
             "input": "{}",
-            # Retries of invocations the scheduler could not deliver (throttling, Lambda errors
-            # on invoke); the runs themselves fail into the producer-errors alarm.
-            "retry_policy": {"maximum_retry_attempts": settings.schedule_retries,
+            # An invocation the scheduler could not deliver is not retried (see
+            # SCHEDULE_MAX_RETRIES); it lands in the dead-letter queue and its alarm.
+            "retry_policy": {"maximum_retry_attempts": SCHEDULE_MAX_RETRIES,
                              "maximum_event_age_in_seconds": SCHEDULE_MAX_EVENT_AGE_SECONDS},
             "dead_letter_config": {"arn": dlq.arn},
         },
-        opts=pulumi.ResourceOptions(depends_on=[policies["scheduler"]]),
+        opts=named(pulumi.ResourceOptions(depends_on=[policies["scheduler"]])),
     ))
 
     # ---- Athena -------------------------------------------------------------------------------
     workgroup = keep(aws.athena.Workgroup(
         "workgroup",
-        name=f"tracklake-{stack}",
+        name=names.workgroup,
         description="tracklake queries: encrypted results, per-query scan cutoff",
         force_destroy=True,
         configuration={
@@ -423,8 +504,9 @@ def build(settings: Settings) -> Pipeline:
                 "encryption_configuration": {"encryption_option": "SSE_S3"},
             },
         },
+        opts=NAMED,
     ))
-    named = [
+    saved_queries = [
         keep(aws.athena.NamedQuery(
             f"query-{q.name}",
             name=q.name,
@@ -439,14 +521,15 @@ def build(settings: Settings) -> Pipeline:
     # ---- CloudWatch: alarms and dashboard -----------------------------------------------------
     # Not encrypted with the AWS-managed SNS key on purpose: CloudWatch alarms cannot publish to a
     # topic under that key (its key policy does not admit them), and alarm texts hold no data.
-    topic = keep(aws.sns.Topic("alarms", name=f"tracklake-alarms-{stack}"))
+    topic = keep(aws.sns.Topic("alarms", name=names.alarm_topic, opts=NAMED))
     if settings.alarm_email:
         keep(aws.sns.TopicSubscription("alarms-email", topic=topic.arn, protocol="email", endpoint=settings.alarm_email))
-    alarms = _alarms(settings, producer, transform, stream, dlq, topic, keep)
+    alarms = _alarms(settings, names, producer, transform, stream, dlq, topic, keep)
     dashboard = keep(aws.cloudwatch.Dashboard(
         "dashboard",
-        dashboard_name=f"tracklake-{stack}",
+        dashboard_name=names.dashboard,
         dashboard_body=_dashboard_body(producer, transform, stream, region),
+        opts=NAMED,
     ))
 
     pulumi.export("lakeBucket", bucket.bucket)
@@ -463,46 +546,48 @@ def build(settings: Settings) -> Pipeline:
     return Pipeline(
         bucket=bucket, database=database, table=table, stream=stream, producer=producer,
         transform=transform, secret=secret, schedule=schedule, dead_letter_queue=dlq,
-        workgroup=workgroup, roles=roles, policies=policies, named_queries=named,
-        alarms=alarms, dashboard=dashboard, all=created,
+        workgroup=workgroup, roles=roles, policies=policies, named_queries=saved_queries,
+        alarms=alarms, dashboard=dashboard, names=names, all=created,
     )
 
 
-def _alarms(settings, producer, transform, stream, dlq, topic, keep) -> dict[str, aws.cloudwatch.MetricAlarm]:
+def _alarms(settings, names, producer, transform, stream, dlq, topic, keep) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    """The alarms. Each one states how it treats missing data: a new stack, and a stack waiting for
+    the user's refresh token, has no data or only AwaitingAuthorization, and must not alarm."""
     actions = [topic.arn]
 
     def alarm(key: str, description: str, **kwargs) -> aws.cloudwatch.MetricAlarm:
-        kwargs.setdefault("treat_missing_data", "notBreaching")
         kwargs.setdefault("evaluation_periods", 1)
         return keep(aws.cloudwatch.MetricAlarm(
-            f"alarm-{key}", alarm_description=description, alarm_actions=actions, ok_actions=actions, **kwargs,
+            f"alarm-{key}", name=names.alarm(key), alarm_description=description,
+            alarm_actions=actions, ok_actions=actions, opts=NAMED, **kwargs,
         ))
 
     def over_zero(namespace, metric, dims, statistic="Sum", period=ALARM_PERIOD_SECONDS):
         return dict(namespace=namespace, metric_name=metric, dimensions=dims, statistic=statistic, period=period,
                     comparison_operator="GreaterThanThreshold", threshold=0)
 
+    def query(id_, namespace, metric, dims, stat, period=ALARM_PERIOD_SECONDS):
+        return {"id": id_, "metric": {"namespace": namespace, "metric_name": metric, "dimensions": dims,
+                                       "stat": stat, "period": period}}
+
     producer_dims = {"FunctionName": producer.name}
     transform_dims = {"FunctionName": transform.name}
     stream_dims = {"DeliveryStreamName": stream.name}
-
-    def producer_metric(id_, name):
-        return {"id": id_, "metric": {"namespace": PRODUCER_NAMESPACE, "metric_name": name,
-                                       "dimensions": producer_dims, "stat": "Sum", "period": ALARM_PERIOD_SECONDS}}
-
     hours = settings.freshness_hours
     return {
-        "producer-errors": alarm("producer-errors", "The producer Lambda failed (crash, timeout or error return).",
-                                 **over_zero("AWS/Lambda", "Errors", producer_dims)),
-        "producer-runs-failed": alarm("producer-runs-failed", "A producer run did not finish cleanly (RunsFailed).",
-                                      **over_zero(PRODUCER_NAMESPACE, "RunsFailed", producer_dims)),
+        # Crashes, timeouts and error returns. A run without a refresh token succeeds (it reports
+        # AwaitingAuthorization), so this stays quiet until the user has authorized.
+        "producer-errors": alarm(
+            "producer-errors", "The producer Lambda failed (crash, timeout or error return).",
+            treat_missing_data="notBreaching", **over_zero("AWS/Lambda", "Errors", producer_dims)),
         "producer-records-lost": alarm(
             "producer-records-lost",
             "Firehose rejected records or the producer gave up on them (RecordsFailed + RecordsRejected).",
-            comparison_operator="GreaterThanThreshold", threshold=0,
+            comparison_operator="GreaterThanThreshold", threshold=0, treat_missing_data="notBreaching",
             metric_queries=[
-                producer_metric("failed", "RecordsFailed"),
-                producer_metric("rejected", "RecordsRejected"),
+                query("failed", PRODUCER_NAMESPACE, "RecordsFailed", producer_dims, "Sum"),
+                query("rejected", PRODUCER_NAMESPACE, "RecordsRejected", producer_dims, "Sum"),
                 {"id": "lost", "expression": "FILL(failed, 0) + FILL(rejected, 0)", "label": "records lost",
                  "return_data": True},
             ],
@@ -510,31 +595,56 @@ def _alarms(settings, producer, transform, stream, dlq, topic, keep) -> dict[str
         "producer-reauthorization": alarm(
             "producer-reauthorization",
             "Spotify refused the refresh token: authorize again (infra/README.md, 'Authorize').",
+            treat_missing_data="notBreaching",
             **over_zero(PRODUCER_NAMESPACE, "ReauthorizationRequired", producer_dims, statistic="Maximum")),
-        "transform-processing-failed": alarm(
-            "transform-processing-failed", "The transform answered ProcessingFailed for records (see errors/processing-failed/).",
-            **over_zero(TRANSFORM_NAMESPACE, "RecordsProcessingFailed", transform_dims)),
         "firehose-delivery-failed": alarm(
             "firehose-delivery-failed", "Firehose failed to deliver to S3 (DeliveryToS3.Success below 1).",
             namespace="AWS/Firehose", metric_name="DeliveryToS3.Success", dimensions=stream_dims,
-            statistic="Minimum", period=ALARM_PERIOD_SECONDS, comparison_operator="LessThanThreshold", threshold=1),
-        "firehose-processing-failed": alarm(
-            "firehose-processing-failed", "Firehose failed to invoke the transform (ExecuteProcessing.Success below 1).",
-            namespace="AWS/Firehose", metric_name="ExecuteProcessing.Success", dimensions=stream_dims,
-            statistic="Minimum", period=ALARM_PERIOD_SECONDS, comparison_operator="LessThanThreshold", threshold=1),
-        "firehose-conversion-failed": alarm(
-            "firehose-conversion-failed", "Records failed Parquet conversion (see errors/format-conversion-failed/).",
-            **over_zero("AWS/Firehose", "FailedConversion.Records", stream_dims)),
+            statistic="Minimum", period=ALARM_PERIOD_SECONDS, comparison_operator="LessThanThreshold", threshold=1,
+            treat_missing_data="notBreaching"),
+        # Records Firehose writes under the error output prefix instead of the table. Firehose's
+        # metrics (https://docs.aws.amazon.com/firehose/latest/dev/monitoring-with-cloudwatch-metrics.html):
+        # FailedConversion.Records (Parquet conversion failed: format-conversion-failed/),
+        # PartitionCountExceeded (1 while over the active partition limit), ExecuteProcessing.Success
+        # (share of successful transform invocations; failed ones end in processing-failed/ once
+        # Firehose's retries are spent). Records the transform itself answers ProcessingFailed
+        # have no Firehose metric: the transform counts them (RecordsProcessingFailed).
+        "firehose-error-output": alarm(
+            "firehose-error-output",
+            "Firehose routed records to the error output (errors/<type>/ in the lake bucket): processing "
+            "failed, format conversion failed or the partition limit was exceeded.",
+            comparison_operator="GreaterThanThreshold", threshold=0, treat_missing_data="notBreaching",
+            metric_queries=[
+                query("conversion", "AWS/Firehose", "FailedConversion.Records", stream_dims, "Sum"),
+                query("partitions", "AWS/Firehose", "PartitionCountExceeded", stream_dims, "Maximum"),
+                query("invocations", "AWS/Firehose", "ExecuteProcessing.Success", stream_dims, "Minimum"),
+                query("refused", TRANSFORM_NAMESPACE, "RecordsProcessingFailed", transform_dims, "Sum"),
+                {"id": "errors", "label": "records to the error output",
+                 "expression": "FILL(conversion, 0) + FILL(partitions, 0) + FILL(refused, 0)"
+                               " + IF(FILL(invocations, 1) < 1, 1, 0)",
+                 "return_data": True},
+            ],
+        ),
         "schedule-dead-letters": alarm(
-            "schedule-dead-letters", "Scheduled producer invocations gave up and went to the dead-letter queue.",
+            "schedule-dead-letters", "Scheduled producer invocations could not be delivered and went to the dead-letter queue.",
+            treat_missing_data="notBreaching",
             **over_zero("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": dlq.name}, statistic="Maximum")),
-        # No delivered records for `freshness_hours`: every hourly sum is 0 or missing (a
-        # producer that stopped running reports nothing, hence missing data breaches).
+        # Runs that delivered nothing for `freshness_hours` while not waiting for authorization.
+        # Every run reports both metrics (zero or not); hours without runs count as zero. No data at
+        # all (a new stack before its first run) is not an alarm: the producer-errors and
+        # schedule-dead-letters alarms cover runs that fail or never start.
         "data-freshness": alarm(
-            "data-freshness", f"No records delivered for {hours} hour(s).",
-            namespace=PRODUCER_NAMESPACE, metric_name="RecordsDelivered", dimensions=producer_dims,
-            statistic="Sum", period=3600, evaluation_periods=hours, datapoints_to_alarm=hours,
-            comparison_operator="LessThanOrEqualToThreshold", threshold=0, treat_missing_data="breaching"),
+            "data-freshness", f"The producer delivered no records for {hours} hour(s).",
+            comparison_operator="LessThanOrEqualToThreshold", threshold=0,
+            evaluation_periods=hours, datapoints_to_alarm=hours, treat_missing_data="notBreaching",
+            metric_queries=[
+                query("delivered", PRODUCER_NAMESPACE, "RecordsDelivered", producer_dims, "Sum", FRESHNESS_PERIOD_SECONDS),
+                query("waiting", PRODUCER_NAMESPACE, AWAITING_AUTHORIZATION_METRIC, producer_dims, "Maximum",
+                      FRESHNESS_PERIOD_SECONDS),
+                {"id": "fresh", "label": "records delivered, or waiting for authorization",
+                 "expression": "FILL(delivered, 0) + FILL(waiting, 0)", "return_data": True},
+            ],
+        ),
     }
 
 
@@ -549,7 +659,8 @@ def _dashboard_body(producer, transform, stream, region) -> pulumi.Output[str]:
         widget("Producer records", [[PRODUCER_NAMESPACE, m, "FunctionName", p] for m in
                                     ("RecordsPulled", "RecordsDelivered", "RecordsResent", "RecordsRejected", "RecordsFailed")], 0),
         widget("Producer runs", [[PRODUCER_NAMESPACE, m, "FunctionName", p] for m in
-                                 ("RunsFailed", "QuotaStops", "ReauthorizationRequired", "SpotifyRequests")]
+                                 ("RunsFailed", "QuotaStops", "ReauthorizationRequired", AWAITING_AUTHORIZATION_METRIC,
+                                  "SpotifyRequests")]
                + [["AWS/Lambda", "Errors", "FunctionName", p]], 6),
         widget("Transform", [[TRANSFORM_NAMESPACE, m, "FunctionName", t] for m in
                              ("Records", "RecordsOk", "RecordsDropped", "RecordsProcessingFailed")]
