@@ -22,7 +22,8 @@ pub use shape::{Field, TableShape};
 pub const EXIT_DRIFT: u8 = 1;
 /// Exit status when the check could not run (no table, no credentials, bad definition).
 pub const EXIT_ERROR: u8 = 2;
-/// The Glue database `infra/` creates (stack config `tracklake:glueDatabase` overrides it there).
+/// The Glue database of the local lake. A deployed stack's is `tracklake_<stack>`
+/// (`pulumi stack output glueDatabase`).
 pub const DEFAULT_DATABASE: &str = "tracklake";
 
 /// Why the check could not run. Drift is not an error: it is the [`Report`].

@@ -77,7 +77,8 @@ impl Default for SpotifySection {
 #[serde(deny_unknown_fields, default)]
 pub struct FirehoseSection {
     /// Delivery stream name; `TRACKLAKE_STREAM` overrides it. Defaults to the stream of
-    /// `schemas/delivery.json`, the one `infra/` creates.
+    /// `schemas/delivery.json` (the local Firehose's; a deployed stack's stream is named after
+    /// the stack, `pulumi stack output deliveryStream`).
     pub stream: String,
     /// Most PutRecordBatch calls any one record is part of before it counts as failed.
     pub max_attempts: u32,
