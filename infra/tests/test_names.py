@@ -200,3 +200,14 @@ def test_no_stack_setting_fixes_a_physical_name(mocks, zips):
         assert w.one(checks.DATABASE).inputs["name"] == "tracklake_dev"
         recorded["ok"] = True
     return pulumi.Output.all(*[r.urn for r in pipeline.all]).apply(check)
+
+
+def test_a_bad_stack_name_stops_the_program_before_anything_is_declared(mocks, zips):
+    pulumi_settings._set_stack("Dev")
+    try:
+        configure(zips)
+        with pytest.raises(names_module.NameRuleError, match="stack name 'Dev'"):
+            tracklake_infra.build(tracklake_infra.load())
+    finally:
+        pulumi_settings._set_stack("test")
+    assert mocks.resources == []

@@ -207,15 +207,16 @@ def create_stream(
 
 def build(settings: Settings) -> Pipeline:
     """Declares the stack. Raises before declaring anything when a Lambda zip is missing, is not
-    one Lambda can run on the stack's architecture, or a checked-in contract is malformed."""
+    one Lambda can run on the stack's architecture, a checked-in contract is malformed, or the
+    stack's name cannot name its resources."""
+    names = Names.of(pulumi.get_project(), pulumi.get_stack())
+    names.check_all(alarm_keys=ALARM_KEYS, role_keys=tuple(ROLE_KEYS))
     producer_zip = contracts.lambda_zip(settings.artifacts_dir, contracts.PRODUCER_BIN, pulumi.get_stack())
     transform_zip = contracts.lambda_zip(settings.artifacts_dir, contracts.TRANSFORM_BIN, pulumi.get_stack())
     for path in (producer_zip, transform_zip):
         artifacts.check_lambda_zip(path, settings.lambda_architecture, pulumi.get_stack())
     delivery = contracts.delivery_settings()
     queries = contracts.named_queries()
-    names = Names.of(pulumi.get_project(), pulumi.get_stack())
-    names.check_all(alarm_keys=ALARM_KEYS, role_keys=tuple(ROLE_KEYS))
     created: list[pulumi.Resource] = []
 
     def keep(resource):
@@ -611,8 +612,9 @@ def _alarms(settings, names, producer, transform, stream, dlq, topic, keep) -> d
         # have no Firehose metric: the transform counts them (RecordsProcessingFailed).
         "firehose-error-output": alarm(
             "firehose-error-output",
-            "Firehose routed records to the error output (errors/<type>/ in the lake bucket): processing "
-            "failed, format conversion failed or the partition limit was exceeded.",
+            "Firehose routed records to the error output (errors/<type>/ in the lake bucket): the transform "
+            "refused records or could not be invoked (a failed invocation may have succeeded on Firehose's "
+            "retry), Parquet conversion failed, or the active partition limit was exceeded.",
             comparison_operator="GreaterThanThreshold", threshold=0, treat_missing_data="notBreaching",
             metric_queries=[
                 query("conversion", "AWS/Firehose", "FailedConversion.Records", stream_dims, "Sum"),
