@@ -82,3 +82,54 @@ def test_the_secret_placeholder_is_never_put_back(mocks, zips):
         assert "secretString" in mocks.options["spotify-secret-placeholder"].ignore_changes
     return deploy(mocks, zips).apply(check)
 
+
+
+class SecretsManagerModel:
+    """Staging labels as the Secrets Manager API reference describes PutSecretValue: the first
+    version gets AWSCURRENT; without VersionStages a new version takes AWSCURRENT (the old one
+    AWSPREVIOUS); with VersionStages only the named labels move; an unlabelled version may be
+    removed (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html)."""
+
+    def __init__(self) -> None:
+        self.versions: list[tuple[str, set[str]]] = []
+
+    def put_secret_value(self, value: str, stages: list[str] | None = None) -> None:
+        labels = set(stages or [])
+        if not self.versions or stages is None:
+            labels.add("AWSCURRENT")
+        for _, other in self.versions:
+            if "AWSCURRENT" in labels and "AWSCURRENT" in other:
+                other.discard("AWSCURRENT")
+                for _, o in self.versions:
+                    o.discard("AWSPREVIOUS")
+                other.add("AWSPREVIOUS")
+            other.difference_update(labels - {"AWSCURRENT"})
+        self.versions.append((value, labels))
+
+    def purge_unlabelled(self) -> None:
+        self.versions = [(v, labels) for v, labels in self.versions if labels]
+
+    def current(self) -> str:
+        [value] = [v for v, labels in self.versions if "AWSCURRENT" in labels]
+        return value
+
+
+@pulumi.runtime.test
+def test_putting_the_placeholder_again_never_replaces_the_token(mocks, zips):
+    """After many token rotations Secrets Manager may remove versions without a label; a
+    `pulumi refresh` that then finds the placeholder gone makes the next `pulumi up` put it again.
+    That must not take AWSCURRENT from the user's refresh token."""
+    def check(w):
+        version = w.one("aws:secretsmanager/secretVersion:SecretVersion").inputs
+        placeholder, stages = checks.unsecret(version["secretString"]), version.get("versionStages")
+        sm = SecretsManagerModel()
+        sm.put_secret_value(placeholder, stages)           # pulumi up
+        assert sm.current() == placeholder                  # the producer can read it
+        sm.put_secret_value('{"refresh_token": "t1"}')      # tracklake auth
+        sm.put_secret_value('{"refresh_token": "t2"}')      # the producer stores a rotated token
+        sm.purge_unlabelled()
+        assert placeholder in [v for v, _ in sm.versions], "the placeholder must keep a label"
+        sm.put_secret_value(placeholder, stages)            # pulumi up after a refresh lost it
+        assert sm.current() == '{"refresh_token": "t2"}'
+        assert {"secretString", "versionStages"} <= set(mocks.options["spotify-secret-placeholder"].ignore_changes)
+    return deploy(mocks, zips).apply(check)

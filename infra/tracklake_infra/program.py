@@ -44,6 +44,13 @@ SCHEDULE_MAX_EVENT_AGE_SECONDS = 60
 # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): `pulumi up` would fail.
 ASYNC_MAX_RETRIES = 0
 ASYNC_MAX_EVENT_AGE_SECONDS = 60
+# The secret's placeholder version carries its own staging label. As the secret's first version
+# it also gets AWSCURRENT, so the producer reads it; put again later (after a `pulumi refresh`
+# found it gone, or a replacement) it gets only this label and leaves AWSCURRENT, the user's
+# refresh token, alone. A version with a label is also never deprecated and removed, as
+# unlabelled ones are after many token rotations (Secrets Manager API, PutSecretValue:
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html).
+SECRET_PLACEHOLDER_STAGE = "TRACKLAKE_PLACEHOLDER"
 # Suffix of the producer's lock object, next to its state object.
 STATE_LOCK_SUFFIX = ".lock"
 # A resource with a fixed physical name cannot be replaced create-first: the new one's name is
@@ -340,8 +347,10 @@ def build(settings: Settings) -> Pipeline:
         secret_id=secret.id,
         secret_string=json.dumps({"client_id": settings.spotify_client_id}),
         # The user's authorization and the producer's token rotation write the real value
-        # (PutSecretValue); a later `pulumi up` must not put the placeholder back.
-        opts=pulumi.ResourceOptions(ignore_changes=["secretString"]),
+        # (PutSecretValue, moving AWSCURRENT); a later `pulumi up` must not put the placeholder
+        # back, nor see the moved labels as a change.
+        version_stages=[SECRET_PLACEHOLDER_STAGE],
+        opts=pulumi.ResourceOptions(ignore_changes=["secretString", "versionStages"]),
     ))
 
     # ---- IAM: one role per function, one for Firehose, one for the scheduler -------------------
