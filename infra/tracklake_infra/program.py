@@ -424,7 +424,7 @@ def build(settings: Settings) -> Pipeline:
     policies["producer"] = keep(aws.iam.RolePolicy(
         "producer-policy", role=roles["producer"].id,
         policy=iam.document(
-            iam.statement("Deliver", ["firehose:PutRecord", "firehose:PutRecordBatch"], [stream.arn]),
+            iam.statement("Deliver", ["firehose:PutRecordBatch"], [stream.arn]),
             iam.statement("State", ["s3:GetObject", "s3:PutObject"], [state_object]),
             # The lock object: created with If-None-Match (PutObject), read when it is held
             # (GetObject), deleted at the end of the run (DeleteObject, on this key only).
@@ -578,8 +578,10 @@ def _alarms(settings, names, producer, transform, stream, dlq, topic, keep) -> d
                     comparison_operator="GreaterThanThreshold", threshold=0)
 
     def query(id_, namespace, metric, dims, stat, period=ALARM_PERIOD_SECONDS):
+        # Only the expression is the alarm's series: a query without ReturnData returns data (API
+        # default true), and PutMetricAlarm takes exactly one query that does.
         return {"id": id_, "metric": {"namespace": namespace, "metric_name": metric, "dimensions": dims,
-                                       "stat": stat, "period": period}}
+                                       "stat": stat, "period": period}, "return_data": False}
 
     producer_dims = {"FunctionName": producer.name}
     transform_dims = {"FunctionName": transform.name}
