@@ -150,6 +150,7 @@ OPERATION_ACTIONS = {
     ("s3", "ListObjectsV2"): {"s3:ListBucket"},
     ("s3", "ListObjects"): {"s3:ListBucket"},
     ("s3", "HeadBucket"): {"s3:ListBucket"},
+    ("s3", "DeleteObjects"): {"s3:DeleteObject"},
 }
 # GetObject of a key that does not exist answers 404 only with s3:ListBucket, else 403; the
 # producer's first run reads a state object that is not there yet (S3_GET_OBJECT).
@@ -327,6 +328,11 @@ def _partitioning_prefix_keys(p: Program):
                 yield r, f"dynamic partitioning: the Prefix {d.get('Prefix')!r} uses no partitionKeyFrom* expression"
 
 
+def unqualified(function_arn: str) -> str:
+    """A Lambda function ARN without its version or alias (`...:function:name:$LATEST`)."""
+    return ":".join(function_arn.split(":")[:7])
+
+
 def _processors(d: dict) -> list[dict]:
     config = d.get("ProcessingConfiguration")
     return list(config.get("Processors") or []) if _enabled(config) else []
@@ -415,7 +421,7 @@ def _processor_parameters(p: Program):
             arn = params.get("LambdaArn")
             if not arn:
                 yield r, "a Lambda processor needs its LambdaArn parameter"
-            elif arn.split(":$")[0] not in functions and not any(arn.startswith(f + ":") for f in functions):
+            elif unqualified(arn) not in functions:
                 yield r, f"the processor's LambdaArn {arn} is not a function of the program"
             for name, (low, high), kind in (("NumberOfRetries", PROCESSOR_RETRIES, int),
                                             ("BufferSizeInMBs", PROCESSOR_BUFFER_MB, float),
@@ -436,7 +442,7 @@ def _processor_timeout(p: Program):
     functions = {f.arn: f for f in p.ops("CreateFunction")}
     for r, d, _ in _destinations(p):
         for processor in _processors(d):
-            f = functions.get(_parameters(processor).get("LambdaArn"))
+            f = functions.get(unqualified(_parameters(processor).get("LambdaArn") or ""))
             if f and f.params.get("Timeout", 3) > PROCESSOR_MAX_TIMEOUT_SECONDS:
                 yield r, (f"the processor {f.params['FunctionName']} has a {f.params['Timeout']} s timeout; Firehose "
                           f"waits at most {PROCESSOR_MAX_TIMEOUT_SECONDS} s for a transformation")
@@ -647,7 +653,7 @@ def _schedule_target(p: Program):
     functions, queues = p.arns("CreateFunction"), p.arns("CreateQueue")
     for r in p.ops("CreateSchedule"):
         target = r.params.get("Target") or {}
-        if target.get("Arn") not in functions:
+        if unqualified(target.get("Arn", "")) not in functions:
             yield r, f"the target {target.get('Arn')} is not a function of the program"
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
         if dlq is not None and dlq not in queues:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import zipfile
 from typing import Callable
 
 import pulumi
@@ -20,6 +19,7 @@ import aws_requests
 import aws_rules
 from aws_requests import InvalidRequest, UnknownInput
 from conftest import MOCKS, REGION
+from elf_builder import EM_AARCH64, make_elf, write_zip
 from test_program import deploy
 
 
@@ -32,11 +32,9 @@ def real(tmp_path_factory):
     """The real program's requests, collected once per module (the variants deep-copy them)."""
     artifacts = tmp_path_factory.mktemp("artifacts")
     for binary in ("producer", "firehose-transform"):
-        path = artifacts / binary / "bootstrap.zip"
-        path.parent.mkdir(parents=True)
-        with zipfile.ZipFile(path, "w") as z:
-            z.writestr("bootstrap", "#!/bin/sh\n")
+        write_zip(artifacts / binary / "bootstrap.zip", make_elf(EM_AARCH64))
     MOCKS.resources.clear()
+    MOCKS.options.clear()
     box: dict = {}
 
     @pulumi.runtime.test
@@ -315,24 +313,49 @@ def test_a_broken_variant_fails_its_rule(real, rule, what, breaks):
     assert any(v.rule == rule for v in violations), (what, [str(v) for v in violations])
 
 
-def test_the_producer_role_follows_the_sdk_calls_in_the_source(real, tmp_path):
-    """The needed actions come from the Rust source: a call the producer adds (here a
-    DeleteObject, as a run lock would need) fails the role until the policy grants it."""
-    crate = aws_rules.crate_of_binary(aws_rules.REPO, "producer")
-    calls = aws_rules.sdk_calls(crate)
-    assert ("s3", "GetObject") in calls and ("firehose", "PutRecordBatch") in calls, calls
-    assert aws_rules.actions_of_calls(calls) >= {"s3:GetObject", "s3:ListBucket", "firehose:PutRecordBatch"}
-    # A copy of the two Lambda crates where the producer also deletes an object.
+def _crates_copy(tmp_path):
+    """A copy of the two Lambda crates' manifests and sources, to edit."""
     repo = tmp_path / "repo"
     for binary in ("producer", "firehose-transform"):
         source = aws_rules.crate_of_binary(aws_rules.REPO, binary)
         shutil.copytree(source, repo / source.name, ignore=shutil.ignore_patterns("target", "tests", "benches"))
-    (repo / "producer" / "src" / "lock.rs").write_text(
-        "pub async fn release(c: &aws_sdk_s3::Client) { let _ = c.delete_object().send().await; }\n"
+    return repo
+
+
+def test_the_producer_sdk_calls_are_read_from_its_source():
+    crate = aws_rules.crate_of_binary(aws_rules.REPO, "producer")
+    calls = aws_rules.sdk_calls(crate)
+    assert {("s3", "GetObject"), ("s3", "PutObject"), ("firehose", "PutRecordBatch"),
+            ("secretsmanager", "GetSecretValue")} <= set(calls), calls
+    assert all(path.startswith("producer/src/") for where in calls.values() for path in where)
+    actions = aws_rules.actions_of_calls(calls)
+    assert {"s3:GetObject", "s3:ListBucket", "firehose:PutRecordBatch"} <= actions
+    assert aws_rules.actions_of_calls([("s3", "HeadObject"), ("s3", "DeleteObjects")]) == {
+        "s3:GetObject", "s3:ListBucket", "s3:DeleteObject"}
+
+
+def test_a_call_added_to_the_producer_needs_its_action(real, tmp_path):
+    """A new SDK call in the producer's source (not in a test module) fails the role until the
+    policy grants its action; the same call inside `#[cfg(test)] mod` does not count."""
+    repo = _crates_copy(tmp_path)
+    (repo / "producer" / "src" / "extra.rs").write_text(
         "#[cfg(test)]\nmod tests { fn t(c: &aws_sdk_firehose::Client) { c.delete_delivery_stream(); } }\n")
-    violations = aws_rules.check(real["requests"], repo=repo)
-    assert [v.rule for v in violations] == ["iam-role-has-exactly-the-actions-its-service-calls"], violations
-    assert "s3:DeleteObject" in violations[0].message and "does not allow" in violations[0].message
+    assert aws_rules.check(real["requests"], repo=repo, only="iam-role-has-exactly-the-actions-its-service-calls") == \
+        aws_rules.check(real["requests"], only="iam-role-has-exactly-the-actions-its-service-calls")
+    (repo / "producer" / "src" / "extra.rs").write_text(
+        "pub async fn f(c: &aws_sdk_secretsmanager::Client) { let _ = c.describe_secret().send().await; }\n")
+    violations = aws_rules.check(real["requests"], repo=repo, only="iam-role-has-exactly-the-actions-its-service-calls")
+    assert any("secretsmanager:DescribeSecret" in v.message and "does not allow" in v.message for v in violations), violations
+
+
+def test_a_call_removed_from_the_producer_makes_its_action_extra(real, tmp_path):
+    repo = _crates_copy(tmp_path)
+    source = repo / "producer" / "src" / "auth" / "secrets_manager.rs"
+    text = source.read_text()
+    assert ".put_secret_value()" in text
+    source.write_text(text.replace(".put_secret_value()", ".put_secret_value_removed()"))
+    violations = aws_rules.check(real["requests"], repo=repo, only="iam-role-has-exactly-the-actions-its-service-calls")
+    assert any("secretsmanager:PutSecretValue" in v.message and "never call" in v.message for v in violations), violations
 
 
 # ---- the translation and botocore's models --------------------------------------------------------
