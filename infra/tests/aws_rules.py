@@ -51,12 +51,13 @@ PARTITIONING_RETRY_RANGE_SECONDS = (0, 7200)
 PREFIX_NAMESPACES = ("firehose", "timestamp", "partitionKeyFromQuery", "partitionKeyFromLambda")
 FIREHOSE_NAMESPACE_VALUES = ("error-output-type", "random-string")
 PARTITION_KEY_NAMESPACES = ("partitionKeyFromQuery", "partitionKeyFromLambda")
-# Lambda processor parameters (FIREHOSE_PROCESSOR_PARAMETER, FIREHOSE_TRANSFORMATION): the buffer
-# Firehose hands the function is 0.2-3 MB (Lambda's synchronous payload limit is 6 MB), retries
-# 0-300, buffer interval 60-900 s.
+# Lambda processor parameters: the buffer Firehose hands the function is 0.2-3 MB and its
+# interval 0-900 s (FIREHOSE_TRANSFORMATION, FIREHOSE_PROCESSOR_PARAMETER); retries 0-300
+# (FIREHOSE_RETRIES).
+FIREHOSE_RETRIES = "https://docs.aws.amazon.com/firehose/latest/dev/data-transformation-failure-handling.html"
 PROCESSOR_BUFFER_MB = (0.2, 3.0)
 PROCESSOR_RETRIES = (0, 300)
-PROCESSOR_INTERVAL_SECONDS = (60, 900)
+PROCESSOR_INTERVAL_SECONDS = (0, 900)
 # Firehose waits at most 5 minutes for a transformation Lambda (FIREHOSE_TRANSFORMATION).
 PROCESSOR_MAX_TIMEOUT_SECONDS = 300
 
@@ -88,6 +89,8 @@ OS_ONLY_ENTRYPOINT = "bootstrap"
 
 # ---- EventBridge Scheduler ------------------------------------------------------------------------
 SCHEDULE_TYPES = "https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html"
+# A rate of 1 takes the singular unit, any other the plural (stated for EventBridge rate expressions).
+RATE_EXPRESSIONS = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html"
 SCHEDULER_FLEXIBLE_WINDOW = "https://docs.aws.amazon.com/scheduler/latest/APIReference/API_FlexibleTimeWindow.html"
 SCHEDULER_RETRY_POLICY = "https://docs.aws.amazon.com/scheduler/latest/APIReference/API_RetryPolicy.html"
 SCHEDULER_ROLE = "https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html"
@@ -603,7 +606,7 @@ def schedule_expression_problem(expression: str) -> Optional[str]:
         if value < 1 or unit not in SCHEDULE_RATE_UNITS:
             return f"{expression}: rate needs a positive whole number and a unit of {list(SCHEDULE_RATE_UNITS)}"
         if (value == 1) != (not unit.endswith("s")):
-            return f"{expression}: use the singular unit for 1 and the plural otherwise"
+            return f"{expression}: use the singular unit for 1 and the plural otherwise ({RATE_EXPRESSIONS})"
         return None
     m = re.fullmatch(r"cron\((.*)\)", expression)
     if m:
