@@ -127,9 +127,24 @@ METRIC_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")  # CW_METRIC_DATA_QUERY
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)  # LOGS_RETENTION
 
+# ---- S3 ------------------------------------------------------------------------------------------
+S3_BUCKET_NAMES = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"
+S3_LIFECYCLE = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/intro-lifecycle-rules.html"
+# 3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit;
+# no two adjacent dots, no IP address, none of the reserved prefixes and suffixes (S3_BUCKET_NAMES).
+S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+# A lifecycle configuration holds at most 1,000 rules, each with a unique ID and an action (S3_LIFECYCLE).
+S3_LIFECYCLE_MAX_RULES = 1000
+S3_LIFECYCLE_ACTIONS = ("Expiration", "Transitions", "NoncurrentVersionExpiration", "NoncurrentVersionTransitions",
+                        "AbortIncompleteMultipartUpload")
+
 # ---- IAM -----------------------------------------------------------------------------------------
 IAM_ACTIONS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html"
 IAM_QUOTAS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
+IAM_SERVICE_ROLES = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-service.html"
+LAMBDA_EXECUTION_ROLE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html"
 S3_ACTIONS = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html"
 S3_GET_OBJECT = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html"
 # The inline policies of one role total at most 10,240 characters (IAM_QUOTAS).
@@ -796,6 +811,33 @@ def _retention(p: Program):
             yield r, f"retentionInDays {r.params.get('retentionInDays')} is none of {list(LOG_RETENTION_DAYS)}"
 
 
+# ---- S3 rules ------------------------------------------------------------------------------------
+
+@rule("s3-bucket-name", S3_BUCKET_NAMES)
+def _bucket_name(p: Program):
+    for r in p.ops("CreateBucket"):
+        name = r.params["Bucket"]
+        if (not S3_BUCKET_NAME.match(name) or ".." in name or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name)
+                or name.startswith(S3_RESERVED_PREFIXES) or name.endswith(S3_RESERVED_SUFFIXES)):
+            yield r, f"bucket name {name!r} breaks S3's naming rules"
+
+
+@rule("s3-lifecycle-rules", S3_LIFECYCLE)
+def _lifecycle(p: Program):
+    for r in p.ops("PutBucketLifecycleConfiguration"):
+        rules = r.params["LifecycleConfiguration"]["Rules"]
+        if len(rules) > S3_LIFECYCLE_MAX_RULES:
+            yield r, f"{len(rules)} lifecycle rules, above {S3_LIFECYCLE_MAX_RULES}"
+        ids = [x.get("ID") for x in rules]
+        if len(set(ids)) != len(ids):
+            yield r, f"lifecycle rule IDs repeat: {ids}"
+        for x in rules:
+            if not any(action in x for action in S3_LIFECYCLE_ACTIONS):
+                yield r, f"lifecycle rule {x.get('ID')} has no action (expiration, transition or upload abort)"
+            if "Filter" not in x and "Prefix" not in x:
+                yield r, f"lifecycle rule {x.get('ID')} has no Filter"
+
+
 # ---- IAM rules -----------------------------------------------------------------------------------
 
 def _statements(document: str) -> list[dict]:
@@ -941,16 +983,19 @@ def needed_actions(p: Program) -> dict[str, tuple[set[str], str, set[str]]]:
     return needed
 
 
-@rule("iam-role-has-exactly-the-actions-its-service-calls", FIREHOSE_ACCESS)
-def _exact_actions(p: Program):
+def _exact_actions(p: Program, service: str):
+    """Each role that `service` assumes allows exactly what its users call with it."""
     allowed = role_actions(p)
     needed = needed_actions(p)
     for role in p.ops("CreateRole"):
         name = role.params["RoleName"]
         if role.arn not in needed:
-            yield role, f"no function, stream or schedule uses the role {name}"
+            if service == "lambda":  # reported once, by one of the three rules
+                yield role, f"no function, stream or schedule uses the role {name}"
             continue
-        want, users, _ = needed[role.arn]
+        want, users, services = needed[role.arn]
+        if service not in services:
+            continue
         missing, extra = sorted(want - allowed.get(name, set())), sorted(allowed.get(name, set()) - want)
         if missing:
             yield role, f"{users} call(s) {missing}, which the role {name} does not allow"
@@ -958,7 +1003,24 @@ def _exact_actions(p: Program):
             yield role, f"the role {name} allows {extra}, which {users} never call(s)"
 
 
-@rule("iam-role-trusts-its-service", "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-service.html")
+@rule("iam-firehose-role-actions", FIREHOSE_ACCESS)
+def _firehose_actions(p: Program):
+    yield from _exact_actions(p, "firehose")
+
+
+# A function's role: its log actions (LAMBDA_LOGS) and the actions of the SDK calls in its source
+# (S3_ACTIONS and each service's "Actions defined by" page of the Service Authorization Reference).
+@rule("iam-lambda-role-actions", LAMBDA_EXECUTION_ROLE)
+def _lambda_actions(p: Program):
+    yield from _exact_actions(p, "lambda")
+
+
+@rule("iam-scheduler-role-actions", SCHEDULER_ROLE)
+def _scheduler_actions(p: Program):
+    yield from _exact_actions(p, "scheduler")
+
+
+@rule("iam-role-trusts-its-service", IAM_SERVICE_ROLES)
 def _trust(p: Program):
     roles = {r.arn: r for r in p.ops("CreateRole")}
     for arn, (_, users, services) in needed_actions(p).items():

@@ -261,22 +261,37 @@ BROKEN: list[tuple[str, str, Callable[[list], None]]] = [
      lambda q: one(q, "PutDashboard").params.__setitem__("DashboardBody", json.dumps(
          {"widgets": [{"type": "metric", "properties": {"metrics": [["AWS/Lambda", "Errors"]]}}]}))),
     ("logs-retention-values", "retention of 10 days", lambda q: one(q, "PutRetentionPolicy").params.__setitem__("retentionInDays", 10)),
+    # S3
+    ("s3-bucket-name", "upper-case bucket name", lambda q: one(q, "CreateBucket").params.__setitem__("Bucket", "Tracklake-Lake")),
+    ("s3-bucket-name", "bucket name with two dots", lambda q: one(q, "CreateBucket").params.__setitem__("Bucket", "tracklake..lake")),
+    ("s3-bucket-name", "bucket name of 64 characters", lambda q: one(q, "CreateBucket").params.__setitem__("Bucket", "a" * 64)),
+    ("s3-lifecycle-rules", "two lifecycle rules with one ID",
+     lambda q: one(q, "PutBucketLifecycleConfiguration").params["LifecycleConfiguration"]["Rules"][1].__setitem__(
+         "ID", one(q, "PutBucketLifecycleConfiguration").params["LifecycleConfiguration"]["Rules"][0]["ID"])),
+    ("s3-lifecycle-rules", "a lifecycle rule without an action",
+     lambda q: one(q, "PutBucketLifecycleConfiguration").params["LifecycleConfiguration"]["Rules"][0].pop("Expiration")),
     # IAM
-    ("iam-role-has-exactly-the-actions-its-service-calls", "Glue actions removed from the Firehose role",
+    ("iam-firehose-role-actions", "logs:PutLogEvents removed from the Firehose role",
+     lambda q: drop_actions(q, "firehose-role", "logs:")),
+    ("iam-firehose-role-actions", "s3:DeleteObject granted to Firehose", lambda q: add_action(q, "firehose-role", "s3:DeleteObject")),
+    ("iam-lambda-role-actions", "a role nobody uses",
+     lambda q: q.append(aws_requests.Request("iam", "CreateRole", {
+         **one(q, "CreateRole").params, "RoleName": "spare"}, "spare", "arn:aws:iam::123456789012:role/spare"))),
+    ("iam-firehose-role-actions", "Glue actions removed from the Firehose role",
      lambda q: drop_actions(q, "firehose-role", "glue:")),
-    ("iam-role-has-exactly-the-actions-its-service-calls", "lambda:GetFunctionConfiguration removed from the Firehose role",
+    ("iam-firehose-role-actions", "lambda:GetFunctionConfiguration removed from the Firehose role",
      lambda q: drop_actions(q, "firehose-role", "lambda:GetFunctionConfiguration")),
-    ("iam-role-has-exactly-the-actions-its-service-calls", "s3:ListBucket removed from the producer role",
+    ("iam-lambda-role-actions", "s3:ListBucket removed from the producer role",
      lambda q: drop_actions(q, "producer-role", "s3:ListBucket")),
-    ("iam-role-has-exactly-the-actions-its-service-calls", "secretsmanager:PutSecretValue removed from the producer",
+    ("iam-lambda-role-actions", "secretsmanager:PutSecretValue removed from the producer",
      lambda q: drop_actions(q, "producer-role", "secretsmanager:PutSecretValue")),
-    ("iam-role-has-exactly-the-actions-its-service-calls", "secretsmanager:DeleteSecret granted to the producer",
+    ("iam-lambda-role-actions", "secretsmanager:DeleteSecret granted to the producer",
      lambda q: add_action(q, "producer-role", "secretsmanager:DeleteSecret")),
-    ("iam-role-has-exactly-the-actions-its-service-calls", "logs:CreateLogGroup granted to the transform",
+    ("iam-lambda-role-actions", "logs:CreateLogGroup granted to the transform",
      lambda q: add_action(q, "transform-role", "logs:CreateLogGroup")),
-    ("iam-role-has-exactly-the-actions-its-service-calls", "the scheduler loses lambda:InvokeFunction",
+    ("iam-scheduler-role-actions", "the scheduler loses lambda:InvokeFunction",
      lambda q: drop_actions(q, "scheduler-role", "lambda:")),
-    ("iam-role-has-exactly-the-actions-its-service-calls", "the scheduler may also send SNS messages",
+    ("iam-scheduler-role-actions", "the scheduler may also send SNS messages",
      lambda q: add_action(q, "scheduler-role", "sns:Publish")),
     ("iam-no-wildcard-action", "s3:* on the producer", lambda q: add_action(q, "producer-role", "s3:*")),
     ("iam-no-wildcard-action", "* on the transform", lambda q: add_action(q, "transform-role", "*")),
@@ -346,11 +361,11 @@ def test_a_call_added_to_the_producer_needs_its_action(real, tmp_path):
     repo = _crates_copy(tmp_path)
     (repo / "producer" / "src" / "extra.rs").write_text(
         "#[cfg(test)]\nmod tests { fn t(c: &aws_sdk_firehose::Client) { c.delete_delivery_stream(); } }\n")
-    assert aws_rules.check(real["requests"], repo=repo, only="iam-role-has-exactly-the-actions-its-service-calls") == \
-        aws_rules.check(real["requests"], only="iam-role-has-exactly-the-actions-its-service-calls")
+    assert aws_rules.check(real["requests"], repo=repo, only="iam-lambda-role-actions") == \
+        aws_rules.check(real["requests"], only="iam-lambda-role-actions")
     (repo / "producer" / "src" / "extra.rs").write_text(
         "pub async fn f(c: &aws_sdk_secretsmanager::Client) { let _ = c.describe_secret().send().await; }\n")
-    violations = aws_rules.check(real["requests"], repo=repo, only="iam-role-has-exactly-the-actions-its-service-calls")
+    violations = aws_rules.check(real["requests"], repo=repo, only="iam-lambda-role-actions")
     assert any("secretsmanager:DescribeSecret" in v.message and "does not allow" in v.message for v in violations), violations
 
 
@@ -360,7 +375,7 @@ def test_a_call_removed_from_the_producer_makes_its_action_extra(real, tmp_path)
     text = source.read_text()
     assert ".put_secret_value()" in text
     source.write_text(text.replace(".put_secret_value()", ".put_secret_value_removed()"))
-    violations = aws_rules.check(real["requests"], repo=repo, only="iam-role-has-exactly-the-actions-its-service-calls")
+    violations = aws_rules.check(real["requests"], repo=repo, only="iam-lambda-role-actions")
     assert any("secretsmanager:PutSecretValue" in v.message and "never call" in v.message for v in violations), violations
 
 
