@@ -126,14 +126,6 @@ def json_text(value: Any, path: str) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def one_of(*allowed: Any) -> Callable[[Any, str], Any]:
-    def check(value: Any, path: str) -> Any:
-        if value not in allowed:
-            raise UnknownInput(f"{path}: {value!r} is not one of {allowed}")
-        return value
-    return check
-
-
 # ---- translations, one per resource type ---------------------------------------------------------
 
 FIREHOSE_CLOUDWATCH_LOGGING = {"enabled": "Enabled", "logGroupName": "LogGroupName", "logStreamName": "LogStreamName"}

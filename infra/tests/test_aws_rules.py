@@ -68,32 +68,56 @@ def set_processor(requests, name: str, value: str) -> None:
     params.append({"ParameterName": name, "ParameterValue": value})
 
 
-def policy_of(requests, role_logical: str) -> tuple[aws_requests.Request, dict]:
-    role = one(requests, "CreateRole", f" {role_logical}")
-    [policy] = [r for r in requests if r.operation == "PutRolePolicy" and r.params["RoleName"] == role.params["RoleName"]]
+def function(requests, binary: str) -> aws_requests.Request:
+    """The CreateFunction of the function built from `binary` (by its zip's folder)."""
+    [f] = [r for r in requests if r.operation == "CreateFunction" and r.extra["code_path"].parent.name == binary]
+    return f
+
+
+def role_request(requests, user: str) -> aws_requests.Request:
+    """The CreateRole of the role that `user` ("firehose", "scheduler" or a binary) runs with."""
+    if user == "firehose":
+        arn = stream(requests)["RoleARN"]
+    elif user == "scheduler":
+        arn = one(requests, "CreateSchedule").params["Target"]["RoleArn"]
+    else:
+        arn = function(requests, user).params["Role"]
+    [role] = [r for r in requests if r.operation == "CreateRole" and r.arn == arn]
+    return role
+
+
+def policy_of(requests, user: str) -> tuple[aws_requests.Request, dict]:
+    name = role_request(requests, user).params["RoleName"]
+    [policy] = [r for r in requests if r.operation == "PutRolePolicy" and r.params["RoleName"] == name]
     return policy, json.loads(policy.params["PolicyDocument"])
 
 
-def edit_policy(requests, role_logical: str, edit: Callable[[list[dict]], None]) -> None:
-    policy, doc = policy_of(requests, role_logical)
+def edit_policy(requests, user: str, edit: Callable[[list[dict]], None]) -> None:
+    policy, doc = policy_of(requests, user)
     edit(doc["Statement"])
     policy.params["PolicyDocument"] = json.dumps(doc)
 
 
-def drop_actions(requests, role_logical: str, prefix: str) -> None:
+def drop_actions(requests, user: str, prefix: str) -> None:
     def edit(statements):
         for s in statements:
             s["Action"] = [a for a in s["Action"] if not a.startswith(prefix)]
         statements[:] = [s for s in statements if s["Action"]]
-    edit_policy(requests, role_logical, edit)
+    edit_policy(requests, user, edit)
 
 
-def add_action(requests, role_logical: str, action: str) -> None:
-    edit_policy(requests, role_logical, lambda statements: statements[0]["Action"].append(action))
+def add_action(requests, user: str, action: str) -> None:
+    edit_policy(requests, user, lambda statements: statements[0]["Action"].append(action))
 
 
-def alarm(requests, key: str) -> dict:
-    return one(requests, "PutMetricAlarm", f"alarm-{key}").params
+def alarm(requests, kind: str) -> dict:
+    """The first single-metric alarm ("single") or metric-math alarm ("math")."""
+    alarms = [r.params for r in requests if r.operation == "PutMetricAlarm"]
+    return next(a for a in alarms if ("Metrics" in a) == (kind == "math"))
+
+
+def expression_query(requests) -> dict:
+    return next(m for m in alarm(requests, "math")["Metrics"] if "Expression" in m)
 
 
 def set_prefix(field: str, value):
@@ -174,7 +198,7 @@ BROKEN: list[tuple[str, str, Callable[[list], None]]] = [
     ("firehose-lambda-processor-parameters", "a processor parameter given twice",
      lambda q: processor_params(q).append(dict(processor_params(q)[-1]))),
     ("firehose-processor-timeout", "transform timeout of 6 minutes",
-     lambda q: one(q, "CreateFunction", " transform").params.__setitem__("Timeout", 360)),
+     lambda q: function(q, "firehose-transform").params.__setitem__("Timeout", 360)),
     # Glue and Athena
     ("glue-column-types", "a column of type text",
      lambda q: one(q, "CreateTable").params["TableInput"]["StorageDescriptor"]["Columns"][0].__setitem__("Type", "text")),
@@ -203,7 +227,7 @@ BROKEN: list[tuple[str, str, Callable[[list], None]]] = [
          "OutputLocation", one(q, "CreateWorkGroup").params["Configuration"]["ResultConfiguration"]["OutputLocation"].rstrip("/"))),
     # Lambda
     ("lambda-memory", "12 GB of memory", lambda q: one(q, "CreateFunction").params.__setitem__("MemorySize", 12288)),
-    ("lambda-timeout", "a 20 minute producer", lambda q: one(q, "CreateFunction", " producer").params.__setitem__("Timeout", 1200)),
+    ("lambda-timeout", "a 20 minute producer", lambda q: function(q, "producer").params.__setitem__("Timeout", 1200)),
     ("lambda-architecture", "two architectures",
      lambda q: one(q, "CreateFunction").params.__setitem__("Architectures", ["arm64", "x86_64"])),
     ("lambda-os-only-runtime-bootstrap", "a managed runtime for a Rust binary",
@@ -236,25 +260,25 @@ BROKEN: list[tuple[str, str, Callable[[list], None]]] = [
     ("secrets-name", "a space in the name", lambda q: one(q, "CreateSecret").params.__setitem__("Name", "tracklake spotify")),
     ("secrets-name", "name ending like an ARN suffix", lambda q: one(q, "CreateSecret").params.__setitem__("Name", "tracklake/spotify-abcdef")),
     # CloudWatch
-    ("cloudwatch-alarm-period", "period of 90 s", lambda q: alarm(q, "producer-errors").__setitem__("Period", 90)),
+    ("cloudwatch-alarm-period", "period of 90 s", lambda q: alarm(q, "single").__setitem__("Period", 90)),
     ("cloudwatch-alarm-period", "metric math period of 45 s",
-     lambda q: alarm(q, "producer-records-lost")["Metrics"][0]["MetricStat"].__setitem__("Period", 45)),
+     lambda q: alarm(q, "math")["Metrics"][0]["MetricStat"].__setitem__("Period", 45)),
     ("cloudwatch-alarm-evaluation-range", "two days of 5-minute periods",
-     lambda q: alarm(q, "producer-errors").__setitem__("EvaluationPeriods", 576)),
+     lambda q: alarm(q, "single").__setitem__("EvaluationPeriods", 576)),
     ("cloudwatch-alarm-evaluation-range", "more datapoints than periods",
-     lambda q: alarm(q, "producer-errors").__setitem__("DatapointsToAlarm", 2)),
+     lambda q: alarm(q, "single").__setitem__("DatapointsToAlarm", alarm(q, "single").get("EvaluationPeriods", 1) + 1)),
     ("cloudwatch-treat-missing-data", "treat missing data as 'notbreaching'",
-     lambda q: alarm(q, "producer-errors").__setitem__("TreatMissingData", "notbreaching")),
+     lambda q: alarm(q, "single").__setitem__("TreatMissingData", "notbreaching")),
     ("cloudwatch-alarm-metric-shape", "metric math with a MetricName too",
-     lambda q: alarm(q, "producer-records-lost").__setitem__("MetricName", "Errors")),
+     lambda q: alarm(q, "math").__setitem__("MetricName", "Errors")),
     ("cloudwatch-alarm-metric-shape", "Statistic and ExtendedStatistic together",
-     lambda q: alarm(q, "producer-errors").__setitem__("ExtendedStatistic", "p99")),
+     lambda q: alarm(q, "single").__setitem__("ExtendedStatistic", "p99")),
     ("cloudwatch-metric-math", "every query returns data",
-     lambda q: [m.__setitem__("ReturnData", True) for m in alarm(q, "producer-records-lost")["Metrics"]]),
+     lambda q: [m.__setitem__("ReturnData", True) for m in alarm(q, "math")["Metrics"]]),
     ("cloudwatch-metric-math", "an upper-case metric id",
-     lambda q: alarm(q, "producer-records-lost")["Metrics"][0].__setitem__("Id", "Failed")),
+     lambda q: alarm(q, "math")["Metrics"][0].__setitem__("Id", "Failed")),
     ("cloudwatch-metric-math", "expression on an unknown id",
-     lambda q: alarm(q, "producer-records-lost")["Metrics"][-1].__setitem__("Expression", "FILL(failed, 0) + FILL(rejectd, 0)")),
+     lambda q: expression_query(q).__setitem__("Expression", "FILL(nosuchquery, 0)")),
     ("cloudwatch-dashboard-body", "dashboard body that is not JSON",
      lambda q: one(q, "PutDashboard").params.__setitem__("DashboardBody", "{widgets: []")),
     ("cloudwatch-dashboard-body", "metric widget without a region",
@@ -272,32 +296,32 @@ BROKEN: list[tuple[str, str, Callable[[list], None]]] = [
      lambda q: one(q, "PutBucketLifecycleConfiguration").params["LifecycleConfiguration"]["Rules"][0].pop("Expiration")),
     # IAM
     ("iam-firehose-role-actions", "logs:PutLogEvents removed from the Firehose role",
-     lambda q: drop_actions(q, "firehose-role", "logs:")),
-    ("iam-firehose-role-actions", "s3:DeleteObject granted to Firehose", lambda q: add_action(q, "firehose-role", "s3:DeleteObject")),
+     lambda q: drop_actions(q, "firehose", "logs:")),
+    ("iam-firehose-role-actions", "s3:DeleteObject granted to Firehose", lambda q: add_action(q, "firehose", "s3:DeleteObject")),
     ("iam-lambda-role-actions", "a role nobody uses",
      lambda q: q.append(aws_requests.Request("iam", "CreateRole", {
          **one(q, "CreateRole").params, "RoleName": "spare"}, "spare", "arn:aws:iam::123456789012:role/spare"))),
     ("iam-firehose-role-actions", "Glue actions removed from the Firehose role",
-     lambda q: drop_actions(q, "firehose-role", "glue:")),
+     lambda q: drop_actions(q, "firehose", "glue:")),
     ("iam-firehose-role-actions", "lambda:GetFunctionConfiguration removed from the Firehose role",
-     lambda q: drop_actions(q, "firehose-role", "lambda:GetFunctionConfiguration")),
+     lambda q: drop_actions(q, "firehose", "lambda:GetFunctionConfiguration")),
     ("iam-lambda-role-actions", "s3:ListBucket removed from the producer role",
-     lambda q: drop_actions(q, "producer-role", "s3:ListBucket")),
+     lambda q: drop_actions(q, "producer", "s3:ListBucket")),
     ("iam-lambda-role-actions", "secretsmanager:PutSecretValue removed from the producer",
-     lambda q: drop_actions(q, "producer-role", "secretsmanager:PutSecretValue")),
+     lambda q: drop_actions(q, "producer", "secretsmanager:PutSecretValue")),
     ("iam-lambda-role-actions", "secretsmanager:DeleteSecret granted to the producer",
-     lambda q: add_action(q, "producer-role", "secretsmanager:DeleteSecret")),
+     lambda q: add_action(q, "producer", "secretsmanager:DeleteSecret")),
     ("iam-lambda-role-actions", "logs:CreateLogGroup granted to the transform",
-     lambda q: add_action(q, "transform-role", "logs:CreateLogGroup")),
+     lambda q: add_action(q, "firehose-transform", "logs:CreateLogGroup")),
     ("iam-scheduler-role-actions", "the scheduler loses lambda:InvokeFunction",
-     lambda q: drop_actions(q, "scheduler-role", "lambda:")),
+     lambda q: drop_actions(q, "scheduler", "lambda:")),
     ("iam-scheduler-role-actions", "the scheduler may also send SNS messages",
-     lambda q: add_action(q, "scheduler-role", "sns:Publish")),
-    ("iam-no-wildcard-action", "s3:* on the producer", lambda q: add_action(q, "producer-role", "s3:*")),
-    ("iam-no-wildcard-action", "* on the transform", lambda q: add_action(q, "transform-role", "*")),
-    ("iam-no-wildcard-action", "glue:GetTable* on Firehose", lambda q: add_action(q, "firehose-role", "glue:GetTable*")),
+     lambda q: add_action(q, "scheduler", "sns:Publish")),
+    ("iam-no-wildcard-action", "s3:* on the producer", lambda q: add_action(q, "producer", "s3:*")),
+    ("iam-no-wildcard-action", "* on the transform", lambda q: add_action(q, "firehose-transform", "*")),
+    ("iam-no-wildcard-action", "glue:GetTable* on Firehose", lambda q: add_action(q, "firehose", "glue:GetTable*")),
     ("iam-inline-policy-size", "an oversized policy",
-     lambda q: edit_policy(q, "transform-role", lambda s: s[0].__setitem__("Sid", "x" * 11000))),
+     lambda q: edit_policy(q, "firehose-transform", lambda s: s[0].__setitem__("Sid", "x" * 11000))),
     ("iam-no-managed-policies", "a managed policy attached",
      lambda q: q.append(aws_requests.Request("iam", "AttachRolePolicy", {
          "RoleName": one(q, "CreateRole").params["RoleName"],
@@ -406,10 +430,10 @@ MODEL_BREAKS = [
     ("unknown architecture", "Architectures", lambda q: one(q, "CreateFunction").params.__setitem__("Architectures", ["arm"])),
     ("missing role", "Role", lambda q: one(q, "CreateFunction").params.pop("Role")),
     ("comparison operator misspelt", "ComparisonOperator",
-     lambda q: alarm(q, "producer-errors").__setitem__("ComparisonOperator", "GreaterThan")),
+     lambda q: alarm(q, "single").__setitem__("ComparisonOperator", "GreaterThan")),
     ("Athena cutoff below 10 MB", "BytesScannedCutoffPerQuery",
      lambda q: one(q, "CreateWorkGroup").params["Configuration"].__setitem__("BytesScannedCutoffPerQuery", 1000)),
-    ("a float where an integer goes", "EvaluationPeriods", lambda q: alarm(q, "producer-errors").__setitem__("EvaluationPeriods", 1.5)),
+    ("a float where an integer goes", "EvaluationPeriods", lambda q: alarm(q, "single").__setitem__("EvaluationPeriods", 1.5)),
     ("an API member that does not exist", "Unknown parameter",
      lambda q: one(q, "CreateSchedule").params.__setitem__("Timezone", "UTC")),
 ]
@@ -428,28 +452,39 @@ def test_botocores_model_rejects_a_broken_request(real, what, expected, breaks):
     assert len(errors) == 1 and expected in errors[0], (what, errors)
 
 
+STREAM_TYPE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 INPUT_BREAKS = [
-    ("stream", "extendedS3Configuration", "dynamicPartitioningConfiguraton"),
-    ("stream", "extendedS3Configuration", "bufferSize"),
-    ("stream", "extendedS3Configuration.processingConfiguration.processors.0", "parameter"),
-    ("stream", "extendedS3Configuration.processingConfiguration.processors.0.parameters.0", "parameterNme"),
-    ("stream", "extendedS3Configuration.dataFormatConversionConfiguration.schemaConfiguration", "tableArn"),
-    ("producer", "", "memory"),
-    ("producer-schedule", "target.retryPolicy", "maximumRetries"),
-    ("alarm-producer-records-lost", "metricQueries.0.metric", "statistic"),
-    ("table", "storageDescriptor", "serdeInfo"),
-    ("workgroup", "configuration", "enforceWorkGroupConfiguration"),
+    (STREAM_TYPE, "extendedS3Configuration", "dynamicPartitioningConfiguraton"),
+    (STREAM_TYPE, "extendedS3Configuration", "bufferSize"),
+    (STREAM_TYPE, "extendedS3Configuration.processingConfiguration.processors.0", "parameter"),
+    (STREAM_TYPE, "extendedS3Configuration.processingConfiguration.processors.0.parameters.0", "parameterNme"),
+    (STREAM_TYPE, "extendedS3Configuration.dataFormatConversionConfiguration.schemaConfiguration", "tableArn"),
+    ("aws:lambda/function:Function", "", "memory"),
+    ("aws:scheduler/schedule:Schedule", "target.retryPolicy", "maximumRetries"),
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "metricQueries.0.metric", "statistic"),
+    ("aws:glue/catalogTable:CatalogTable", "storageDescriptor", "serdeInfo"),
+    ("aws:athena/workgroup:Workgroup", "configuration", "enforceWorkGroupConfiguration"),
 ]
 
 
-@pytest.mark.parametrize("logical,path,key", INPUT_BREAKS, ids=[f"{a}.{b}.{c}" for a, b, c in INPUT_BREAKS])
-def test_an_unknown_or_misspelt_input_raises(real, logical, path, key):
-    resources = copy.deepcopy(real["world"].resources)
-    [r] = [x for x in resources if x.name == logical]
-    node = r.inputs
+def _resolve(node, path: str):
     for part in filter(None, path.split(".")):
         node = node[int(part)] if part.isdigit() else node[part]
-    node[key] = 1
+    return node
+
+
+@pytest.mark.parametrize("typ,path,key", INPUT_BREAKS, ids=[f"{t.split(':')[-1]}.{p}.{k}" for t, p, k in INPUT_BREAKS])
+def test_an_unknown_or_misspelt_input_raises(real, typ, path, key):
+    resources = copy.deepcopy(real["world"].resources)
+    for r in (x for x in resources if x.typ == typ):
+        try:
+            node = _resolve(r.inputs, path)
+        except (KeyError, IndexError):
+            continue
+        node[key] = 1
+        break
+    else:
+        raise AssertionError(f"no {typ} has {path}")
     with pytest.raises(UnknownInput, match=key):
         aws_requests.to_requests(resources, REGION)
 
@@ -469,6 +504,6 @@ def test_the_provider_names_become_api_names(real):
     assert s["DataFormatConversionConfiguration"]["SchemaConfiguration"]["RoleARN"].startswith("arn:aws:iam::")
     assert one(real["requests"], "CreateDeliveryStream").params["DeliveryStreamEncryptionConfigurationInput"] == {
         "KeyType": "AWS_OWNED_CMK"}
-    lost = alarm(real["requests"], "producer-records-lost")["Metrics"]
-    assert lost[0]["MetricStat"]["Metric"]["Dimensions"][0]["Name"] == "FunctionName"
-    assert isinstance(alarm(real["requests"], "producer-errors")["EvaluationPeriods"], int)
+    math = alarm(real["requests"], "math")["Metrics"]
+    assert math[0]["MetricStat"]["Metric"]["Dimensions"][0]["Name"] in ("FunctionName", "DeliveryStreamName")
+    assert isinstance(alarm(real["requests"], "single")["EvaluationPeriods"], int)
