@@ -4,15 +4,25 @@
 //! - [`LambdaConfig::from_env`]: the function's environment, read once at start
 //!   (`notes/contracts.md` lists the variables);
 //! - [`Clients::from_env`]: the AWS clients, built once per process and shared by invocations;
-//! - [`invoke`]: one invocation: the Spotify credentials and refresh token from Secrets Manager,
-//!   one [`run_once`] over the S3 state, a rotated refresh token written back;
-//! - [`Invocation`]: what the invocation did, its summary log line, its EMF metrics line, and
-//!   whether the Lambda returns an error.
+//! - [`invoke`]: one invocation: the run lock taken, the Spotify credentials and refresh token
+//!   from Secrets Manager, one [`run_once`] over the S3 state, a rotated refresh token written
+//!   back, the run lock released;
+//! - [`Invocation`]: what the invocation did, its summary log line, its EMF metrics line, its
+//!   response, and whether the Lambda returns an error.
+//!
+//! Two outcomes run nothing and succeed, each with one log line and a metric of its own:
+//! - another invocation holds the run lock ([`crate::state::lock`]): `RunsSkipped = 1`, the
+//!   response says `"skipped": "run_in_progress"`; the running invocation does the work;
+//! - the secret holds no refresh token yet (the placeholder `infra/` creates, before the user
+//!   ran `tracklake auth --secret-id <arn>`): `AwaitingAuthorization = 1`, the response says
+//!   `"skipped": "awaiting_authorization"`. A deployed stack is scheduled before the token can be
+//!   stored, so an error here would only fire alarms at every run until then.
 //!
 //! Which outcomes are errors of the invocation, and why:
 //! - records pulled but not delivered (rejected or failed), a fatal Firehose error, a state that
-//!   could not be loaded or saved (an overlapping run included), an unreadable secret, or a
-//!   rotated refresh token that could not be stored: the Lambda returns an error (issue #3: "the
+//!   could not be loaded or saved (an overlapping run included), an unreadable secret, a
+//!   rotated refresh token that could not be stored, or a run lock that could not be taken or
+//!   released: the Lambda returns an error (issue #3: "the
 //!   Lambda returns an error"), so the `Errors` alarm fires, and a retry of the invocation is
 //!   harmless (the state moves only past delivered records);
 //! - `invalid_grant`: an error log line and `ReauthorizationRequired = 1`, but the invocation
@@ -32,6 +42,7 @@ use crate::run::{run_once, RunReport};
 use crate::sink::{FirehoseSink, SinkConfig};
 use crate::sources::SourcesConfig;
 use crate::spotify::{SpotifyClient, SpotifyConfig, SpotifyError, DEFAULT_ACCOUNTS_BASE, DEFAULT_API_BASE};
+use crate::state::lock::{lock_expiry, Acquired, LockError, Released, S3RunLock};
 use crate::state::S3StateStore;
 
 pub const ENV_STREAM: &str = "TRACKLAKE_STREAM";
@@ -149,21 +160,18 @@ impl LambdaConfig {
 
     /// The Spotify client's settings for the credentials in the secret: the refresh token when
     /// there is one (the user's data and search), else client credentials (search only; the
-    /// user's sources are skipped with a reason).
-    pub fn spotify_config(&self, secret: SpotifySecret) -> Result<SpotifyConfig, InvocationError> {
+    /// user's sources are skipped with a reason). `None` when the secret has neither: it still
+    /// awaits `tracklake auth`.
+    pub fn spotify_config(&self, secret: SpotifySecret) -> Option<SpotifyConfig> {
         let mut config = match (secret.refresh_token, secret.client_secret) {
             (Some(token), _) => SpotifyConfig::refresh_token(secret.client_id, token),
             (None, Some(client_secret)) => SpotifyConfig::client_credentials(secret.client_id, client_secret),
-            (None, None) => {
-                return Err(InvocationError::NoCredentials {
-                    secret_id: self.secret_id.clone(),
-                })
-            }
+            (None, None) => return None,
         };
         config.api_base = self.api_base.clone();
         config.accounts_base = self.accounts_base.clone();
         config.request_budget = self.request_budget;
-        Ok(config)
+        Some(config)
     }
 }
 
@@ -212,12 +220,6 @@ pub enum InvocationError {
     #[error("{0}")]
     Secret(#[source] SecretStoreError),
 
-    #[error(
-        "the secret `{secret_id}` has neither a refresh_token nor a client_secret: run `tracklake auth` \
-         against it to add the user's refresh token, or add the app's client_secret (search only)"
-    )]
-    NoCredentials { secret_id: String },
-
     #[error("{0}")]
     Client(#[source] SpotifyError),
 
@@ -239,6 +241,60 @@ pub enum InvocationError {
          working: fix the secret's permissions, or run `tracklake auth` again if the next run fails"
     )]
     RotatedTokenNotStored(#[source] SecretStoreError),
+
+    /// The run lock could not be taken, or not released after the run (which then blocks the
+    /// next runs until it expires).
+    #[error("{0}")]
+    Lock(#[source] LockError),
+}
+
+/// Why an invocation ran nothing (and succeeded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// Another invocation holds the run lock, until `lock_expires_at` when its body says so.
+    RunInProgress {
+        lock: String,
+        lock_expires_at: Option<DateTime<Utc>>,
+    },
+    /// The secret holds neither a refresh token nor a client secret: the user has not run
+    /// `tracklake auth` against it yet.
+    AwaitingAuthorization { secret_id: String },
+}
+
+impl Skipped {
+    /// The response's `skipped` value.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Skipped::RunInProgress { .. } => "run_in_progress",
+            Skipped::AwaitingAuthorization { .. } => "awaiting_authorization",
+        }
+    }
+
+    /// The one log line that explains it: what is missing and what to do.
+    pub fn message(&self) -> String {
+        match self {
+            Skipped::RunInProgress {
+                lock,
+                lock_expires_at,
+            } => {
+                let until = lock_expires_at.map_or_else(
+                    || "until its holder releases it".to_string(),
+                    |t| format!("until {} at the latest", t.to_rfc3339()),
+                );
+                format!(
+                    "another producer invocation is running (it holds the run lock {lock} {until}): this \
+                     invocation did not run, so the two cannot spend the same refresh token or race on the \
+                     state; the next scheduled run goes ahead as usual"
+                )
+            }
+            Skipped::AwaitingAuthorization { secret_id } => format!(
+                "waiting for authorization: the secret {secret_id} holds no Spotify refresh token yet, so \
+                 the producer cannot read any Spotify data. Store one once from your machine: \
+                 `SPOTIFY_CLIENT_ID=<your app's client id> tracklake auth --secret-id {secret_id}` \
+                 (infra/README.md). Until then every run does nothing and succeeds"
+            ),
+        }
+    }
 }
 
 /// What one invocation did.
@@ -250,24 +306,92 @@ pub struct Invocation {
     pub error: Option<InvocationError>,
     /// Spotify rotated the refresh token and the new one was written to the secret.
     pub refresh_token_stored: bool,
+    /// Set when the invocation ran nothing on purpose (`report` is `None` then, and so is
+    /// `error` unless the run lock could not be released).
+    pub skipped: Option<Skipped>,
 }
 
-/// One invocation: credentials from the secret, one run over the S3 state, a rotated refresh
-/// token written back. Pass `Utc::now()` outside tests.
-pub async fn invoke(config: &LambdaConfig, clients: &Clients, now: DateTime<Utc>) -> Invocation {
-    let failed = |error| Invocation {
-        report: None,
-        error: Some(error),
-        refresh_token_stored: false,
+impl Invocation {
+    fn failed(error: InvocationError) -> Self {
+        Invocation {
+            report: None,
+            error: Some(error),
+            refresh_token_stored: false,
+            skipped: None,
+        }
+    }
+
+    fn skipped(skipped: Skipped) -> Self {
+        Invocation {
+            report: None,
+            error: None,
+            refresh_token_stored: false,
+            skipped: Some(skipped),
+        }
+    }
+}
+
+/// One invocation: the run lock taken (or the invocation skips), credentials from the secret,
+/// one run over the S3 state, a rotated refresh token written back, the lock released whatever
+/// the run's outcome. `now` is `Utc::now()` outside tests; `deadline` is when Lambda stops the
+/// invocation (its context's deadline), which bounds the lock.
+pub async fn invoke(
+    config: &LambdaConfig,
+    clients: &Clients,
+    now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+) -> Invocation {
+    let lock = S3RunLock::new(clients.s3.clone(), config.state_bucket.clone(), &config.state_key);
+    let held = match lock.acquire(now, lock_expiry(now, deadline)).await {
+        Ok(Acquired::Held(held)) => held,
+        Ok(Acquired::Busy { expires_at }) => {
+            return Invocation::skipped(Skipped::RunInProgress {
+                lock: lock.location(),
+                lock_expires_at: expires_at,
+            })
+        }
+        Err(e) => return Invocation::failed(InvocationError::Lock(e)),
     };
+    if held.took_over {
+        tracing::warn!(
+            lock = %lock.location(),
+            stale_expires_at = ?held.stale_expires_at.map(|t| t.to_rfc3339()),
+            "took over a run lock that had expired: an earlier invocation ended without releasing it \
+             (stopped at its timeout, or its delete failed)"
+        );
+    }
+    // Everything after the lock returns here, so the lock is released on every outcome.
+    let mut invocation = run_locked(config, clients, now).await;
+    match lock.release(held).await {
+        Ok(Released::Deleted) => {}
+        Ok(Released::NotOurs) => tracing::warn!(
+            lock = %lock.location(),
+            "the run lock expired during this run and another invocation took it over: this run \
+             outlasted its lock, so raise the Lambda timeout or lower TRACKLAKE_REQUEST_BUDGET"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "could not release the run lock; the next runs skip until it expires");
+            if invocation.error.is_none() {
+                invocation.error = Some(InvocationError::Lock(e));
+            }
+        }
+    }
+    invocation
+}
+
+/// [`invoke`]'s work while it holds the run lock. The secret is read only now: a token read
+/// before the lock could already be spent by the invocation that held it.
+async fn run_locked(config: &LambdaConfig, clients: &Clients, now: DateTime<Utc>) -> Invocation {
+    let failed = Invocation::failed;
     let secrets = SecretsManagerStore::new(clients.secrets.clone(), config.secret_id.clone());
     let secret = match secrets.load_spotify().await {
         Ok(secret) => secret,
         Err(e) => return failed(InvocationError::Secret(e)),
     };
-    let spotify = match config.spotify_config(secret) {
-        Ok(spotify) => spotify,
-        Err(e) => return failed(e),
+    let Some(spotify) = config.spotify_config(secret) else {
+        return Invocation::skipped(Skipped::AwaitingAuthorization {
+            secret_id: config.secret_id.clone(),
+        });
     };
     // A fresh client per invocation: its request budget and counters are per run.
     let client = match SpotifyClient::new(spotify) {
@@ -322,20 +446,23 @@ pub async fn invoke(config: &LambdaConfig, clients: &Clients, now: DateTime<Utc>
         report: Some(report),
         error,
         refresh_token_stored,
+        skipped: None,
     }
 }
 
 impl Invocation {
     /// The counts for the EMF line.
     pub fn metrics(&self) -> RunMetrics {
-        match &self.report {
-            Some(report) => {
-                let mut metrics = RunMetrics::from(report);
-                metrics.runs_failed = usize::from(metrics.runs_failed == 1 || self.error.is_some());
-                metrics
-            }
-            None => RunMetrics::failed_to_start(),
-        }
+        let mut metrics = self.report.as_ref().map(RunMetrics::from).unwrap_or_default();
+        // A run that did not do its job, or an invocation that is an error (one that could not
+        // start a run included).
+        metrics.runs_failed = usize::from(metrics.runs_failed == 1 || self.error.is_some());
+        metrics.runs_skipped = usize::from(matches!(self.skipped, Some(Skipped::RunInProgress { .. })));
+        metrics.awaiting_authorization = usize::from(matches!(
+            self.skipped,
+            Some(Skipped::AwaitingAuthorization { .. })
+        ));
+        metrics
     }
 
     /// The EMF metrics document (print it as one line of its own on stdout).
@@ -344,11 +471,28 @@ impl Invocation {
     }
 
     /// The run as one JSON object: the summary log line's `summary` field and the Lambda's
-    /// response. Error messages only, never a secret.
+    /// response. Error messages only, never a secret. Every response has `ok` (false: the
+    /// invocation is an error), `ran` (a run over the state took place), `skipped` (why not:
+    /// `run_in_progress`, `awaiting_authorization`, or null), `awaiting_authorization` and
+    /// `error`; a run adds its counts.
     pub fn summary(&self) -> Value {
         let error = self.error.as_ref().map(ToString::to_string);
+        let awaiting = matches!(self.skipped, Some(Skipped::AwaitingAuthorization { .. }));
         let Some(report) = &self.report else {
-            return json!({"ok": false, "error": error});
+            let mut summary = json!({
+                "ok": error.is_none(),
+                "ran": false,
+                "skipped": self.skipped.as_ref().map(Skipped::reason),
+                "awaiting_authorization": awaiting,
+                "error": error,
+            });
+            if let Some(skipped) = &self.skipped {
+                summary["message"] = skipped.message().into();
+            }
+            if let Some(Skipped::RunInProgress { lock_expires_at, .. }) = &self.skipped {
+                summary["lock_expires_at"] = lock_expires_at.map(|t| t.to_rfc3339()).into();
+            }
+            return summary;
         };
         let t = &report.totals;
         let sources: Vec<Value> = report
@@ -385,6 +529,9 @@ impl Invocation {
             .collect();
         json!({
             "ok": report.exit_ok() && self.error.is_none(),
+            "ran": true,
+            "skipped": null,
+            "awaiting_authorization": false,
             "started_at": report.started_at.to_rfc3339(),
             "deferred_until": report.deferred_until.map(|t| t.to_rfc3339()),
             "pulled": t.pulled,
@@ -406,9 +553,25 @@ impl Invocation {
         })
     }
 
-    /// Logs the structured summary line (`message: "run summary"`, the summary in `summary`).
+    /// Logs the structured summary line (`message: "run summary"`, the summary in `summary`). An
+    /// invocation that ran nothing logs its one explanation instead, at WARN when the user must
+    /// act (authorize) and INFO when another run is doing the work.
     pub fn log_summary(&self) {
         let summary = self.summary();
+        if let (Some(skipped), None) = (&self.skipped, &self.error) {
+            match skipped {
+                Skipped::AwaitingAuthorization { .. } => tracing::warn!(
+                    summary = %summary,
+                    metric = "AwaitingAuthorization",
+                    "{}",
+                    skipped.message()
+                ),
+                Skipped::RunInProgress { .. } => {
+                    tracing::info!(summary = %summary, metric = "RunsSkipped", "{}", skipped.message())
+                }
+            }
+            return;
+        }
         if self.error.is_some() {
             tracing::error!(summary = %summary, "run summary");
         } else {

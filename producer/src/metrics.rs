@@ -33,19 +33,17 @@ pub struct RunMetrics {
     pub quota_stops: usize,
     /// HTTP requests to Spotify, token requests and retries included.
     pub spotify_requests: usize,
+    /// 1 when the invocation ran nothing because another one holds the run lock
+    /// ([`crate::state::lock`]). Not a failure: the other invocation does the work.
+    pub runs_skipped: usize,
+    /// 1 when the invocation ran nothing because the secret holds no refresh token yet (the
+    /// user has not run `tracklake auth --secret-id <arn>`). Not a failure either.
+    pub awaiting_authorization: usize,
 }
 
 impl RunMetrics {
-    /// An invocation that failed before a run could start (unreadable secret, bad credentials).
-    pub fn failed_to_start() -> Self {
-        RunMetrics {
-            runs_failed: 1,
-            ..RunMetrics::default()
-        }
-    }
-
     /// The metrics as (name, value) pairs, in the contract's order.
-    pub fn pairs(&self) -> [(&'static str, usize); 9] {
+    pub fn pairs(&self) -> [(&'static str, usize); 11] {
         [
             ("RecordsPulled", self.records_pulled),
             ("RecordsDelivered", self.records_delivered),
@@ -56,6 +54,8 @@ impl RunMetrics {
             ("ReauthorizationRequired", self.reauthorization_required),
             ("QuotaStops", self.quota_stops),
             ("SpotifyRequests", self.spotify_requests),
+            ("RunsSkipped", self.runs_skipped),
+            ("AwaitingAuthorization", self.awaiting_authorization),
         ]
     }
 
@@ -100,6 +100,8 @@ impl From<&RunReport> for RunMetrics {
             reauthorization_required: usize::from(report.reauthorization_required),
             quota_stops: usize::from(report.not_before.is_some()),
             spotify_requests: t.requests as usize,
+            runs_skipped: 0,
+            awaiting_authorization: 0,
         }
     }
 }
@@ -127,7 +129,7 @@ mod tests {
             .iter()
             .map(|m| m["Name"].as_str().unwrap())
             .collect();
-        assert_eq!(names.len(), 9);
+        assert_eq!(names.len(), 11);
         for name in names {
             assert!(doc[name].is_u64(), "{name} declared but not set: {doc}");
         }

@@ -20,8 +20,18 @@ use schemas::{Source, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod lock;
 mod s3;
 pub use s3::S3StateStore;
+
+/// The run lock's key is the state object's key with this suffix (`state/producer.json.lock`):
+/// the Lambda's role is granted exactly that object beside the state ([`lock`]).
+pub const RUN_LOCK_SUFFIX: &str = ".lock";
+
+/// The run lock's key for the state object `state_key`.
+pub fn run_lock_key(state_key: &str) -> String {
+    format!("{state_key}{RUN_LOCK_SUFFIX}")
+}
 
 /// The state layout written by this code. A file of another version is refused rather than
 /// guessed at: a misread watermark would skip plays or re-send a whole library.

@@ -5,6 +5,14 @@
 //!   two first runs overlap, `If-Match` when a run saves over a newer object. moto 5.2.5 enforces
 //!   both conditions on PutObject (412 PreconditionFailed, checked before these tests were
 //!   written), so no stand-in is needed;
+//! - `run_lock_*`: `S3RunLock` takes the lock with `If-None-Match: *` (a second taker is busy),
+//!   takes an expired one over with `If-Match`, and releases with a conditional DeleteObject that
+//!   leaves a lock taken over by someone else in place. moto 5.2.5 enforces `If-None-Match: *`
+//!   and `If-Match` on PutObject and `If-Match` on DeleteObject (412 PreconditionFailed), which
+//!   these tests show: without them the second take and the late release would go through. It
+//!   checks each condition and then writes without holding a lock, so two requests arriving at
+//!   the same instant could both pass there (S3 itself decides atomically); the overlap tests
+//!   therefore start the second taker after the first holds the lock;
 //! - `secrets_manager_*`: `SecretsManagerStore` reads the contract's JSON and writes a rotated
 //!   refresh token back, keeping every other key; errors name the secret, never its value.
 
@@ -12,7 +20,8 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use moto_server::MotoServer;
 use producer::auth::{SecretStore, SecretStoreError, SecretsManagerStore};
 use producer::spotify::Secret;
-use producer::state::{S3StateStore, State, StateError, StateStore, StateVersion};
+use producer::state::lock::{Acquired, HeldLock, LockBody, Released, S3RunLock};
+use producer::state::{S3StateStore, State, StateError, StateStore, StateVersion, RUN_LOCK_SUFFIX};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "tracklake-state-test";
@@ -141,6 +150,88 @@ impl<F: std::future::Future<Output = Result<StateVersion, StateError>>> UnwrapEr
             Err(e) => e,
         }
     }
+}
+
+fn held(acquired: Acquired) -> HeldLock {
+    match acquired {
+        Acquired::Held(held) => held,
+        Acquired::Busy { expires_at } => panic!("the lock was busy (until {expires_at:?})"),
+    }
+}
+
+async fn lock_body(client: &aws_sdk_s3::Client) -> Option<LockBody> {
+    let object = client
+        .get_object()
+        .bucket(BUCKET)
+        .key(format!("{KEY}{RUN_LOCK_SUFFIX}"))
+        .send()
+        .await
+        .ok()?;
+    Some(serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap())
+}
+
+#[tokio::test]
+async fn run_lock_admits_one_holder_until_it_expires_and_a_late_release_keeps_the_new_holder() {
+    let moto = MotoServer::start();
+    let client = bucket(&moto).await;
+    let lock = S3RunLock::new(client.clone(), BUCKET, KEY);
+    assert_eq!(lock.location(), format!("s3://{BUCKET}/{KEY}.lock"));
+    let t0: chrono::DateTime<chrono::Utc> = "2026-12-06T20:00:00Z".parse().unwrap();
+    let minutes = chrono::Duration::minutes;
+
+    let first = held(lock.acquire(t0, t0 + minutes(6)).await.unwrap());
+    assert!(!first.took_over);
+    assert_eq!(lock_body(&client).await.unwrap().expires_at, t0 + minutes(6));
+    // Live: a second taker is refused by `If-None-Match: *` and reads when it expires.
+    match lock.acquire(t0 + minutes(1), t0 + minutes(7)).await.unwrap() {
+        Acquired::Busy { expires_at } => assert_eq!(expires_at, Some(t0 + minutes(6))),
+        Acquired::Held(_) => panic!("two holders at once"),
+    }
+    assert_eq!(lock_body(&client).await.unwrap().expires_at, t0 + minutes(6));
+
+    // Expired (the first holder overran): taken over with `If-Match`.
+    let second = held(lock.acquire(t0 + minutes(7), t0 + minutes(13)).await.unwrap());
+    assert!(second.took_over);
+    assert_eq!(second.stale_expires_at, Some(t0 + minutes(6)));
+    // The first holder's late release must not delete the second's lock.
+    assert_eq!(lock.release(first).await.unwrap(), Released::NotOurs);
+    assert_eq!(lock_body(&client).await.unwrap().expires_at, t0 + minutes(13));
+    assert_eq!(lock.release(second).await.unwrap(), Released::Deleted);
+    assert!(lock_body(&client).await.is_none());
+
+    // Released: the next taker creates it afresh; an unreadable lock counts as stale.
+    let third = held(lock.acquire(t0 + minutes(15), t0 + minutes(21)).await.unwrap());
+    assert!(!third.took_over);
+    assert_eq!(lock.release(third).await.unwrap(), Released::Deleted);
+    client
+        .put_object()
+        .bucket(BUCKET)
+        .key(format!("{KEY}{RUN_LOCK_SUFFIX}"))
+        .body(b"garbage".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let fourth = held(lock.acquire(t0 + minutes(16), t0 + minutes(22)).await.unwrap());
+    assert!(fourth.took_over);
+    assert_eq!(fourth.stale_expires_at, None);
+}
+
+#[tokio::test]
+async fn run_lock_errors_name_the_lock_and_the_permissions() {
+    let moto = MotoServer::start();
+    let client = s3(&moto); // no bucket
+    let lock = S3RunLock::new(client, "no-such-bucket", KEY);
+    let now = chrono::Utc::now();
+    let err = lock
+        .acquire(now, now + chrono::Duration::minutes(5))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("s3://no-such-bucket/{KEY}.lock")),
+        "{text}"
+    );
+    assert!(text.contains("s3:DeleteObject"), "{text}");
 }
 
 #[tokio::test]

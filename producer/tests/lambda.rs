@@ -20,14 +20,19 @@ use std::time::Duration;
 
 use aws_sdk_firehose::config::retry::RetryConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use chrono::Utc;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
 use fake_firehose::{FakeFirehose, Reply};
 use firehose_transform::sample;
 use moto_server::MotoServer;
 use producer::backoff::Backoff;
-use producer::lambda::{invoke, Clients, InvocationError, LambdaConfig};
+use producer::lambda::{invoke, Clients, Invocation, InvocationError, LambdaConfig, Skipped};
 use producer::sink::{FirehoseSink, SinkConfig};
+use producer::state::lock::LockBody;
+use producer::state::RUN_LOCK_SUFFIX;
 use serde_json::{json, Value};
+use tracing::instrument::WithSubscriber;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -175,6 +180,104 @@ fn accepted(firehose: &FakeFirehose) -> usize {
         .sum()
 }
 
+/// An invocation now, with five minutes left before Lambda's deadline.
+async fn invoke_now(config: &LambdaConfig, clients: &Clients) -> Invocation {
+    let now = Utc::now();
+    invoke(config, clients, now, now + chrono::Duration::minutes(5)).await
+}
+
+/// The run lock's key, beside the state object.
+fn lock_key() -> String {
+    format!("{STATE_KEY}{RUN_LOCK_SUFFIX}")
+}
+
+async fn lock_exists(client: &aws_sdk_s3::Client) -> bool {
+    client
+        .head_object()
+        .bucket(BUCKET)
+        .key(lock_key())
+        .send()
+        .await
+        .is_ok()
+}
+
+/// Writes a lock as another invocation would have, expiring at `expires_at`; returns its ETag.
+async fn put_lock(client: &aws_sdk_s3::Client, expires_at: DateTime<Utc>) -> String {
+    let body = LockBody {
+        owner: "another-invocation".into(),
+        acquired_at: expires_at - chrono::Duration::minutes(6),
+        expires_at,
+    };
+    let written = client
+        .put_object()
+        .bucket(BUCKET)
+        .key(lock_key())
+        .body(serde_json::to_vec(&body).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    written.e_tag().unwrap().to_string()
+}
+
+/// An object's ETag, or `None` when it does not exist.
+async fn etag(client: &aws_sdk_s3::Client, key: &str) -> Option<String> {
+    let head = client.head_object().bucket(BUCKET).key(key).send().await.ok()?;
+    head.e_tag().map(str::to_string)
+}
+
+/// The secret's versions: (how many, the `AWSCURRENT` one's id).
+async fn secret_versions(client: &aws_sdk_secretsmanager::Client) -> (usize, String) {
+    let listed = client
+        .list_secret_version_ids()
+        .secret_id(SECRET_ID)
+        .send()
+        .await
+        .unwrap();
+    let current = client
+        .get_secret_value()
+        .secret_id(SECRET_ID)
+        .send()
+        .await
+        .unwrap();
+    (listed.versions().len(), current.version_id().unwrap().to_string())
+}
+
+/// The JSON log lines the producer's code writes (as the binary's subscriber formats them), for
+/// tests that count them.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
+        let log = self.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_writer(move || log.clone())
+            .finish()
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn rotated_refresh_token_lands_in_the_secret_and_the_next_invocation_uses_it() {
     let moto = MotoServer::start();
@@ -202,13 +305,14 @@ async fn rotated_refresh_token_lands_in_the_secret_and_the_next_invocation_uses_
     };
     let config = config(&server);
 
-    let first = invoke(&config, &clients, Utc::now()).await;
+    let first = invoke_now(&config, &clients).await;
     assert!(first.error.is_none(), "{:?}", first.error);
     assert!(first.refresh_token_stored);
     assert_eq!(secret(&secrets).await, user_secret("second-token"));
     assert_eq!(accepted(&firehose), 2);
     let saved = state(&s3).await.expect("the state is saved in S3");
     assert!(saved["recently_played_after"].is_i64(), "{saved}");
+    assert!(!lock_exists(&s3).await, "the run lock is released after a run");
     let emf = first.emf(1_700_000_000_000, FUNCTION);
     assert_eq!(
         emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],
@@ -230,16 +334,89 @@ async fn rotated_refresh_token_lands_in_the_secret_and_the_next_invocation_uses_
     assert_eq!(emf["SpotifyRequests"], 3);
     let summary = first.summary();
     assert_eq!(summary["ok"], true);
+    assert_eq!(
+        (
+            &summary["ran"],
+            &summary["skipped"],
+            &summary["awaiting_authorization"]
+        ),
+        (&json!(true), &Value::Null, &json!(false))
+    );
     assert!(!summary.to_string().contains("second-token"), "{summary}");
 
     // The next invocation refreshes with the stored token (the mounts' `expect(1)` check it).
-    let second = invoke(&config, &clients, Utc::now()).await;
+    let second = invoke_now(&config, &clients).await;
     assert!(second.error.is_none(), "{:?}", second.error);
     assert!(
         !second.refresh_token_stored,
         "Spotify sent no new token this time"
     );
     assert_eq!(secret(&secrets).await, user_secret("second-token"));
+    server.verify().await;
+}
+
+/// Spotify may answer a refresh with no refresh token, with the one it was sent, or with a new
+/// one: only the last is a new secret version (PutSecretValue), once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_secret_is_written_only_when_spotify_returns_a_new_refresh_token() {
+    let moto = MotoServer::start();
+    let (s3, secrets) = aws(&moto, user_secret("first-token")).await;
+    let server = spotify().await;
+    // Mounted first, matched first: each answers one refresh, in this order.
+    for answer in [Some("first-token"), None, Some("second-token")] {
+        Mock::given(method("POST"))
+            .and(path("/api/token"))
+            .and(body_string_contains("refresh_token=first-token"))
+            .respond_with(token(answer))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .and(body_string_contains("refresh_token=second-token"))
+        .respond_with(token(Some("second-token")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let clients = Clients {
+        s3,
+        secrets: secrets.clone(),
+        sink: sink(&firehose),
+    };
+    let config = config(&server);
+    let (count, created) = secret_versions(&secrets).await;
+    assert_eq!(count, 1);
+
+    for (run, answered) in ["the same token", "no token"].into_iter().enumerate() {
+        let invocation = invoke_now(&config, &clients).await;
+        assert!(invocation.error.is_none(), "{:?}", invocation.error);
+        assert!(
+            !invocation.refresh_token_stored,
+            "run {run}: Spotify sent {answered}"
+        );
+        assert_eq!(
+            secret_versions(&secrets).await,
+            (1, created.clone()),
+            "run {run}: Spotify sent {answered}, so the secret must not get a new version"
+        );
+    }
+
+    let rotated = invoke_now(&config, &clients).await;
+    assert!(rotated.error.is_none(), "{:?}", rotated.error);
+    assert!(rotated.refresh_token_stored);
+    let (count, current) = secret_versions(&secrets).await;
+    assert_eq!(count, 2, "one new version for the new token");
+    assert_ne!(current, created);
+    assert_eq!(secret(&secrets).await, user_secret("second-token"));
+
+    // The next refresh answers with the token now stored: no write.
+    let after = invoke_now(&config, &clients).await;
+    assert!(after.error.is_none(), "{:?}", after.error);
+    assert!(!after.refresh_token_stored);
+    assert_eq!(secret_versions(&secrets).await, (2, current));
     server.verify().await;
 }
 
@@ -262,7 +439,7 @@ async fn invalid_grant_succeeds_with_the_reauthorization_metric() {
         sink: sink(&firehose),
     };
 
-    let invocation = invoke(&config(&server), &clients, Utc::now()).await;
+    let invocation = invoke_now(&config(&server), &clients).await;
     assert!(
         invocation.error.is_none(),
         "a retry cannot fix invalid_grant, so the invocation must not fail: {:?}",
@@ -318,7 +495,7 @@ async fn failed_delivery_makes_the_invocation_an_error_and_keeps_the_state() {
         sink: sink(&firehose),
     };
 
-    let invocation = invoke(&config(&server), &clients, Utc::now()).await;
+    let invocation = invoke_now(&config(&server), &clients).await;
     match &invocation.error {
         Some(e @ InvocationError::Undelivered { failed: 2, .. }) => {
             assert!(e.to_string().contains("pulls them again"), "{e}");
@@ -334,12 +511,16 @@ async fn failed_delivery_makes_the_invocation_an_error_and_keeps_the_state() {
     let saved = state(&s3).await.expect("the state is saved, without the cursor");
     assert!(saved["recently_played_after"].is_null(), "{saved}");
     assert_eq!(saved["last_run"]["undelivered"], 2);
+    assert!(
+        !lock_exists(&s3).await,
+        "the run lock is released after a failed run"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreadable_secret_is_an_error_before_any_request() {
     let moto = MotoServer::start();
-    let (s3, secrets) = aws(&moto, json!({"client_id": "app-id"})).await;
+    let (s3, secrets) = aws(&moto, user_secret("token")).await;
     let server = spotify().await;
     let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
     let clients = Clients {
@@ -348,26 +529,277 @@ async fn unreadable_secret_is_an_error_before_any_request() {
         sink: sink(&firehose),
     };
 
-    // The placeholder infra creates: a client id and nothing to sign in with yet.
-    let invocation = invoke(&config(&server), &clients, Utc::now()).await;
-    let error = invocation.error.as_ref().expect("an error");
-    assert!(
-        matches!(error, InvocationError::NoCredentials { .. }),
-        "{error:?}"
-    );
-    assert!(error.to_string().contains("tracklake auth"), "{error}");
-    assert_eq!(invocation.emf(0, FUNCTION)["RunsFailed"], 1);
-
     let mut missing = config(&server);
     missing.secret_id = "no/such/secret".into();
-    let invocation = invoke(&missing, &clients, Utc::now()).await;
+    let invocation = invoke_now(&missing, &clients).await;
     assert!(
         matches!(invocation.error, Some(InvocationError::Secret(_))),
         "{:?}",
         invocation.error
     );
+    assert_eq!(invocation.emf(0, FUNCTION)["RunsFailed"], 1);
+    let response = invocation.summary();
+    assert_eq!(
+        (&response["ok"], &response["ran"], &response["skipped"]),
+        (&json!(false), &json!(false), &Value::Null),
+        "{response}"
+    );
     assert!(server.received_requests().await.unwrap().is_empty());
     assert!(state(&s3).await.is_none(), "no run, no state");
+    assert!(
+        !lock_exists(&s3).await,
+        "the lock is released after a failed invocation too"
+    );
+}
+
+/// The secret as the stack creates it before the user stored a token (infra's placeholder is
+/// `{"client_id": …}`; `tracklake auth` adds `refresh_token`), and an emptied token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_awaiting_authorization_ends_the_run_cleanly_with_one_warning_and_a_metric() {
+    for placeholder in [
+        json!({"client_id": "app-id"}),
+        json!({"client_id": "app-id", "refresh_token": ""}),
+    ] {
+        let moto = MotoServer::start();
+        let (s3, secrets) = aws(&moto, placeholder.clone()).await;
+        let server = spotify().await;
+        let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+        let clients = Clients {
+            s3: s3.clone(),
+            secrets,
+            sink: sink(&firehose),
+        };
+
+        let log = CapturedLog::default();
+        let invocation = invoke_now(&config(&server), &clients)
+            .with_subscriber(log.subscriber())
+            .await;
+        tracing::subscriber::with_default(log.subscriber(), || invocation.log_summary());
+
+        assert!(
+            invocation.error.is_none(),
+            "{placeholder}: no token yet is no failure: {:?}",
+            invocation.error
+        );
+        let emf = invocation.emf(1_700_000_000_000, FUNCTION);
+        assert_eq!(
+            (
+                emf["AwaitingAuthorization"].as_u64(),
+                emf["RunsFailed"].as_u64(),
+                emf["RunsSkipped"].as_u64()
+            ),
+            (Some(1), Some(0), Some(0)),
+            "{emf}"
+        );
+        let declared = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"].to_string();
+        assert!(declared.contains("\"AwaitingAuthorization\""), "{declared}");
+        let response = invocation.summary();
+        assert_eq!(response["ok"], true, "{response}");
+        assert_eq!(response["ran"], false, "{response}");
+        assert_eq!(response["skipped"], "awaiting_authorization", "{response}");
+        assert_eq!(response["awaiting_authorization"], true, "{response}");
+
+        let lines = log.lines();
+        assert_eq!(lines.len(), 1, "one log line, nothing else: {lines:#?}");
+        assert_eq!(lines[0]["level"], "WARN", "{:#}", lines[0]);
+        let message = lines[0]["message"].as_str().unwrap();
+        for needed in [
+            "holds no Spotify refresh token".to_string(),
+            format!("tracklake auth --secret-id {SECRET_ID}"),
+            "SPOTIFY_CLIENT_ID=".to_string(),
+        ] {
+            assert!(message.contains(&needed), "{needed:?} missing from: {message}");
+        }
+        assert!(server.received_requests().await.unwrap().is_empty());
+        assert!(firehose.calls().is_empty());
+        assert!(state(&s3).await.is_none(), "no run, no state");
+        assert!(!lock_exists(&s3).await, "the lock is released");
+    }
+}
+
+/// State in S3 as an earlier run left it, for the lock tests to check it is left alone.
+async fn earlier_state(client: &aws_sdk_s3::Client) -> String {
+    let state = json!({"version": 1, "recently_played_after": 1_700_000_000_000i64});
+    client
+        .put_object()
+        .bucket(BUCKET)
+        .key(STATE_KEY)
+        .body(serde_json::to_vec(&state).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    etag(client, STATE_KEY).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_run_lock_makes_the_invocation_skip_and_touch_nothing() {
+    let moto = MotoServer::start();
+    let (s3, secrets) = aws(&moto, user_secret("token")).await;
+    let server = spotify().await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let clients = Clients {
+        s3: s3.clone(),
+        secrets: secrets.clone(),
+        sink: sink(&firehose),
+    };
+    let state_etag = earlier_state(&s3).await;
+    let (versions, _) = secret_versions(&secrets).await;
+    let held_until = Utc::now() + chrono::Duration::minutes(10);
+    let lock_etag = put_lock(&s3, held_until).await;
+
+    let log = CapturedLog::default();
+    let invocation = invoke_now(&config(&server), &clients)
+        .with_subscriber(log.subscriber())
+        .await;
+    tracing::subscriber::with_default(log.subscriber(), || invocation.log_summary());
+
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+    assert!(invocation.report.is_none());
+    match &invocation.skipped {
+        Some(Skipped::RunInProgress { lock_expires_at, .. }) => {
+            assert_eq!(
+                lock_expires_at.map(|t| t.timestamp()),
+                Some(held_until.timestamp())
+            )
+        }
+        other => panic!("expected a skip for the lock, got {other:?}"),
+    }
+    let emf = invocation.emf(1_700_000_000_000, FUNCTION);
+    assert_eq!(
+        (
+            emf["RunsSkipped"].as_u64(),
+            emf["RunsFailed"].as_u64(),
+            emf["AwaitingAuthorization"].as_u64()
+        ),
+        (Some(1), Some(0), Some(0)),
+        "{emf}"
+    );
+    let response = invocation.summary();
+    assert_eq!(response["ok"], true, "{response}");
+    assert_eq!(response["ran"], false, "{response}");
+    assert_eq!(response["skipped"], "run_in_progress", "{response}");
+    assert_eq!(response["awaiting_authorization"], false, "{response}");
+    assert!(response["lock_expires_at"].is_string(), "{response}");
+    let lines = log.lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0]["message"].as_str().unwrap().contains(&lock_key()),
+        "{:#}",
+        lines[0]
+    );
+
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "no Spotify request"
+    );
+    assert!(firehose.calls().is_empty());
+    assert_eq!(etag(&s3, STATE_KEY).await, Some(state_etag), "state untouched");
+    assert_eq!(
+        etag(&s3, &lock_key()).await,
+        Some(lock_etag),
+        "the holder's lock is left alone"
+    );
+    assert_eq!(secret_versions(&secrets).await.0, versions);
+}
+
+/// The second of two overlapping invocations (a slow run and a retried manual invoke) finds the
+/// first one's lock and skips; the first runs to the end and releases it.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_overlapping_invocations_one_runs_and_one_skips() {
+    let moto = MotoServer::start();
+    let (s3, secrets) = aws(&moto, user_secret("first-token")).await;
+    let server = spotify().await;
+    // The first run's token request is slow, so the second invocation starts during it.
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .respond_with(token(Some("second-token")).set_delay(Duration::from_secs(2)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let clients = Clients {
+        s3: s3.clone(),
+        secrets: secrets.clone(),
+        sink: sink(&firehose),
+    };
+    let config = config(&server);
+
+    let first = tokio::spawn({
+        let (config, clients) = (config.clone(), clients.clone());
+        async move { invoke_now(&config, &clients).await }
+    });
+    // The first invocation holds the lock once it asks Spotify for a token.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while server.received_requests().await.unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the first invocation reached Spotify");
+    assert!(lock_exists(&s3).await, "the running invocation holds the lock");
+    let state_during = etag(&s3, STATE_KEY).await;
+
+    let second = invoke_now(&config, &clients).await;
+    assert!(second.error.is_none(), "{:?}", second.error);
+    assert!(
+        matches!(
+            second.skipped,
+            Some(Skipped::RunInProgress {
+                lock_expires_at: Some(_),
+                ..
+            })
+        ),
+        "{:?}",
+        second.skipped
+    );
+    assert_eq!(second.emf(0, FUNCTION)["RunsSkipped"], 1);
+    assert_eq!(
+        etag(&s3, STATE_KEY).await,
+        state_during,
+        "the skipped run wrote no state"
+    );
+    assert!(lock_exists(&s3).await, "the skip left the holder's lock in place");
+
+    let first = first.await.unwrap();
+    assert!(first.error.is_none(), "{:?}", first.error);
+    assert!(first.skipped.is_none());
+    assert_eq!(first.summary()["ran"], true);
+    assert_eq!(first.emf(0, FUNCTION)["RunsSkipped"], 0);
+    assert_eq!(accepted(&firehose), 2, "the records were delivered once");
+    assert_eq!(secret(&secrets).await, user_secret("second-token"));
+    assert!(!lock_exists(&s3).await, "released after the run");
+    server.verify().await;
+}
+
+/// An invocation stopped at its timeout never released its lock; once that lock has expired
+/// the next invocation takes it over and runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_run_lock_is_taken_over() {
+    let moto = MotoServer::start();
+    let (s3, secrets) = aws(&moto, user_secret("token")).await;
+    let server = spotify().await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .respond_with(token(None))
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let clients = Clients {
+        s3: s3.clone(),
+        secrets,
+        sink: sink(&firehose),
+    };
+    put_lock(&s3, Utc::now() - chrono::Duration::seconds(1)).await;
+
+    let invocation = invoke_now(&config(&server), &clients).await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+    assert!(invocation.skipped.is_none(), "{:?}", invocation.skipped);
+    assert_eq!(accepted(&firehose), 2);
+    assert!(state(&s3).await.unwrap()["recently_played_after"].is_i64());
+    assert!(
+        !lock_exists(&s3).await,
+        "the taken-over lock is released after the run"
+    );
 }
 
 /// A stand-in of the Lambda Runtime API (no Lambda service runs here): the documented

@@ -1,14 +1,16 @@
 //! The producer Lambda (`bootstrap` in `target/lambda/producer/bootstrap.zip`), invoked by
 //! EventBridge Scheduler. A thin adapter over [`producer::lambda`]: the configuration is read and
 //! the AWS clients are built once per process, then each invocation runs [`invoke`] and writes
-//! one summary log line and one EMF metrics line to stdout (CloudWatch Logs collects it).
+//! one summary log line and one EMF metrics line to stdout (CloudWatch Logs collects it). The
+//! invocation's deadline from the runtime bounds how long its run lock is held.
 //! The scheduler's event carries nothing the run needs, so it is accepted as any JSON.
 
 use std::process::ExitCode;
 
-use chrono::Utc;
-use lambda_runtime::{service_fn, LambdaEvent};
+use chrono::{DateTime, Utc};
+use lambda_runtime::{service_fn, Context, LambdaEvent};
 use producer::lambda::{invoke, Clients, LambdaConfig};
+use producer::state::lock::LAMBDA_MAX_RUN;
 use serde_json::Value;
 
 fn main() -> ExitCode {
@@ -45,7 +47,7 @@ fn main() -> ExitCode {
         );
         let (config, clients) = (&config, &clients);
         lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-            handle(config, clients, &event.context.env_config.function_name).await
+            handle(config, clients, &event.context).await
         }))
         .await
     });
@@ -61,11 +63,19 @@ fn main() -> ExitCode {
 async fn handle(
     config: &LambdaConfig,
     clients: &Clients,
-    function_name: &str,
+    context: &Context,
 ) -> Result<Value, lambda_runtime::Error> {
-    let invocation = invoke(config, clients, Utc::now()).await;
+    let now = Utc::now();
+    // The runtime's deadline in Unix milliseconds; the lock caps whatever it says, and assumes
+    // the longest invocation if it says nothing usable.
+    let deadline = i64::try_from(context.deadline)
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .unwrap_or(now + LAMBDA_MAX_RUN);
+    let invocation = invoke(config, clients, now, deadline).await;
     invocation.log_summary();
     // EMF must be a line of its own on stdout, not wrapped in a log record.
+    let function_name = &context.env_config.function_name;
     println!("{}", invocation.emf(Utc::now().timestamp_millis(), function_name));
     match invocation.error {
         Some(e) => Err(e.into()),

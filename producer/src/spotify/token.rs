@@ -76,7 +76,10 @@ impl SpotifyClient {
             token: token.clone(),
             renew_at,
         });
-        if let Some(rotated) = fetched.refresh_token.map(Secret::new) {
+        // Spotify may send no refresh token, or the one it was given: only a different one is
+        // new, so only that is handed out to be stored.
+        let returned = fetched.refresh_token.filter(|t| !t.is_empty()).map(Secret::new);
+        if let Some(rotated) = returned.filter(|t| state.refresh_token.as_ref() != Some(t)) {
             state.refresh_token = Some(rotated.clone());
             state.rotated = Some(rotated);
         }
@@ -91,8 +94,9 @@ impl SpotifyClient {
         }
     }
 
-    /// A refresh token Spotify issued during this run in place of the configured one, once: store
-    /// it, the old one may stop working (design brief §3: refresh may or may not return one).
+    /// A refresh token Spotify issued during this run in place of the configured one (never the
+    /// configured one sent back), once: store it, the old one may stop working (design brief §3:
+    /// refresh may or may not return one).
     pub async fn take_new_refresh_token(&self) -> Option<Secret> {
         self.tokens.lock().await.rotated.take()
     }

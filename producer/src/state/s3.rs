@@ -11,6 +11,7 @@
 
 use std::future::Future;
 
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -136,8 +137,14 @@ impl StateStore for S3StateStore {
     }
 }
 
+/// S3 refused a conditional request because its condition failed (412 `PreconditionFailed`).
+pub(super) fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    error.code() == Some("PreconditionFailed")
+        || error.raw_response().is_some_and(|r| r.status().as_u16() == 412)
+}
+
 /// An SDK error as one line: code and message when the service sent them, else the whole chain.
-fn describe<E, R>(error: &SdkError<E, R>) -> String
+pub(super) fn describe<E, R>(error: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
