@@ -892,6 +892,38 @@ async fn next_answer(
 /// passes a small JSON object.
 const SCHEDULER_EVENT: &str = r#"{"source": "tracklake.schedule"}"#;
 
+/// The `producer` binary as Lambda starts it, served by the Runtime API stand-in at `addr`, its
+/// stdout captured.
+fn start_binary(
+    addr: std::net::SocketAddr,
+    moto: &MotoServer,
+    firehose: &FakeFirehose,
+    server: &MockServer,
+) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_producer"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_ACCESS_KEY_ID", moto_server::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", moto_server::SECRET_ACCESS_KEY)
+        .env("AWS_REGION", moto_server::REGION)
+        .env("AWS_ENDPOINT_URL_S3", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_FIREHOSE", firehose.endpoint())
+        .env("TRACKLAKE_STREAM", STREAM)
+        .env("TRACKLAKE_STATE_BUCKET", BUCKET)
+        .env("TRACKLAKE_SECRET_ID", SECRET_ID)
+        .env("TRACKLAKE_SOURCES", "recently_played")
+        .env("SPOTIFY_API_BASE", format!("{}/v1", server.uri()))
+        .env("SPOTIFY_ACCOUNTS_BASE", server.uri())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_serves_scheduled_invocations_with_json_logs_and_emf_on_stdout() {
     let moto = MotoServer::start();
@@ -919,28 +951,7 @@ async fn binary_serves_scheduled_invocations_with_json_logs_and_emf_on_stdout() 
     let (addr, mut answers) =
         runtime_api::start(vec![("req-1", SCHEDULER_EVENT), ("req-2", SCHEDULER_EVENT)]).await;
 
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_producer"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_ACCESS_KEY_ID", moto_server::ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", moto_server::SECRET_ACCESS_KEY)
-        .env("AWS_REGION", moto_server::REGION)
-        .env("AWS_ENDPOINT_URL_S3", moto.endpoint())
-        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint())
-        .env("AWS_ENDPOINT_URL_FIREHOSE", firehose.endpoint())
-        .env("TRACKLAKE_STREAM", STREAM)
-        .env("TRACKLAKE_STATE_BUCKET", BUCKET)
-        .env("TRACKLAKE_SECRET_ID", SECRET_ID)
-        .env("TRACKLAKE_SOURCES", "recently_played")
-        .env("SPOTIFY_API_BASE", format!("{}/v1", server.uri()))
-        .env("SPOTIFY_ACCOUNTS_BASE", server.uri())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = start_binary(addr, &moto, &firehose, &server);
     let (first, body) = next_answer(&mut answers).await;
     assert_eq!(
         first, "req-1/error",
@@ -953,6 +964,15 @@ async fn binary_serves_scheduled_invocations_with_json_logs_and_emf_on_stdout() 
     assert_eq!(
         (response["ok"].as_bool(), response["delivered"].as_u64()),
         (Some(true), Some(2))
+    );
+    assert_eq!(
+        (
+            &response["ran"],
+            &response["skipped"],
+            &response["awaiting_authorization"]
+        ),
+        (&json!(true), &Value::Null, &json!(false)),
+        "{response}"
     );
     child.kill().await.unwrap();
     let stdout = String::from_utf8(child.wait_with_output().await.unwrap().stdout).unwrap();
@@ -983,4 +1003,82 @@ async fn binary_serves_scheduled_invocations_with_json_logs_and_emf_on_stdout() 
             "{secret} leaked into the log:\n{stdout}"
         );
     }
+}
+
+/// The binary answers both kinds of skip with a successful response saying why it did not run,
+/// one log line and the skip's metric: first a live run lock, then (lock gone) the infra's
+/// placeholder secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_answers_a_skip_with_a_successful_response_that_says_why() {
+    let moto = MotoServer::start();
+    let (s3, _secrets) = aws(&moto, json!({"client_id": "app-id"})).await;
+    let server = spotify().await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let held_until = Utc::now() + chrono::Duration::minutes(10);
+    put_lock(&s3, held_until).await;
+
+    let mut results = Vec::new();
+    for (request, skipped) in [("req-1", "run_in_progress"), ("req-2", "awaiting_authorization")] {
+        let (addr, mut answers) = runtime_api::start(vec![(request, SCHEDULER_EVENT)]).await;
+        let mut child = start_binary(addr, &moto, &firehose, &server);
+        let (answer, body) = next_answer(&mut answers).await;
+        assert_eq!(
+            answer,
+            format!("{request}/response"),
+            "a skip is no error: {body}"
+        );
+        let response: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (&response["ok"], &response["ran"], &response["skipped"]),
+            (&json!(true), &json!(false), &json!(skipped)),
+            "{response}"
+        );
+        child.kill().await.unwrap();
+        let stdout = String::from_utf8(child.wait_with_output().await.unwrap().stdout).unwrap();
+        let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        results.push((response, lines));
+        s3.delete_object()
+            .bucket(BUCKET)
+            .key(lock_key())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let (locked, lines) = &results[0];
+    assert_eq!(
+        locked["lock_expires_at"]
+            .as_str()
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+            .map(|t| t.timestamp()),
+        Some(held_until.timestamp()),
+        "{locked}"
+    );
+    let (awaiting, awaiting_lines) = &results[1];
+    assert_eq!(awaiting["awaiting_authorization"], true, "{awaiting}");
+    for (lines, level, metric) in [
+        (lines, "INFO", "RunsSkipped"),
+        (awaiting_lines, "WARN", "AwaitingAuthorization"),
+    ] {
+        let logged: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l.get("_aws").is_none() && l["message"] != "producer ready")
+            .collect();
+        assert_eq!(
+            logged.len(),
+            1,
+            "one log line per skipped invocation: {logged:#?}"
+        );
+        assert_eq!(logged[0]["level"], level, "{:#}", logged[0]);
+        let emf: Vec<&Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+        assert_eq!(emf.len(), 1);
+        assert_eq!(
+            (emf[0][metric].as_u64(), emf[0]["RunsFailed"].as_u64()),
+            (Some(1), Some(0)),
+            "{:#}",
+            emf[0]
+        );
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(state(&s3).await.is_none());
 }
