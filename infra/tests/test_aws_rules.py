@@ -334,12 +334,6 @@ BROKEN: list[tuple[str, str, Callable[[list], None]]] = [
 
 def test_the_real_program_passes_every_rule(real):
     violations = aws_rules.check(real["requests"])
-    calls = aws_rules.sdk_calls(aws_rules.crate_of_binary(aws_rules.REPO, "producer"))
-    if (("s3", "DeleteObject") not in calls and len(violations) == 1
-            and "allows ['s3:DeleteObject']" in violations[0].message):
-        # Transitional: the program grants the run lock's DeleteObject before the producer's lock
-        # code that calls it has landed. Remove this branch once producer/src deletes the lock.
-        pytest.xfail(str(violations[0]))
     assert violations == [], "\n".join(map(str, violations))
 
 
