@@ -366,8 +366,9 @@ pub async fn invoke(
         Ok(Released::Deleted) => {}
         Ok(Released::NotOurs) => tracing::warn!(
             lock = %lock.location(),
-            "the run lock expired during this run and another invocation took it over: this run \
-             outlasted its lock, so raise the Lambda timeout or lower TRACKLAKE_REQUEST_BUDGET"
+            "the run lock was no longer this invocation's at its end, so it was left in place: it was \
+             deleted by hand, or taken over by an invocation whose clock runs ahead of this one's by \
+             more than the lock's margin (the lock outlasts Lambda's deadline by that margin)"
         ),
         Err(e) => {
             tracing::error!(error = %e, "could not release the run lock; the next runs skip until it expires");
