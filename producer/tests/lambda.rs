@@ -709,10 +709,11 @@ async fn two_overlapping_invocations_one_runs_and_one_skips() {
     let moto = MotoServer::start();
     let (s3, secrets) = aws(&moto, user_secret("first-token")).await;
     let server = spotify().await;
-    // The first run's token request is slow, so the second invocation starts during it.
+    // The first run's token request is slow (longer than the second invocation takes even on a
+    // loaded machine), so the second invocation starts and ends during it.
     Mock::given(method("POST"))
         .and(path("/api/token"))
-        .respond_with(token(Some("second-token")).set_delay(Duration::from_secs(2)))
+        .respond_with(token(Some("second-token")).set_delay(Duration::from_secs(4)))
         .expect(1)
         .mount(&server)
         .await;
