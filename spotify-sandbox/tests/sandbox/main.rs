@@ -9,7 +9,7 @@
 //! - `limits`: page limits, search limits, Spotify's error bodies, endpoints gone for new apps;
 //! - `faults`: each fault switch, its determinism, and the producer getting through faults;
 //! - `determinism`: same seed, same data; another seed, other data; time moves the history;
-//! - `schema`: every served shape against the published OpenAPI schemas (`../shared/…/openapi.yml`).
+//! - `schema`: every served shape against the published OpenAPI schemas (the vendored `spotify-sandbox/openapi/spotify-web-api.yml`).
 
 mod auth;
 mod determinism;

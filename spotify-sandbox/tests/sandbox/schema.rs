@@ -1,5 +1,5 @@
 //! Every shape the sandbox serves, checked against the published Spotify Web API schema
-//! (`../shared/spotify-web-api/openapi.yml`, OpenAPI 3.0.3): `$ref`s resolved, `allOf` and `oneOf`,
+//! (`spotify-sandbox/openapi/spotify-web-api.yml`, OpenAPI 3.0.3, vendored; see its README): `$ref`s resolved, `allOf` and `oneOf`,
 //! types, `required`, `nullable`, `enum`, `format: date-time`, integer bounds, arrays and nested
 //! objects. Each served answer is checked against the schema of its own operation's response.
 //!
@@ -84,22 +84,18 @@ struct Spec {
     doc: Value,
 }
 
-/// Where a published-schema file is, relative to the repository (CI has `../shared` beside it).
+/// The vendored description; `openapi/README.md` says where it comes from and how to refresh it.
 fn spec_path() -> PathBuf {
-    if let Ok(path) = std::env::var("SPOTIFY_OPENAPI_YML") {
-        return PathBuf::from(path);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spotify-web-api/openapi.yml")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("openapi/spotify-web-api.yml")
 }
 
 fn load_spec() -> Spec {
     let path = spec_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "\n\nTHE PUBLISHED SPOTIFY SCHEMA IS MISSING: cannot read {} ({e}).\n\
-             The schema test cannot check the sandbox's responses without it. Put the `shared` \
-             folder beside the repository (../shared/spotify-web-api/openapi.yml) or set \
-             SPOTIFY_OPENAPI_YML to its path.\n\n",
+            "cannot read the vendored Spotify OpenAPI description {} ({e}); it is a tracked file \
+             of the repository: restore it with `git checkout -- spotify-sandbox/openapi` or \
+             refresh it as spotify-sandbox/openapi/README.md says",
             path.display()
         )
     });
@@ -500,4 +496,24 @@ fn the_validator_reports_broken_shapes() {
         &mut seen,
     );
     assert_eq!(seen.errors.len(), 2, "{:?}", seen.errors);
+}
+
+/// The README beside the vendored file names its version; a refresh that forgets to update it
+/// (or a file swapped for another) fails here.
+#[test]
+fn the_vendored_schema_is_the_version_its_readme_names() {
+    let spec = load_spec();
+    let version = spec.doc["info"]["version"].as_str().expect("info.version is a string");
+    let readme_path = spec_path().with_file_name("README.md");
+    let readme = std::fs::read_to_string(&readme_path).expect("spotify-sandbox/openapi/README.md is tracked");
+    assert!(
+        readme.contains(&format!("`info.version` **{version}**")),
+        "spotify-sandbox/openapi/README.md does not name info.version {version} of the vendored file; \
+         update its Version line after a refresh"
+    );
+    assert_eq!(
+        spec.doc["info"]["contact"]["url"].as_str(),
+        Some("https://github.com/sonallux/spotify-web-api"),
+        "the vendored file is not sonallux's patched description the README describes"
+    );
 }
