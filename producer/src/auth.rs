@@ -1,9 +1,10 @@
 //! `tracklake auth`: the authorization code flow with PKCE (RFC 7636) that gives the producer a
-//! refresh token for the user's data (design brief §3 "Auth", issue #3).
+//! refresh token for the user's data (docs/spotify-web-api.md#authorization).
 //!
 //! The steps, each usable on its own and all together in [`authorize`]:
 //! 1. [`CallbackListener::bind`] listens on `http://127.0.0.1:PORT/callback`: Spotify accepts only
-//!    HTTPS or a loopback IP literal as redirect URI, `localhost` is refused (design brief §3);
+//!    HTTPS or a loopback IP literal as redirect URI, `localhost` is refused
+//!    (docs/spotify-web-api.md#authorization);
 //! 2. [`Pkce::generate`] and [`random_state`] make the verifier, its S256 challenge and the CSRF
 //!    `state`; [`authorization_url`] is the page the user opens;
 //! 3. [`CallbackListener::wait_for_code`] takes the one redirect, checks `state`, answers the
@@ -35,7 +36,7 @@ use crate::spotify::{form, Secret, DEFAULT_ACCOUNTS_BASE, DEFAULT_REQUEST_TIMEOU
 mod secrets_manager;
 pub use secrets_manager::{SecretsManagerStore, SpotifySecret};
 
-/// The scopes the five sources need (issue #3, Spotify's scope reference): recently played,
+/// The scopes the five sources need (docs/spotify-web-api.md#scopes): recently played,
 /// top tracks, saved tracks, and the user's own and collaborative playlists. Search needs none.
 pub const SCOPES: &[&str] = &[
     "user-read-recently-played",
@@ -50,7 +51,7 @@ pub const SCOPES: &[&str] = &[
 /// `http://127.0.0.1:8888/callback` (8888 is the port of Spotify's own examples).
 pub const DEFAULT_REDIRECT_PORT: u16 = 8888;
 
-/// Path of the redirect URI (issue #3: `http://127.0.0.1:PORT/callback`).
+/// Path of the redirect URI (`http://127.0.0.1:PORT/callback`).
 pub const CALLBACK_PATH: &str = "/callback";
 
 /// How long to wait for the user to log in and click "Agree" before giving up, so that a
@@ -68,7 +69,7 @@ const MAX_REQUEST_HEAD: usize = 16 * 1024;
 /// Authorization page, under the accounts base (Spotify's authorization code with PKCE guide).
 const AUTHORIZE_PATH: &str = "/authorize";
 
-/// The token endpoint, under the accounts base (design brief §3 "Auth").
+/// The token endpoint, under the accounts base (docs/spotify-web-api.md#authorization).
 const TOKEN_PATH: &str = "/api/token";
 
 /// Verifier length bounds (RFC 7636 §4.1).
@@ -589,9 +590,9 @@ pub async fn authorize<S: SecretStore>(
 }
 
 /// Keeps the refresh token between runs. `save` replaces the stored token: a refresh may return a
-/// new one, and the old one may then stop working (design brief §3). Two implementations: a local
-/// file ([`LocalFileSecretStore`], the CLI's default) and AWS Secrets Manager
-/// ([`SecretsManagerStore`], the deployed Lambda's).
+/// new one, and the old one may then stop working (docs/spotify-web-api.md#refresh-tokens). Two
+/// implementations: a local file ([`LocalFileSecretStore`], the CLI's default) and AWS Secrets
+/// Manager ([`SecretsManagerStore`], the deployed Lambda's).
 pub trait SecretStore {
     /// The stored refresh token, or `None` if there is none yet.
     fn load(&self) -> impl Future<Output = Result<Option<Secret>, SecretStoreError>> + Send;

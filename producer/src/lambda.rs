@@ -1,8 +1,8 @@
-//! The producer Lambda (invoked by EventBridge Scheduler), as plain functions the `producer`
-//! binary adapts to the Lambda runtime and tests call directly (issue #3, "Entrypoints").
+//! The producer Lambda (invoked by EventBridge Scheduler), as plain functions the `producer` binary
+//! adapts to the Lambda runtime and tests call directly (docs/lambda-contracts.md#the-producer).
 //!
 //! - [`LambdaConfig::from_env`]: the function's environment, read once at start
-//!   (`notes/contracts.md` lists the variables);
+//!   (docs/lambda-contracts.md#environment lists the variables);
 //! - [`Clients::from_env`]: the AWS clients, built once per process and shared by invocations;
 //! - [`invoke`]: one invocation: the run lock taken, the Spotify credentials and refresh token
 //!   from Secrets Manager, one [`run_once`] over the S3 state, a rotated refresh token written
@@ -22,8 +22,8 @@
 //! - records pulled but not delivered (rejected or failed), a fatal Firehose error, a state that
 //!   could not be loaded or saved (an overlapping run included), an unreadable secret, a
 //!   rotated refresh token that could not be stored, or a run lock that could not be taken or
-//!   released: the Lambda returns an error (issue #3: "the
-//!   Lambda returns an error"), so the `Errors` alarm fires, and a retry of the invocation is
+//!   released: the Lambda returns an error, so the `Errors` alarm fires
+//!   (docs/lambda-contracts.md#result), and a retry of the invocation is
 //!   harmless (the state moves only past delivered records);
 //! - `invalid_grant`: an error log line and `ReauthorizationRequired = 1`, but the invocation
 //!   succeeds. A retry cannot fix it, only a new `tracklake auth` can, so an error would only make

@@ -1,6 +1,6 @@
 //! A run's counts as CloudWatch metrics in Embedded Metric Format (EMF): one JSON log line that
 //! CloudWatch Logs turns into metrics with no API call. The names, namespace and dimension are the
-//! contract with `infra/`'s alarms (`notes/contracts.md`, "Metrics").
+//! contract with `infra/`'s alarms (docs/lambda-contracts.md#metrics).
 
 use serde_json::{json, Map, Value};
 

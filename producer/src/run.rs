@@ -2,7 +2,7 @@
 //! state only past what Firehose accepted, save the state. Both entrypoints (the `tracklake` CLI
 //! and the Lambda) call [`run_once`] and decide their exit status from [`RunReport::exit_ok`].
 //!
-//! Rules (issue #3):
+//! Rules:
 //! - before the persisted not-before time no request is made at all;
 //! - a source's watermark and last-success time move only when every one of its lines was
 //!   delivered: a failure means the next run pulls the same records again (duplicates, same
@@ -25,10 +25,11 @@ use crate::sources::{self, SourcesConfig};
 use crate::spotify::{Credentials, EndpointStats, SpotifyClient, SpotifyError};
 use crate::state::{RunSummary, StateError, StateStore};
 
-/// The order sources run in. Recently played first: Spotify keeps only the last 50 plays (design
-/// brief §3), so it is the one source whose records are lost for good if a quota stops the run
-/// before it. Then the cheap ones (a page or two per run) before the ones that can cost many
-/// requests (playlist items, search), so that a budget or quota hit costs the least data.
+/// The order sources run in. Recently played first: Spotify keeps only the last 50 plays
+/// (docs/spotify-web-api.md#recently-played), so it is the one source whose records are lost for
+/// good if a quota stops the run before it. Then the cheap ones (a page or two per run) before the
+/// ones that can cost many requests (playlist items, search), so that a budget or quota hit costs
+/// the least data.
 pub const RUN_ORDER: [Source; 5] = [
     Source::RecentlyPlayed,
     Source::SavedTracks,

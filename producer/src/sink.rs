@@ -1,7 +1,7 @@
 //! Firehose sink: sends raw envelope lines with PutRecordBatch, within Firehose's limits, and
 //! resends only the records that failed.
 //!
-//! Rules (design brief §4, from the Firehose API reference):
+//! Rules (docs/firehose.md#putrecordbatch-limits and docs/firehose.md#partial-failures):
 //! - batches are packed greedily in input order within [`MAX_RECORDS_PER_CALL`] and
 //!   [`MAX_BYTES_PER_CALL`]; a record over [`MAX_RECORD_BYTES`] is never sent, it is reported as
 //!   rejected;

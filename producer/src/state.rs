@@ -1,7 +1,7 @@
 //! The producer's state between runs: watermarks, playlist snapshots, per-source run times, the
 //! not-before time and the last run's summary.
 //!
-//! State advances only after Firehose accepted every record it covers (issue #3): a crash between
+//! State advances only after Firehose accepted every record it covers: a crash between
 //! delivery and [`StateStore::save`] causes duplicates (same `record_key`), never gaps.
 //!
 //! Storage sits behind [`StateStore`], so that the local JSON file ([`LocalFileStore`], the default)
@@ -44,7 +44,8 @@ pub struct State {
     /// Layout version, [`STATE_VERSION`].
     pub version: u32,
     /// `recently_played`: Unix ms of the newest play delivered; the next request asks for plays
-    /// `after` it. Spotify keeps only the last 50 plays (design brief §3), so it is polled often.
+    /// `after` it. Spotify keeps only the last 50 plays
+    /// (docs/spotify-web-api.md#recently-played), so it is polled often.
     #[serde(default)]
     pub recently_played_after: Option<i64>,
     /// `saved_tracks`: the newest `added_at` delivered; the next run stops at the first saved track
@@ -74,7 +75,7 @@ pub struct State {
     #[serde(default)]
     pub last_success: BTreeMap<Source, DateTime<Utc>>,
     /// No request to Spotify before this time: set on `QUOTA_EXCEEDED` or a `Retry-After` longer
-    /// than a run waits (design brief §3).
+    /// than a run waits (docs/spotify-web-api.md#daily-quotas).
     #[serde(default)]
     pub not_before: Option<DateTime<Utc>>,
     /// What the last run did, for operators reading the file.

@@ -161,7 +161,7 @@ async fn full_flow_stores_the_refresh_token_in_an_owner_only_file() {
     let (result, url, page) = run_flow(&config(&accounts), &store, good_redirect).await;
     let tokens = result.unwrap();
 
-    // The redirect URI sent is a loopback IP literal, never `localhost` (design brief §3).
+    // The redirect URI sent is a loopback IP literal, never `localhost` (docs/spotify-web-api.md#authorization).
     let redirect = Url::parse(&query(&url)["redirect_uri"]).unwrap();
     assert_eq!(redirect.host_str(), Some("127.0.0.1"));
     assert_eq!(redirect.path(), "/callback");

@@ -1,5 +1,5 @@
 //! The Spotify credentials and refresh token in AWS Secrets Manager: the deployed Lambda's
-//! secret store (issue #3; the secret's shape is fixed in `notes/contracts.md`).
+//! secret store (the secret's shape: docs/lambda-contracts.md#secret).
 //!
 //! The secret's `SecretString` is one JSON object:
 //! `{"client_id": "…", "client_secret": "… (optional)", "refresh_token": "… (optional)"}`.

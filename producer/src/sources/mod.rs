@@ -1,11 +1,12 @@
 //! The five sources: each pulls one kind of Spotify list and returns the raw envelope lines plus
-//! the state changes to apply once Firehose has accepted every line (issue #3: duplicates after a
-//! crash, never gaps).
+//! the state changes to apply once Firehose has accepted every line (so a crash causes duplicates,
+//! never gaps).
 //!
-//! Only endpoints that Development Mode apps keep are called, and never a batch lookup (design
-//! brief §3): `/me/player/recently-played`, `/me/top/tracks`, `/me/tracks`, `/me/playlists`,
-//! `/playlists/{id}/items` and `/search`. Each line's `spotify` is the object exactly as Spotify
-//! sent it, borrowed from the response body as a `RawValue`.
+//! Only endpoints that Development Mode apps keep are called, and never a batch lookup
+//! (docs/spotify-web-api.md#endpoints-a-new-app-can-use): `/me/player/recently-played`,
+//! `/me/top/tracks`, `/me/tracks`, `/me/playlists`, `/playlists/{id}/items` and `/search`. Each
+//! line's `spotify` is the object exactly as Spotify sent it, borrowed from the response body as a
+//! `RawValue`.
 
 mod playlist;
 mod recently_played;
@@ -32,16 +33,17 @@ pub use search::search;
 pub use top_tracks::{top_tracks, TIME_RANGES};
 
 /// Page size of every `/me/*` list and of playlist items: the maximum Spotify accepts there
-/// (design brief §3), so a pull takes as few requests as possible.
+/// (docs/spotify-web-api.md#paging), so a pull takes as few requests as possible.
 pub const LIST_PAGE_SIZE: &str = "50";
 
-/// Search page size: the maximum, 10 (11 gives 400 "Invalid limit", design brief §3).
+/// Search page size: the maximum, 10 (11 gives 400 "Invalid limit", docs/spotify-web-api.md#paging).
 pub const SEARCH_PAGE_SIZE: &str = "10";
 
-/// Search results readable per query: Spotify refuses offsets past 1000 (design brief §3).
+/// Search results readable per query: Spotify refuses offsets past 1000 (docs/spotify-web-api.md#paging).
 pub const SEARCH_RESULT_CAP: u32 = 1000;
 
-/// Plays come and go fast: Spotify keeps only the last 50 (design brief §3), so every run polls.
+/// Plays come and go fast: Spotify keeps only the last 50 (docs/spotify-web-api.md#recently-played),
+/// so every run polls.
 pub const DEFAULT_RECENTLY_PLAYED_INTERVAL: Duration = Duration::ZERO;
 /// Saved tracks change when the user saves one; hourly keeps the lag small at one request a run.
 pub const DEFAULT_SAVED_TRACKS_INTERVAL: Duration = Duration::from_secs(60 * 60);
@@ -65,7 +67,7 @@ pub struct SourcesConfig {
     pub search_max_results: u32,
     /// `search`: the market to search in. With a user's token Spotify uses the user's country
     /// instead; with app-only client credentials and no market, Spotify counts every result as
-    /// unavailable (design brief §3, `market` in the OpenAPI spec), so search is then skipped.
+    /// unavailable (docs/spotify-web-api.md#markets), so search is then skipped.
     pub market: Option<Market>,
     /// Minimum time between two successful pulls of a source, in seconds; a source missing here
     /// uses its `DEFAULT_*_INTERVAL`.

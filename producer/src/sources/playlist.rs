@@ -1,6 +1,7 @@
 //! `playlist`: items of the user's own and collaborative playlists, read again only when the
-//! playlist's `snapshot_id` changed. Other users' playlists answer 403 to new apps (design brief
-//! §3), so followed playlists are skipped before any request.
+//! playlist's `snapshot_id` changed. Other users' playlists answer 403 to new apps
+//! (docs/spotify-web-api.md#endpoints-gone-for-new-apps), so followed playlists are skipped before
+//! any request.
 
 use std::collections::BTreeMap;
 

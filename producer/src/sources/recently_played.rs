@@ -1,6 +1,6 @@
 //! `recently_played`: plays after the stored cursor, one request. Spotify keeps only the last 50
-//! plays (design brief §3), so one page of 50 holds every play there is to fetch; paging further
-//! back would find nothing newer than the cursor.
+//! plays (docs/spotify-web-api.md#recently-played), so one page of 50 holds every play there is to
+//! fetch; paging further back would find nothing newer than the cursor.
 
 use chrono::{DateTime, Utc};
 use schemas::{Context, Source};

@@ -5,8 +5,8 @@
 //! time, which for a saved track is `added_at`. A library saved over years spans hundreds or
 //! thousands of dates, while a Firehose stream holds at most 500 active partitions per buffer
 //! window by default; records past that go to the error output as `activePartitionExceeded`
-//! (design brief §4). So one run sends at most [`SAVED_TRACKS_DATES_PER_RUN`] distinct dates of
-//! saves, always every save of a date together, and remembers in
+//! (docs/firehose.md#dynamic-partitioning). So one run sends at most [`SAVED_TRACKS_DATES_PER_RUN`]
+//! distinct dates of saves, always every save of a date together, and remembers in
 //! [`State::saved_tracks_backfill_before`] where the older, not yet delivered saves begin.
 
 use std::collections::BTreeSet;
@@ -22,17 +22,17 @@ const ENDPOINT: &str = "/me/tracks";
 
 /// The most distinct UTC dates (`dt` partitions) that one run's saved-tracks lines span.
 ///
-/// Firehose dynamic partitioning allows 500 active partitions per delivery stream and buffer
-/// window by default (the "active partitions" quota of Amazon Data Firehose; records beyond go to
-/// the error output as `activePartitionExceeded`, design brief §4), and a partition stays active
-/// until its buffer is flushed: up to the 300 s of `buffering.interval_seconds` in
-/// `schemas/delivery.json`. 100 dates keeps a run at a fifth of the quota, so that even a frequent
-/// schedule (saved tracks due on every run, `min_interval_secs` 0, a run every 75 s or more) that
-/// puts four runs in one buffer window stays at 400, leaving room for the other sources'
-/// partitions (recently played and top tracks span a date or two, a playlist one per snapshot).
-/// A pending backfill makes the source due on every run (`SourcesConfig::is_due`), so with a
-/// schedule of one run per 75 s or slower the same bound holds. A first import of a library saved
-/// on 668 dates takes 7 runs.
+/// Firehose dynamic partitioning allows 500 active partitions per delivery stream and buffer window
+/// by default (the "active partitions" quota of Amazon Data Firehose; records beyond go to the
+/// error output as `activePartitionExceeded`, docs/firehose.md#dynamic-partitioning), and a
+/// partition stays active until its buffer is flushed: up to the 300 s of
+/// `buffering.interval_seconds` in `schemas/delivery.json`. 100 dates keeps a run at a fifth of the
+/// quota, so that even a frequent schedule (saved tracks due on every run, `min_interval_secs` 0, a
+/// run every 75 s or more) that puts four runs in one buffer window stays at 400, leaving room for
+/// the other sources' partitions (recently played and top tracks span a date or two, a playlist one
+/// per snapshot). A pending backfill makes the source due on every run (`SourcesConfig::is_due`),
+/// so with a schedule of one run per 75 s or slower the same bound holds. A first import of a
+/// library saved on 668 dates takes 7 runs.
 pub const SAVED_TRACKS_DATES_PER_RUN: usize = 100;
 
 /// Where an entry of `/me/tracks` stands relative to what earlier runs delivered.

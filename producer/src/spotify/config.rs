@@ -8,12 +8,12 @@ use crate::backoff::Backoff;
 /// The Web API root; every API path is relative to it.
 pub const DEFAULT_API_BASE: &str = "https://api.spotify.com/v1";
 
-/// The accounts service that issues tokens (`POST /api/token`, design brief §3 "Auth").
+/// The accounts service that issues tokens (`POST /api/token`, docs/spotify-web-api.md#authorization).
 pub const DEFAULT_ACCOUNTS_BASE: &str = "https://accounts.spotify.com";
 
 /// Longest `Retry-After` we sit out inside a run. Longer waits end the run with a not-before time
-/// instead: other clients slept an hour or hung for 20,000 s inside one request (design brief §3,
-/// spotipy #766, #913, #1224), and Spotify's rate-limit window is itself 30 s.
+/// instead: other clients slept an hour or hung for 20,000 s inside one request
+/// (docs/spotify-web-api.md#rate-limits), and Spotify's rate-limit window is itself 30 s.
 pub const DEFAULT_INLINE_WAIT_CAP: Duration = Duration::from_secs(30);
 
 /// One request, connection and body included. Spotify answers in well under a second; a request
@@ -23,16 +23,18 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Backoff for a 429 with a missing, zero or negative `Retry-After`, for 5xx and for transport
 /// errors. Its `max_attempts` bounds the attempts of one request for all causes together (it is
 /// the "max retries" setting: retries = `max_attempts - 1`). Ceilings 1, 2, 4, 8, 16 s sum to about
-/// one 30-second rate-limit window (design brief §3), so a throttled request outlasts the window.
+/// one 30-second rate-limit window (docs/spotify-web-api.md#rate-limits), so a throttled request
+/// outlasts the window.
 pub const DEFAULT_BACKOFF: Backoff = Backoff {
     base: Duration::from_secs(1),
     cap: Duration::from_secs(30),
     max_attempts: 6,
 };
 
-/// Requests (token requests included) one run may make. Daily quotas are undisclosed (design brief
-/// §3), so a bug that loops, or a huge library, must not spend the day's quota in one run; a normal
-/// run of every source for one user needs well under a hundred pages of 50.
+/// Requests (token requests included) one run may make. Daily quotas are undisclosed
+/// (docs/spotify-web-api.md#daily-quotas), so a bug that loops, or a huge library, must not spend
+/// the day's quota in one run; a normal run of every source for one user needs well under a hundred
+/// pages of 50.
 pub const DEFAULT_REQUEST_BUDGET: u32 = 500;
 
 /// A secret string (client secret, access or refresh token). `Debug` prints a placeholder and there
@@ -73,7 +75,8 @@ impl From<&str> for Secret {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credentials {
     /// App-only token (`grant_type=client_credentials`, HTTP Basic auth with id and secret): public
-    /// catalog data, no user data. Pass `market` on requests that take it (design brief §3).
+    /// catalog data, no user data. Pass `market` on requests that take it
+    /// (docs/spotify-web-api.md#markets).
     ClientCredentials { client_secret: Secret },
     /// User token from an earlier authorization code with PKCE grant (`tracklake auth`), renewed
     /// with `grant_type=refresh_token` and the client id (PKCE apps send no secret). Spotify may

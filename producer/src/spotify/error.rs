@@ -87,13 +87,13 @@ pub enum SpotifyError {
     InvalidUrl { input: String, detail: String },
 
     #[error(
-        "{endpoint}: page limit {limit} is above the maximum {max} Spotify accepts there (design brief §3); \
+        "{endpoint}: page limit {limit} is above the maximum {max} Spotify accepts there (docs/spotify-web-api.md#paging); \
          lower it, Spotify would answer 400 \"Invalid limit\""
     )]
     PageLimitTooLarge { endpoint: String, limit: u64, max: u32 },
 
     #[error(
-        "{endpoint}: offset {offset} is above the maximum {max} Spotify accepts there (design brief §3)"
+        "{endpoint}: offset {offset} is above the maximum {max} Spotify accepts there (docs/spotify-web-api.md#paging)"
     )]
     OffsetTooLarge { endpoint: String, offset: u64, max: u32 },
 

@@ -2,10 +2,11 @@
 //! request budget and per-endpoint counters. It returns response bodies as received; what they
 //! mean is the business of the sources built on top.
 //!
-//! The rules (design brief §3, "Limits"):
+//! The rules (docs/spotify-web-api.md#rate-limits and docs/spotify-web-api.md#daily-quotas):
 //! - 429 with `0 < Retry-After <= inline_wait_cap`: wait it, then retry;
 //! - 429 with a missing, zero, negative or unreadable `Retry-After`: exponential backoff with full
-//!   jitter, never an immediate retry (`Retry-After: 0` caused a retry storm in dlt #4036);
+//!   jitter, never an immediate retry (`Retry-After: 0` caused a retry storm in another client, see
+//!   the rate-limits section);
 //! - 429 with a longer `Retry-After`: [`SpotifyError::RateLimited`] with an absolute not-before
 //!   time, so the caller persists it and ends the run;
 //! - 429 with reason `QUOTA_EXCEEDED`: never retried, [`SpotifyError::QuotaExceeded`];
@@ -40,12 +41,12 @@ pub(crate) use token::form;
 pub use wait::{Sleeper, TokioSleeper};
 
 /// Not-before time after a `QUOTA_EXCEEDED` answer that carries no usable `Retry-After`. Reported
-/// quota waits run to 13–14 hours (design brief §3), but the reset time is undisclosed; guessing
+/// quota waits run to 13–14 hours (docs/spotify-web-api.md#daily-quotas), but the reset time is undisclosed; guessing
 /// long would silence the pipeline for half a day and lose plays, since recently-played keeps only
 /// the last 50. An hour costs at most one refused request per hour while the quota stays spent.
 pub const QUOTA_EXCEEDED_DEFAULT_WAIT: Duration = Duration::from_secs(60 * 60);
 
-/// Longest `Retry-After` believed. Quotas are daily (design brief §3), so a wait beyond a day is a
+/// Longest `Retry-After` believed. Quotas are daily (docs/spotify-web-api.md#daily-quotas), so a wait beyond a day is a
 /// broken header; clamping also keeps the not-before time representable.
 pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -307,7 +308,8 @@ impl SpotifyClient {
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.count(endpoint, |s| s.throttled += 1);
             if let Some(message) = quota_exceeded(&body) {
-                // A spent daily quota: retrying only spends more of nothing (design brief §3).
+                // A spent daily quota: retrying only spends more of nothing
+                // (docs/spotify-web-api.md#daily-quotas).
                 let wait = retry_after.unwrap_or(QUOTA_EXCEEDED_DEFAULT_WAIT);
                 return Err(SpotifyError::QuotaExceeded {
                     endpoint: endpoint.to_string(),
@@ -352,7 +354,7 @@ impl SpotifyClient {
     }
 }
 
-/// Spotify's rate limit is a rolling 30-second window (design brief §3): the not-before wait when
+/// Spotify's rate limit is a rolling 30-second window (docs/spotify-web-api.md#rate-limits): the not-before wait when
 /// 429s outlast our attempts and Spotify named no wait.
 pub const RATE_LIMIT_WINDOW: Duration = Duration::from_secs(30);
 
@@ -402,7 +404,8 @@ fn truncate(mut text: String) -> String {
     text
 }
 
-/// Why a 403 or 404 is likely what it is: the 2024 and 2026 API changes (design brief §3).
+/// Why a 403 or 404 is likely what it is: the 2024 and 2026 API changes
+/// (docs/spotify-web-api.md#endpoints-gone-for-new-apps).
 fn hint_for(status: StatusCode) -> &'static str {
     match status {
         StatusCode::FORBIDDEN => {

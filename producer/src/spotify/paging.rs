@@ -14,19 +14,19 @@ pub struct PageLimits {
     pub max_offset: Option<u32>,
 }
 
-/// Search: limit 1–10 (11 gives 400 "Invalid limit"), offset ≤ 1000 (design brief §3).
+/// Search: limit 1–10 (11 gives 400 "Invalid limit"), offset ≤ 1000 (docs/spotify-web-api.md#paging).
 pub const SEARCH_PAGES: PageLimits = PageLimits {
     max_limit: 10,
     max_offset: Some(1000),
 };
 
-/// `/artists/{id}/albums`: limit ≤ 10 (design brief §3).
+/// `/artists/{id}/albums`: limit ≤ 10 (docs/spotify-web-api.md#paging).
 pub const ARTIST_ALBUMS_PAGES: PageLimits = PageLimits {
     max_limit: 10,
     max_offset: None,
 };
 
-/// Playlist items and most `/me/*` lists: limit ≤ 50 (design brief §3).
+/// Playlist items and most `/me/*` lists: limit ≤ 50 (docs/spotify-web-api.md#paging).
 pub const LIST_PAGES: PageLimits = PageLimits {
     max_limit: 50,
     max_offset: None,

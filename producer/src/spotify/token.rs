@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{Credentials, Secret, SpotifyClient, SpotifyError};
 
-/// The token endpoint, under the accounts base (design brief §3 "Auth").
+/// The token endpoint, under the accounts base (docs/spotify-web-api.md#authorization).
 const TOKEN_PATH: &str = "/api/token";
 
 /// Renew this long before `expires_in` (3600 s for Spotify) runs out, so that a token does not
@@ -95,8 +95,8 @@ impl SpotifyClient {
     }
 
     /// A refresh token Spotify issued during this run in place of the configured one (never the
-    /// configured one sent back), once: store it, the old one may stop working (design brief §3:
-    /// refresh may or may not return one).
+    /// configured one sent back), once: store it, the old one may stop working
+    /// (docs/spotify-web-api.md#refresh-tokens: a refresh may or may not return one).
     pub async fn take_new_refresh_token(&self) -> Option<Secret> {
         self.tokens.lock().await.rotated.take()
     }

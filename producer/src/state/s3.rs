@@ -1,6 +1,5 @@
-//! The state as an S3 object: the deployed Lambda's store (issue #3: "an S3 object (aws-sdk-s3)
-//! when deployed, written with a conditional put so that two overlapping runs cannot silently
-//! overwrite each other").
+//! The state as an S3 object: the deployed Lambda's store, written with a conditional put so that
+//! two overlapping runs cannot silently overwrite each other.
 //!
 //! `load` keeps the object's ETag as the [`StateVersion`]; `save` writes with `If-Match: <ETag>`,
 //! or `If-None-Match: *` when there was no object, so S3 itself refuses the second of two writers
