@@ -1,6 +1,6 @@
 """Pulumi mocks for the infra tests (no Pulumi CLI, no AWS: nothing here can run the real
 engine, so the engine is the one mocked part). Pitfalls this file guards against
-(design brief, section 6):
+(docs/pulumi.md#testing-under-mocks):
 - the mocks are installed once per process, here, before any test imports the program;
 - every mocked resource returns the computed outputs a real one has (`arn`, `name`, `bucket`,
   `url`), so wiring by ARN can be checked and is never `None == None`;

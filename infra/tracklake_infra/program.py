@@ -334,7 +334,7 @@ def build(settings: Settings) -> Pipeline:
         keep(aws.cloudwatch.LogStream(f"firehose-logs-{stream_name}", name=stream_name,
                                       log_group_name=firehose_logs.name, opts=NAMED))
 
-    # ---- Secret: the Spotify credentials (contracts.md) ---------------------------------------
+    # ---- Secret: the Spotify credentials (docs/lambda-contracts.md#secret) --------------------
     secret = keep(aws.secretsmanager.Secret(
         "spotify-secret",
         name=names.secret,
