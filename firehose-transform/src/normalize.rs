@@ -1,6 +1,7 @@
 //! From one raw envelope to one `track_observation`, or a reason not to make one.
 //!
-//! Spotify's shapes, as of 2026 (design brief, section 3): playlist entries carry the track under
+//! Spotify's shapes, as of 2026 (docs/spotify-web-api.md#removed-and-renamed-fields and
+//! docs/spotify-web-api.md#edge-cases-in-real-data): playlist entries carry the track under
 //! `item` (new) or `track` (old), sometimes both; an entry's track is null when it was removed;
 //! podcast episodes sit in playlists beside tracks; local files have no id; `popularity` is gone
 //! for new apps; release dates have year, month or day precision. The Spotify structs below read

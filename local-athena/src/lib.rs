@@ -1,4 +1,4 @@
-//! The local Athena (issue #4): DataFusion over the lake the local Firehose writes.
+//! The local Athena: DataFusion over the lake the local Firehose writes.
 //!
 //! - The table `track_observations` comes from the Glue definition the cloud uses
 //!   (`schemas::glue::table_definition()`): its columns, and its partition keys `source` and `dt`

@@ -216,8 +216,9 @@ pub async fn token(
                 "access_token": access, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_SECS,
                 "scope": GRANTED_SCOPES,
             });
-            // Sometimes Spotify rotates the refresh token (design brief §3). The old one keeps
-            // working here, so a client that fails to store the new one is not punished at once.
+            // Sometimes Spotify rotates the refresh token (docs/spotify-web-api.md#refresh-tokens).
+            // The old one keeps working here, so a client that fails to store the new one is not
+            // punished at once.
             if auth.roll() < config.refresh_rotation_rate {
                 let rotated = auth.token("AQ", 130);
                 auth.refresh.insert(rotated.clone(), true);
@@ -294,7 +295,7 @@ pub async fn token(
 }
 
 /// Whether Spotify accepts `uri` as a redirect URI: HTTPS, or HTTP to a loopback IP literal;
-/// `localhost` is refused (design brief §3).
+/// `localhost` is refused (docs/spotify-web-api.md#authorization).
 pub fn redirect_uri_allowed(uri: &str) -> bool {
     if let Some(rest) = uri.strip_prefix("https://") {
         return !rest.is_empty();

@@ -1,7 +1,8 @@
 //! The synthetic catalog: artists, albums (release dates of year, month or day precision), tracks
-//! with ISRCs, and podcast episodes, all derived from the seed, and their JSON in the shapes Spotify
-//! serves to a Development Mode app in 2026 (no `available_markets`, `linked_from`, `label`,
-//! artist `followers`; `popularity` only when asked for; design brief §3).
+//! with ISRCs, and podcast episodes, all derived from the seed, and their JSON in the shapes
+//! Spotify serves to a Development Mode app in 2026 (no `available_markets`, `linked_from`,
+//! `label`, artist `followers`; `popularity` only when asked for;
+//! docs/spotify-web-api.md#removed-and-renamed-fields).
 
 use serde_json::{json, Value};
 
@@ -90,7 +91,7 @@ pub const GENRES: &[&str] = &[
 const ISRC_COUNTRIES: &[&str] = &["US", "GB", "SE", "DE", "FR", "JP", "BR", "NL", "KR", "ES"];
 
 /// An album cover: three sizes, or one image whose size Spotify does not know (null width and
-/// height, design brief §3).
+/// height, docs/spotify-web-api.md#edge-cases-in-real-data).
 #[derive(Debug, Clone)]
 pub struct Cover {
     pub hash: u64,

@@ -6,24 +6,24 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Lifetime of every access token (design brief §3 "Auth": 3600 s).
+/// Lifetime of every access token (3600 s, docs/spotify-web-api.md#authorization).
 pub const TOKEN_LIFETIME_SECS: i64 = 3600;
 
-/// Plays `/me/player/recently-played` can ever return: Spotify keeps only the last 50 (design
-/// brief §3).
+/// Plays `/me/player/recently-played` can ever return: Spotify keeps only the last 50
+/// (docs/spotify-web-api.md#recently-played).
 pub const SPOTIFY_RECENTLY_PLAYED_WINDOW: usize = 50;
 
-/// Largest `limit` of `/me/*` lists and playlist items (design brief §3).
+/// Largest `limit` of `/me/*` lists and playlist items (docs/spotify-web-api.md#paging).
 pub const MAX_LIST_LIMIT: u32 = 50;
 
 /// Default `limit` of `/me/*` lists and playlist items (Spotify's reference: 20).
 pub const DEFAULT_LIST_LIMIT: u32 = 20;
 
-/// Search: limit 1–10, default 5; 11 gives 400 "Invalid limit" (design brief §3).
+/// Search: limit 1–10, default 5; 11 gives 400 "Invalid limit" (docs/spotify-web-api.md#paging).
 pub const MAX_SEARCH_LIMIT: u32 = 10;
 pub const DEFAULT_SEARCH_LIMIT: u32 = 5;
 
-/// Search: the largest offset Spotify accepts (design brief §3).
+/// Search: the largest offset Spotify accepts (docs/spotify-web-api.md#paging).
 pub const MAX_SEARCH_OFFSET: u32 = 1000;
 
 /// Everything the sandbox serves, derived from `seed` and the clock. Build it in code
@@ -64,7 +64,8 @@ pub struct SandboxConfig {
     pub playlist_max_initial_items: u32,
     /// Length of the user's top lists per time range (Spotify serves them in pages of ≤ 50).
     pub top_tracks: u32,
-    /// Serve `popularity` on tracks. New apps no longer get it (design brief §3), so it is off.
+    /// Serve `popularity` on tracks. New apps no longer get it
+    /// (docs/spotify-web-api.md#removed-and-renamed-fields), so it is off.
     pub include_popularity: bool,
     /// Fix the sandbox's clock at this time; `None` follows the real clock (`Utc::now()`).
     pub now: Option<DateTime<Utc>>,

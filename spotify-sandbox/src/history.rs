@@ -30,7 +30,7 @@ const WEEKDAY_WEIGHTS: [f64; 7] = [0.9, 0.92, 0.95, 0.97, 1.1, 1.35, 1.25];
 pub const TIME_RANGES: [(&str, i64); 3] = [("short_term", 28), ("medium_term", 182), ("long_term", 365)];
 
 /// Playlist entries added before this instant carry null `added_at` and `added_by`, as entries of
-/// very old playlists do (design brief §3).
+/// very old playlists do (docs/spotify-web-api.md#edge-cases-in-real-data).
 const LEGACY_ENTRY_CUTOFF_MS: i64 = 1_356_998_400_000; // 2013-01-01T00:00:00Z
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The Spotify sandbox (issue #4): a local HTTP stand-in for the part of the Spotify Web API the
+//! The Spotify sandbox: a local HTTP stand-in for the part of the Spotify Web API the
 //! producer calls, so the whole pipeline runs offline with no credentials.
 //!
 //! - [`config`]: [`SandboxConfig`] (seed, scale, clock, credentials) and [`Faults`];

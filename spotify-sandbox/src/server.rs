@@ -129,7 +129,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/me/top/tracks", get(top_tracks))
         .route("/v1/search", get(search_tracks))
         .route("/v1/tracks/{id}", get(track))
-        // Gone for Development Mode apps since Nov 2024 (404) and Feb 2026 (403), design brief §3.
+        // Gone for Development Mode apps since Nov 2024 (404) and Feb 2026 (403),
+        // docs/spotify-web-api.md#endpoints-gone-for-new-apps.
         .route("/v1/audio-features", gone_404())
         .route("/v1/audio-features/{id}", gone_404())
         .route("/v1/audio-analysis/{id}", gone_404())

@@ -1,4 +1,4 @@
-//! End-to-end throughput of the whole local pipeline at a million plays (issue #4 §7):
+//! End-to-end throughput of the whole local pipeline at a million plays:
 //! Spotify sandbox -> producer cycles (`run_once`, the real reqwest client and `aws-sdk-firehose`
 //! sink) -> local Firehose (raw backup, firehose-transform, Parquet conversion, dynamic
 //! partitioning) -> the lake -> a count through the local Athena.

@@ -1,4 +1,4 @@
-//! End to end, offline, every part real (issue #4 §6): the Spotify sandbox with its faults on ->
+//! End to end, offline, every part real: the Spotify sandbox with its faults on ->
 //! the real `tracklake` binary (reqwest client, `aws-sdk-firehose` sink) -> the local Firehose
 //! with partial failures (raw backup, the firehose-transform processor, Parquet conversion from
 //! the Glue table, dynamic partitioning) -> the lake -> the local Athena's SQL.

@@ -2,7 +2,7 @@
 //!
 //! - `golden`: real Firehose events from `tests/fixtures/` against checked-in responses
 //!   (`UPDATE_GOLDEN=1 cargo test -p firehose-transform golden` rewrites them; review the diff);
-//! - `cases`: the normalization rules, one test per rule of the design brief;
+//! - `cases`: the normalization rules of `src/normalize.rs`, one test per rule;
 //! - `properties`: arbitrary bytes and JSON never panic and always get a well-formed answer;
 //! - `limits`: the 6 MB response limit, at that size;
 //! - `binary`: the `firehose-transform` executable's local mode, as a user runs it.

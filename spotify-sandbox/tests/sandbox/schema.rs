@@ -1,11 +1,12 @@
 //! Every shape the sandbox serves, checked against the published Spotify Web API schema
-//! (`spotify-sandbox/openapi/spotify-web-api.yml`, OpenAPI 3.0.3, vendored; see its README): `$ref`s resolved, `allOf` and `oneOf`,
-//! types, `required`, `nullable`, `enum`, `format: date-time`, integer bounds, arrays and nested
-//! objects. Each served answer is checked against the schema of its own operation's response.
+//! (`spotify-sandbox/openapi/spotify-web-api.yml`, OpenAPI 3.0.3, vendored; see its README):
+//! `$ref`s resolved, `allOf` and `oneOf`, types, `required`, `nullable`, `enum`,
+//! `format: date-time`, integer bounds, arrays and nested objects. Each served answer is checked
+//! against the schema of its own operation's response.
 //!
-//! The published schema and Spotify's real answers differ in known places; the sandbox follows
-//! the real answers (design brief §3), and each difference is allowed by name in [`DEVIATIONS`],
-//! never silently.
+//! The published schema and Spotify's real answers differ in known places; the sandbox follows the
+//! real answers (docs/spotify-web-api.md#the-openapi-description), and each difference is allowed
+//! by name in [`DEVIATIONS`], never silently.
 
 use std::path::PathBuf;
 
@@ -19,37 +20,37 @@ const DEVIATIONS: &[(&str, &str, Allow, &str)] = &[
         "AlbumBase",
         "available_markets",
         Allow::Missing,
-        "removed for new apps (design brief §3)",
+        "removed for new apps (docs/spotify-web-api.md#removed-and-renamed-fields)",
     ),
     (
         "ShowBase",
         "available_markets",
         Allow::Missing,
-        "removed for new apps (design brief §3)",
+        "removed for new apps (docs/spotify-web-api.md#removed-and-renamed-fields)",
     ),
     (
         "PlaylistTrackObject",
         "added_at",
         Allow::Null,
-        "null on old playlists (design brief §3)",
+        "null on old playlists (docs/spotify-web-api.md#edge-cases-in-real-data)",
     ),
     (
         "PlaylistTrackObject",
         "added_by",
         Allow::Null,
-        "null on old playlists (design brief §3)",
+        "null on old playlists (docs/spotify-web-api.md#edge-cases-in-real-data)",
     ),
     (
         "PlaylistTrackObject",
         "item",
         Allow::Null,
-        "null for a removed track (design brief §3)",
+        "null for a removed track (docs/spotify-web-api.md#edge-cases-in-real-data)",
     ),
     (
         "PlaylistTrackObject",
         "track",
         Allow::Null,
-        "null for a removed track (design brief §3)",
+        "null for a removed track (docs/spotify-web-api.md#edge-cases-in-real-data)",
     ),
     (
         "CursorPagingObject",
