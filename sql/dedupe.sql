@@ -2,9 +2,9 @@
 -- question: What are the observations once each, with the duplicates that Firehose retries and
 --   resent batches leave behind removed (one row per record_key)?
 --
--- Creates the view track_observations_dedup that the other queries read (popularity_trend,
--- top_tracks and top_artists apply the same rule themselves, after their filters). Athena: run
--- once after the table exists (infra/ does); the local engine runs it when it opens the lake.
+-- Creates the view track_observations_dedup, for queries of your own. No other named query reads
+-- it (each applies the same rule itself): Athena creates the view only when a user runs this
+-- query once; the local engine runs it when it opens the lake.
 -- The same record_key always lands in the same source and dt (dt is the UTC date of event_at, and
 -- event_at is part of what the key identifies). So the view sorts each (source, dt) partition by
 -- record_key, then observed_at, and keeps a row when the row before it has another key: the first

@@ -11,13 +11,28 @@
 -- the ids of snapshots n-1 and n+1. An entry of snapshot n whose track is not in n-1 was added
 -- at n; one whose track is not in n+1 was removed at n+1. (Joining snapshots to their previous
 -- one reads the lake once per reference in engines that inline CTEs, as DataFusion does.)
-WITH entries AS (
+WITH observed AS (
+    -- Each record_key once: its first observed copy (the rule of sql/dedupe.sql, written out here
+    -- because Athena runs a named query only when a user does, so no query may read its view).
+    SELECT context_id, snapshot_id, track_uri, track_name, primary_artist_name, observed_at
+    FROM (
+        SELECT
+            context_id, snapshot_id, track_uri, track_name, primary_artist_name, observed_at,
+            record_key,
+            lag(record_key) OVER (PARTITION BY source, dt ORDER BY record_key, observed_at)
+                AS previous_key
+        FROM track_observations
+        WHERE source = 'playlist'
+    ) ordered
+    WHERE previous_key IS DISTINCT FROM record_key
+),
+entries AS (
     SELECT
         context_id AS playlist_id, snapshot_id, track_uri,
         max(track_name) AS track_name, max(primary_artist_name) AS artist_name,
         min(min(observed_at)) OVER (PARTITION BY context_id, snapshot_id) AS snapshot_seen_at
-    FROM track_observations_dedup
-    WHERE source = 'playlist' AND snapshot_id IS NOT NULL
+    FROM observed
+    WHERE snapshot_id IS NOT NULL
     GROUP BY context_id, snapshot_id, track_uri
 ),
 numbered AS (

@@ -9,12 +9,26 @@
 -- The entries are read once: each learns the age of its snapshot from a window, and one GROUP BY
 -- over the two latest snapshots puts a track's two ranks side by side (joining the latest snapshot
 -- with the previous one would read the lake once per side).
-WITH entries AS (
+WITH observed AS (
+    -- Each record_key once: its first observed copy (the rule of sql/dedupe.sql, written out here
+    -- because Athena runs a named query only when a user does, so no query may read its view).
+    SELECT user_id, context_id, position, track_uri, track_name, primary_artist_name, observed_at
+    FROM (
+        SELECT
+            user_id, context_id, position, track_uri, track_name, primary_artist_name,
+            observed_at, record_key,
+            lag(record_key) OVER (PARTITION BY source, dt ORDER BY record_key, observed_at)
+                AS previous_key
+        FROM track_observations
+        WHERE source = 'top_tracks'
+    ) ordered
+    WHERE previous_key IS DISTINCT FROM record_key
+),
+entries AS (
     SELECT user_id, context_id AS time_range, position AS rank, track_uri, track_name,
            primary_artist_name,
            dense_rank() OVER (PARTITION BY user_id, context_id ORDER BY observed_at DESC) AS age
-    FROM track_observations_dedup
-    WHERE source = 'top_tracks'
+    FROM observed
 ),
 paired AS (
     SELECT

@@ -607,3 +607,35 @@ async fn every_built_in_named_query_runs_on_the_scenario() {
     }
     assert_eq!(athena.queries().len(), 8);
 }
+
+/// Athena runs a named query only when a user does, so in a fresh stack the view of `dedupe`
+/// does not exist. Every other named query must run on a lake that has only the table, and
+/// answer there exactly what it answers next to the view.
+#[tokio::test]
+async fn every_named_query_runs_without_the_views_and_answers_the_same() {
+    let lake = scenario::lake();
+    let with_views = LocalAthena::open(lake.path()).await.expect("open");
+    let queries: Vec<_> = local_athena::built_in_queries()
+        .into_iter()
+        .filter(|q| !q.is_view())
+        .collect();
+    assert!(queries.len() >= 7, "{queries:?}");
+    let table_only = LocalAthena::open_with_queries(lake.path(), queries.clone())
+        .await
+        .expect("open without views");
+    assert!(
+        table_only
+            .query("SELECT count(*) FROM track_observations_dedup")
+            .await
+            .is_err(),
+        "the view must not exist in this engine"
+    );
+    for q in &queries {
+        let alone = table_only
+            .run_named(&q.name)
+            .await
+            .unwrap_or_else(|e| panic!("{} needs something only a view creates: {e}", q.name));
+        let beside = with_views.run_named(&q.name).await.unwrap();
+        assert_eq!(rows(&alone), rows(&beside), "{}", q.name);
+    }
+}
