@@ -14,8 +14,8 @@
 //!
 //! These tests are `#[ignore]`d so `cargo test --workspace` stays fast on a laptop (a cold
 //! release build of the zips takes about 25 minutes); `scripts/test.sh` builds the zips and runs
-//! them with `TRACKLAKE_LAMBDA_DIR=target/lambda cargo test -p lambda-zips -- --ignored`. Run
-//! without that variable, they fail with the build command.
+//! them with `TRACKLAKE_LAMBDA_DIR=target/lambda cargo test --workspace --test runtime_api --
+//! --ignored`. Run without that variable, they fail with the build command.
 
 use std::path::PathBuf;
 use std::sync::Arc;
