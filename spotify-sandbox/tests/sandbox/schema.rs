@@ -504,7 +504,9 @@ fn the_validator_reports_broken_shapes() {
 #[test]
 fn the_vendored_schema_is_the_version_its_readme_names() {
     let spec = load_spec();
-    let version = spec.doc["info"]["version"].as_str().expect("info.version is a string");
+    let version = spec.doc["info"]["version"]
+        .as_str()
+        .expect("info.version is a string");
     let readme_path = spec_path().with_file_name("README.md");
     let readme = std::fs::read_to_string(&readme_path).expect("spotify-sandbox/openapi/README.md is tracked");
     assert!(
