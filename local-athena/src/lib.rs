@@ -9,6 +9,14 @@
 //! - Views (`sql/dedupe.sql`: `track_observations_dedup`, one row per `record_key`) are created
 //!   when the lake is opened, as `infra/` creates them once in Athena.
 //!
+//! - It is read-only: the SQL of a user (ad-hoc or a named query that is not a view) runs under
+//!   [`read_only`], so a statement that would write (INSERT, COPY ... TO, CREATE [EXTERNAL]
+//!   TABLE or VIEW, DROP, SET) is refused ([`AthenaError::ReadOnly`]) before it runs. Only the
+//!   engine's own set-up (the views) runs with DataFusion's defaults.
+//! - Expressions nested deeper than [`MAX_EXPRESSION_DEPTH`] are refused
+//!   ([`AthenaError::TooDeep`]) before planning, whose recursion would otherwise overflow the
+//!   stack; threads that plan and run queries need [`QUERY_STACK_BYTES`] of stack.
+//!
 //! A lake root without `processed/` is an error ([`AthenaError::LakeNotFound`]); a `processed/`
 //! folder with no Parquet files yet is an empty table.
 
@@ -18,8 +26,12 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::{CopyToSource, Statement};
+use datafusion::sql::sqlparser::ast::{Expr, Visit, Visitor};
+use std::ops::ControlFlow;
 
 mod format;
 mod min_by;
@@ -38,6 +50,29 @@ pub use table::{arrow_type, GlueTable, PARQUET_EXTENSION, PROCESSED_DIR};
 /// since queries read the files in the same order. 512 MiB holds about 13,000 files.
 pub const PARQUET_METADATA_CACHE_BYTES: usize = 512 * 1024 * 1024;
 
+/// How deeply the SQL of a query may nest expressions (`1 + 1 + ...` with 1,000 additions, a
+/// WHERE of 1,000 ORs, 1,000 nested function calls). DataFusion plans and runs expressions
+/// recursively, a stack frame set per level; past this depth a query is refused with
+/// [`AthenaError::TooDeep`] instead of overflowing the stack (which aborts the process). Our
+/// own limit, measured with the debug build: on a thread with [`QUERY_STACK_BYTES`] of stack,
+/// queries of this depth run.
+pub const MAX_EXPRESSION_DEPTH: usize = 1_000;
+
+/// The stack a thread needs to plan and run queries up to [`MAX_EXPRESSION_DEPTH`] (a Rust
+/// thread gets 2 MiB by default, the main thread usually 8 MiB). Address space, not memory: the
+/// pages are only used as deep as a query goes.
+pub const QUERY_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// The options of the user's SQL: queries only. DDL (CREATE [EXTERNAL] TABLE, CREATE VIEW, DROP),
+/// DML (INSERT, COPY ... TO) and statements (SET, transactions) are refused by DataFusion's own
+/// check of the logical plan, EXPLAIN ANALYZE of them included.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
 /// What went wrong, and what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum AthenaError {
@@ -55,6 +90,10 @@ pub enum AthenaError {
         #[source]
         source: DataFusionError,
     },
+    #[error("the local query engine is read-only: it runs queries (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE) and refused this statement ({reason}). The lake is written only by the pipeline (`tracklake run`); to keep a result, write it with --format csv or json and redirect the output; instead of a view or table of your own, use a WITH clause")]
+    ReadOnly { reason: String },
+    #[error("the query nests expressions more than {max} levels deep (e.g. more than {max} additions or ORs in a row); the local query engine refuses it rather than overflow its stack: split it, or use IN (...) instead of a chain of ORs")]
+    TooDeep { max: usize },
     #[error("cannot read {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -107,24 +146,34 @@ impl LocalAthena {
                 .run(
                     &view.sql,
                     &format!("creating the view of {}", view.file.display()),
+                    SQLOptions::new(),
                 )
                 .await?;
         }
         Ok(athena)
     }
 
-    /// Runs one SQL statement (Trino syntax) and collects its result.
+    /// Runs one SQL query (Trino syntax) and collects its result. Read-only ([`read_only`]): a
+    /// statement that writes is [`AthenaError::ReadOnly`].
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, AthenaError> {
-        self.run(sql, "the query").await
+        self.run(sql, "the query", read_only()).await
     }
 
     /// Runs the named query `name`; an unknown name is an error listing the known ones. A view's
-    /// query (re)creates the view and returns no rows.
+    /// query (re)creates the view, as the engine did when it opened, and returns no rows; any
+    /// other named query is read-only, as [`LocalAthena::query`].
     pub async fn run_named(&self, name: &str) -> Result<Vec<RecordBatch>, AthenaError> {
         let query = self.named(name)?;
+        // A view's text is a CREATE VIEW (`is_view`): the one DDL the engine itself runs.
+        let options = if query.is_view() {
+            read_only().with_allow_ddl(true)
+        } else {
+            read_only()
+        };
         self.run(
             &query.sql,
             &format!("named query {name} ({})", query.file.display()),
+            options,
         )
         .await
     }
@@ -150,12 +199,35 @@ impl LocalAthena {
         &self.ctx
     }
 
-    async fn run(&self, sql: &str, context: &str) -> Result<Vec<RecordBatch>, AthenaError> {
+    /// Parses, checks (depth, then `options`), plans and runs `sql`: what
+    /// `SessionContext::sql_with_options` does, with the depth check before planning and the
+    /// refusals as errors of their own.
+    async fn run(
+        &self,
+        sql: &str,
+        context: &str,
+        options: SQLOptions,
+    ) -> Result<Vec<RecordBatch>, AthenaError> {
         let engine = |source| AthenaError::Engine {
             context: context.to_owned(),
             source,
         };
-        let frame = self.ctx.sql(sql).await.map_err(engine)?;
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let statement = state.sql_to_statement(sql, &dialect).map_err(engine)?;
+        if expression_depth_exceeds(&statement, MAX_EXPRESSION_DEPTH) {
+            return Err(AthenaError::TooDeep {
+                max: MAX_EXPRESSION_DEPTH,
+            });
+        }
+        let plan = state.statement_to_plan(statement).await.map_err(engine)?;
+        options.verify_plan(&plan).map_err(|e| AthenaError::ReadOnly {
+            reason: e
+                .strip_backtrace()
+                .trim_start_matches("Error during planning: ")
+                .to_owned(),
+        })?;
+        let frame = self.ctx.execute_logical_plan(plan).await.map_err(engine)?;
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await.map_err(engine)?;
         // An empty result still has columns: keep them, so a table or CSV shows its header.
@@ -163,5 +235,39 @@ impl LocalAthena {
             return Ok(vec![RecordBatch::new_empty(schema)]);
         }
         Ok(batches)
+    }
+}
+
+/// Whether `statement` nests expressions more than `max` deep. The walk stops at `max + 1`, so
+/// it never recurses deeper than the planner is allowed to.
+fn expression_depth_exceeds(statement: &Statement, max: usize) -> bool {
+    struct Depth {
+        now: usize,
+        max: usize,
+    }
+    impl Visitor for Depth {
+        type Break = ();
+        fn pre_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+            self.now += 1;
+            if self.now > self.max {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+        fn post_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+            self.now -= 1;
+            ControlFlow::Continue(())
+        }
+    }
+    let mut depth = Depth { now: 0, max };
+    match statement {
+        Statement::Statement(s) => s.visit(&mut depth).is_break(),
+        Statement::CopyTo(copy) => match &copy.source {
+            CopyToSource::Query(query) => query.visit(&mut depth).is_break(),
+            CopyToSource::Relation(_) => false,
+        },
+        Statement::Explain(explain) => expression_depth_exceeds(&explain.statement, max),
+        Statement::CreateExternalTable(_) | Statement::Reset(_) => false,
     }
 }

@@ -61,6 +61,10 @@ enum Command {
         lake: Option<PathBuf>,
     },
     /// SQL over the local lake through the local Athena: a named query of sql/ or ad-hoc SQL.
+    ///
+    /// Read-only: statements that write (INSERT, COPY ... TO, CREATE [EXTERNAL] TABLE or VIEW,
+    /// DROP, SET) are refused; the pipeline alone writes the lake. To keep a result, redirect
+    /// `--format csv` or `json` to a file.
     Query(query::QueryArgs),
     /// Serve the local Spotify sandbox until Ctrl-C (for a `tracklake run` in another terminal).
     Sandbox(serve::SandboxArgs),
@@ -120,10 +124,10 @@ fn main() -> ExitCode {
         // The config file only supplies the default lake: with `--lake` or `--list`, a missing or
         // broken tracklake.toml is no reason to refuse a query.
         Command::Query(args) if args.lake.is_some() || args.list => {
-            runtime.block_on(query::run(args, PathBuf::new()))
+            query::run_on_query_stack(args, PathBuf::new())
         }
         Command::Query(args) => match load_config(None) {
-            Ok(config) => runtime.block_on(query::run(args, config.local.lake)),
+            Ok(config) => query::run_on_query_stack(args, config.local.lake),
             Err(code) => code,
         },
         Command::Sandbox(args) => runtime.block_on(serve::sandbox(args)),

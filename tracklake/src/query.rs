@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use local_athena::{format_batches, named_queries, LocalAthena, OutputFormat};
+use local_athena::{format_batches, named_queries, LocalAthena, OutputFormat, QUERY_STACK_BYTES};
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
@@ -53,6 +53,36 @@ impl From<Format> for OutputFormat {
 /// Whether the argument is SQL rather than a query name: names are single words.
 fn is_sql(text: &str) -> bool {
     text.trim().contains(char::is_whitespace)
+}
+
+/// Runs the query on threads with the stack the local Athena needs for deeply nested SQL
+/// ([`QUERY_STACK_BYTES`]): the one that parses and plans, and the runtime's workers that execute
+/// (DataFusion evaluates expressions recursively there).
+pub fn run_on_query_stack(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
+    let thread = std::thread::Builder::new()
+        .name("query".into())
+        .stack_size(QUERY_STACK_BYTES)
+        .spawn(move || {
+            match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_stack_size(QUERY_STACK_BYTES)
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(run(args, default_lake)),
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime of the query: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        });
+    match thread {
+        // A panic has printed its message already.
+        Ok(handle) => handle.join().unwrap_or(ExitCode::FAILURE),
+        Err(e) => {
+            eprintln!("error: cannot start the query thread ({QUERY_STACK_BYTES} bytes of stack): {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 pub async fn run(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
