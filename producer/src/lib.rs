@@ -8,6 +8,7 @@
 //! - [`backoff`]: exponential backoff with full jitter, shared by every retry loop;
 //! - [`lambda`]: the Lambda's configuration from the environment, its AWS clients, one invocation,
 //!   and which outcomes make the invocation an error;
+//! - [`logging`]: `RUST_LOG`, capped so that no level prints the AWS credentials;
 //! - [`metrics`]: a run's counts as CloudWatch EMF metrics (namespace `tracklake/producer`);
 //! - [`run`]: one run: pull the due sources, deliver, move the state only past what was delivered;
 //! - [`sink`]: PutRecordBatch within Firehose's limits, resending only the failed records;
@@ -19,6 +20,7 @@
 pub mod auth;
 pub mod backoff;
 pub mod lambda;
+pub mod logging;
 pub mod metrics;
 pub mod run;
 pub mod sink;

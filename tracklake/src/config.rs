@@ -188,8 +188,23 @@ pub enum ConfigError {
         source: std::io::Error,
     },
 
-    #[error("the config file {path} is not valid: {message}. See tracklake.example.toml for every setting")]
-    Parse { path: String, message: String },
+    /// `message` is the parser's message without the offending line, which could hold a secret.
+    #[error("the config file {path} is not valid (line {line}): {message}. See tracklake.example.toml for every setting")]
+    Parse {
+        path: String,
+        line: usize,
+        message: String,
+    },
+
+    /// Never carries the value: only where it is, so the refusal itself cannot leak it.
+    #[error(
+        "the config file {path} sets `{key}` on line {line}: secrets never go in the config file, \
+         which is meant to be shared or checked in. Remove that line (and treat the value as exposed \
+         if the file was shared), then set {ENV_CLIENT_SECRET} or {ENV_REFRESH_TOKEN} in the \
+         environment, or run `tracklake auth`, which keeps the refresh token in the secrets file \
+         ([secrets] path) or in AWS Secrets Manager (--secret-id)"
+    )]
+    SecretInFile { path: String, line: usize, key: String },
 
     #[error(
         "Spotify credentials are missing: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (app-only access: \
@@ -207,9 +222,22 @@ pub enum ConfigError {
 impl Config {
     /// Parses a config file's text; `path` only names it in errors.
     pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        // Looked for first, so a secret is refused by name whatever else is wrong with the file.
+        if let Ok(table) = toml::de::DeTable::parse(text) {
+            if let Some((key, offset)) = find_secret(table.get_ref()) {
+                return Err(ConfigError::SecretInFile {
+                    path: path.to_string(),
+                    line: line_of(offset),
+                    key,
+                });
+            }
+        }
+        toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::Parse {
             path: path.to_string(),
-            message: e.to_string(),
+            line: e.span().map_or(1, |span| line_of(span.start)),
+            // Not `e.to_string()`: that quotes the offending line, value included.
+            message: redact_quoted(e.message().trim()),
         })
     }
 
@@ -302,6 +330,48 @@ impl Config {
     }
 }
 
+/// Key names that hold a secret: refused anywhere in the config file, in any section. No setting
+/// of the file has such a name; the `[secrets]` table (where the secrets file is) is a table, not
+/// a value, and is not matched.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["secret", "token", "password", "access_key", "credential"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+/// The first key holding a secret, with the byte offset of the key.
+fn find_secret(table: &toml::de::DeTable<'_>) -> Option<(String, usize)> {
+    table.iter().find_map(|(key, value)| match value.get_ref() {
+        toml::de::DeValue::Table(inner) => find_secret(inner),
+        toml::de::DeValue::Array(items) => items.iter().find_map(|item| match item.get_ref() {
+            toml::de::DeValue::Table(inner) => find_secret(inner),
+            _ => None,
+        }),
+        _ if is_secret_key(key.get_ref()) => Some((key.get_ref().to_string(), key.span().start)),
+        _ => None,
+    })
+}
+
+/// A parser message with its double-quoted parts (the values serde quotes, as in
+/// `invalid type: string "...", expected u32`) replaced, so no value of the file is echoed.
+/// Backquoted key and variant names stay: they say what to fix.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        if i % 2 == 0 {
+            out.push_str("\"(value not shown)\"");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 /// `--every`: a whole number and a unit, `s`, `m`, `h` or `d` (`30s`, `15m`, `1h`). Zero is
 /// refused: back-to-back cycles would spend the request budget and the quota for nothing.
 pub fn parse_every(text: &str) -> Result<Duration, String> {
@@ -379,6 +449,51 @@ mod tests {
         assert!(err.to_string().contains("client_idd"), "{err}");
         let err = Config::parse("[sources]\nenabled = [\"recent\"]\n", "x.toml").unwrap_err();
         assert!(err.to_string().contains("recent"), "{err}");
+    }
+
+    #[test]
+    fn config_refusal_never_prints_the_client_secret() {
+        let secret = "sUp3rS3cretValue0123456789abcdef";
+        let cases = [
+            // The refusal by name: where the key is, and what to do instead.
+            (
+                "[spotify]\nclient_id = \"abc\"\nclient_secret = \"S\"\n",
+                Some(("client_secret", 3)),
+            ),
+            ("client_secret = \"S\"\n", Some(("client_secret", 1))),
+            (
+                "[firehose]\nstream = \"s\"\n\n[spotify]\nrefresh_token = 'S'\n",
+                Some(("refresh_token", 5)),
+            ),
+            ("spotify.client_secret = \"S\"\n", Some(("client_secret", 1))),
+            (
+                "spotify = { client_secret = \"S\" }\n",
+                Some(("client_secret", 1)),
+            ),
+            // A file that is broken as well: the secret still never shows.
+            ("[spotify]\nclient_secret = \"S\"\nnonsense\n", None),
+            ("[spotify]\nclient_secret = \"S\n", None),
+            // A secret pasted into an ordinary setting: the type error must not quote it.
+            ("[spotify]\nrequest_budget = \"S\"\n", None),
+            ("[spotify]\nclient_id = S\n", None),
+        ];
+        for (text, expected) in cases {
+            let text = text.replace('S', secret);
+            let err = Config::parse(&text, "tracklake.toml").unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(secret), "the value leaked: {shown}");
+            assert!(!shown.contains(&secret[..8]), "part of the value leaked: {shown}");
+            assert!(shown.contains("tracklake.toml"), "{shown}");
+            if let Some((key, line)) = expected {
+                let message = err.to_string();
+                assert!(message.contains(&format!("`{key}` on line {line}")), "{message}");
+                assert!(message.contains(ENV_CLIENT_SECRET), "{message}");
+                assert!(message.contains("tracklake auth"), "{message}");
+            }
+        }
+        // The [secrets] table says where the secrets file is: it is not itself a secret.
+        let config = Config::parse("[secrets]\npath = \"s.json\"\n", "x").unwrap();
+        assert_eq!(config.secrets.path, PathBuf::from("s.json"));
     }
 
     #[test]

@@ -99,13 +99,17 @@ enum SchemaAction {
 }
 
 fn main() -> ExitCode {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let cli = Cli::parse();
+    // RUST_LOG as usual, but no level prints the AWS credentials (see producer::logging).
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(producer::logging::env_filter())
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(
+            producer::logging::never_logs_credentials,
+        ))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -167,6 +167,46 @@ async fn a_run_delivers_the_pulled_records_prints_the_report_and_saves_the_state
     assert_no_secret(&stdout, &stderr);
 }
 
+/// `RUST_LOG=trace` turns on everything, the AWS SDK's own tracing included: the planted AWS
+/// credentials (as the SDK reads them from the environment) and the Spotify secrets appear in no
+/// output, while the run really signs and sends PutRecordBatch with them.
+#[tokio::test(flavor = "multi_thread")]
+async fn trace_logs_never_print_credentials() {
+    const ACCESS_KEY_ID: &str = "AKIAEXAMPLEKEYID1234";
+    const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMIexampleSECRETaccessKEY1234";
+    const SESSION_TOKEN: &str = "IQoJexampleSESSIONtoken1234";
+    let server = spotify().await;
+    mount_plays(&server, Duration::ZERO).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tracklake(&server, &firehose, dir.path(), true);
+    command
+        .env("RUST_LOG", "trace")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        .env("AWS_SESSION_TOKEN", SESSION_TOKEN);
+
+    let out = output(command).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(accepted(&firehose), 2, "the SDK signed and sent the records");
+    // Trace really is on, the SDK's included: the check below is not passing on silence.
+    assert!(stderr.contains("TRACE"), "{stderr}");
+    assert!(stderr.contains("aws_smithy_runtime"), "{stderr}");
+    for leak in [ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN] {
+        let at = stderr
+            .find(leak)
+            .map(|i| &stderr[stderr[..i].rfind('\n').map_or(0, |n| n + 1)..]);
+        assert!(
+            at.is_none(),
+            "{leak} on stderr: {}",
+            at.unwrap_or_default().lines().next().unwrap_or_default()
+        );
+        assert!(!stdout.contains(leak), "{leak} on stdout:\n{stdout}");
+    }
+    assert_no_secret(&stdout, &stderr);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_record_that_can_never_be_delivered_makes_the_run_fail() {
     let server = spotify().await;

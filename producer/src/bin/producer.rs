@@ -83,8 +83,11 @@ async fn handle(
     }
 }
 
-/// JSON lines on stdout without ANSI colours: CloudWatch Logs stores them as they are.
+/// JSON lines on stdout without ANSI colours: CloudWatch Logs stores them as they are. No level
+/// prints the AWS credentials (`producer::logging`).
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     tracing_subscriber::fmt()
         .json()
         .with_ansi(false)
@@ -92,9 +95,10 @@ fn init_logging() {
         .with_current_span(false)
         .with_span_list(false)
         .with_writer(std::io::stdout)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(producer::logging::env_filter())
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(
+            producer::logging::never_logs_credentials,
+        ))
         .init();
 }
