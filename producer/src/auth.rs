@@ -17,8 +17,6 @@
 //! [`Secret`], and text quoted from Spotify is scrubbed of them.
 
 use std::future::Future;
-use std::hash::BuildHasher;
-use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -94,6 +92,13 @@ pub enum AuthError {
          or choose another port and register http://127.0.0.1:PORT/callback in the app's settings"
     )]
     Bind { port: u16, source: std::io::Error },
+
+    #[error(
+        "the operating system's random number generator is not available ({0}): the PKCE verifier and \
+         the state must be unpredictable, so the authorization stops; run `tracklake auth` on a system \
+         that provides one (Linux getrandom(2) or /dev/urandom, macOS, Windows)"
+    )]
+    NoRandomness(String),
 
     #[error("the loopback listener for Spotify's redirect failed: {source}; run `tracklake auth` again")]
     Listener { source: std::io::Error },
@@ -207,11 +212,18 @@ pub struct Pkce {
 }
 
 impl Pkce {
-    /// A fresh verifier of 86 characters (64 random bytes, base64url), well inside 43–128.
-    pub fn generate() -> Self {
-        let mut bytes = random_bytes().to_vec();
-        bytes.extend_from_slice(&random_bytes());
-        Self::from_verifier(URL_SAFE_NO_PAD.encode(bytes)).expect("base64url of 64 bytes is a valid verifier")
+    /// A fresh verifier of 86 characters (64 random bytes from the OS's CSPRNG, base64url), well
+    /// inside 43–128. Fails only when the OS has no random source to offer.
+    pub fn generate() -> Result<Self, AuthError> {
+        Self::generate_with(getrandom::fill)
+    }
+
+    /// [`Pkce::generate`] over another source of random bytes (tests: one that fails).
+    pub fn generate_with(
+        fill: impl FnOnce(&mut [u8]) -> Result<(), getrandom::Error>,
+    ) -> Result<Self, AuthError> {
+        let bytes = random_bytes::<64>(fill)?;
+        Self::from_verifier(URL_SAFE_NO_PAD.encode(bytes))
     }
 
     /// The pair for a given verifier, checked against RFC 7636 §4.1.
@@ -253,31 +265,19 @@ pub fn code_challenge(verifier: &str) -> String {
 }
 
 /// A random `state` (43 base64url characters, 256 bits): binds the redirect to this authorization.
-pub fn random_state() -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes())
+pub fn random_state() -> Result<String, AuthError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>(getrandom::fill)?))
 }
 
-/// 32 unpredictable bytes. The workspace has no CSPRNG crate, and fastrand alone is not one, so
-/// this hashes the OS's random source (`/dev/urandom` on unix) together with std's `RandomState`
-/// (SipHash keys drawn from the OS's random source on every platform) and fastrand.
-fn random_bytes() -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    let mut os = [0u8; 32];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut os))
-        .is_ok()
-    {
-        hasher.update(os);
-    }
-    for i in 0..4u64 {
-        hasher.update(
-            std::collections::hash_map::RandomState::new()
-                .hash_one(i)
-                .to_le_bytes(),
-        );
-    }
-    hasher.update(fastrand::u64(..).to_le_bytes());
-    hasher.finalize().into()
+/// `N` bytes from `fill`: the OS's CSPRNG through the `getrandom` crate outside tests. There is no
+/// fallback: a verifier or state that could be guessed would let another program on the machine
+/// complete the authorization, so without the OS's generator the flow stops.
+fn random_bytes<const N: usize>(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), getrandom::Error>,
+) -> Result<[u8; N], AuthError> {
+    let mut bytes = [0u8; N];
+    fill(&mut bytes).map_err(|e| AuthError::NoRandomness(e.to_string()))?;
+    Ok(bytes)
 }
 
 /// `http://127.0.0.1:{port}/callback`.
@@ -573,8 +573,8 @@ pub async fn authorize<S: SecretStore>(
 ) -> Result<Tokens, AuthError> {
     let listener = CallbackListener::bind(config.redirect_port).await?;
     let redirect_uri = listener.redirect_uri().to_string();
-    let pkce = Pkce::generate();
-    let state = random_state();
+    let pkce = Pkce::generate()?;
+    let state = random_state()?;
     let url = authorization_url(
         &config.accounts_base,
         &config.client_id,

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use producer::auth::{
-    authorize, code_challenge, AuthConfig, AuthError, LocalFileSecretStore, Pkce, SecretStore, SCOPES,
+    authorize, code_challenge, random_state, AuthConfig, AuthError, LocalFileSecretStore, Pkce, SecretStore,
+    SCOPES,
 };
 use producer::spotify::Secret;
 use reqwest::Url;
@@ -84,10 +85,48 @@ fn challenge_matches_rfc_7636_appendix_b() {
     assert_eq!(Pkce::from_verifier(verifier).unwrap().challenge(), expected);
 }
 
+/// The verifier and the state come from the OS's CSPRNG (`getrandom`): full length and alphabet on
+/// every draw, never a repeat over many draws, and an error, not a weaker fallback, when the OS
+/// has no generator. That failure cannot be caused honestly on a working machine, so the last part
+/// hands `Pkce::generate_with` a stand-in source that fails as `getrandom` does.
+#[test]
+fn pkce_uses_the_os_csprng() {
+    const DRAWS: usize = 20_000;
+    let base64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut verifiers = std::collections::HashSet::new();
+    let mut states = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..DRAWS {
+        let pkce = Pkce::generate().expect("the OS's generator is available here");
+        let verifier = pkce.verifier().expose().to_string();
+        // 64 bytes base64url without padding: 86 characters, 512 bits.
+        assert_eq!(verifier.len(), 86, "{verifier}");
+        assert!(verifier.chars().all(base64url), "{verifier}");
+        seen.extend(verifier.chars());
+        assert!(verifiers.insert(verifier), "a verifier repeated");
+        let state = random_state().expect("the OS's generator is available here");
+        // 32 bytes: 43 characters, 256 bits.
+        assert_eq!(state.len(), 43, "{state}");
+        assert!(state.chars().all(base64url), "{state}");
+        assert!(states.insert(state), "a state repeated");
+    }
+    // Every one of the 64 base64url characters turns up: the bytes are not from a narrow source.
+    assert_eq!(seen.len(), 64);
+
+    let err = Pkce::generate_with(|_| Err(getrandom::Error::UNSUPPORTED)).unwrap_err();
+    assert!(matches!(err, AuthError::NoRandomness(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("random number generator is not available"),
+        "{message}"
+    );
+    assert!(message.contains("tracklake auth"), "{message}");
+}
+
 #[test]
 fn generated_verifiers_follow_rfc_7636_and_differ() {
-    let a = Pkce::generate();
-    let b = Pkce::generate();
+    let a = Pkce::generate().unwrap();
+    let b = Pkce::generate().unwrap();
     for pkce in [&a, &b] {
         let v = pkce.verifier().expose();
         assert!((43..=128).contains(&v.len()), "length {}", v.len());

@@ -40,7 +40,7 @@ fn query_value(url: &str, key: &str) -> Option<String> {
 #[tokio::test]
 async fn pkce_authorize_and_exchange_with_the_producers_auth_code() {
     let sandbox = sandbox(config()).await;
-    let pkce = Pkce::generate();
+    let pkce = Pkce::generate().unwrap();
     let redirect = "http://127.0.0.1:8888/callback";
     let url = authorization_url(
         &sandbox.accounts_base(),
@@ -58,7 +58,7 @@ async fn pkce_authorize_and_exchange_with_the_producers_auth_code() {
     let code = Secret::new(query_value(&location, "code").unwrap());
 
     // The wrong verifier is refused and spends the code, as a one-time code must.
-    let other = Pkce::generate();
+    let other = Pkce::generate().unwrap();
     let err = exchange_code(&auth_config(&sandbox), &code, redirect, &other)
         .await
         .unwrap_err();
@@ -97,7 +97,7 @@ async fn pkce_authorize_and_exchange_with_the_producers_auth_code() {
 #[tokio::test]
 async fn authorize_refuses_localhost_and_unknown_clients() {
     let sandbox = sandbox(config()).await;
-    let pkce = Pkce::generate();
+    let pkce = Pkce::generate().unwrap();
     for (client, redirect) in [
         (sandbox.client_id(), "http://localhost:8888/callback"),
         (sandbox.client_id(), "http://example.com/callback"),
