@@ -535,6 +535,8 @@ impl Invocation {
             "awaiting_authorization": false,
             "started_at": report.started_at.to_rfc3339(),
             "deferred_until": report.deferred_until.map(|t| t.to_rfc3339()),
+            // Why a run did nothing (a persisted not-before): said, though the invocation succeeds.
+            "idle": report.idle_reason(),
             "pulled": t.pulled,
             "delivered": t.delivered,
             "resent": t.resent,
@@ -586,6 +588,40 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    /// A persisted not-before that lies ahead: the invocation succeeds (it is pacing, not a
+    /// failure, and a failed invocation would be retried and alarm) and its response and log line
+    /// say why nothing ran and until when. The report is the one `run_once` returns for it
+    /// (`producer/tests/run.rs` checks that); built by hand here to test the summary alone.
+    #[test]
+    fn a_deferred_lambda_run_succeeds_and_says_why() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z").unwrap().to_utc();
+        let until = chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:00Z").unwrap().to_utc();
+        let report = RunReport {
+            started_at: now,
+            deferred_until: Some(until),
+            sources: Vec::new(),
+            requests: Default::default(),
+            totals: Default::default(),
+            not_before: None,
+            stopped_early: None,
+            spotify_unavailable: false,
+            reauthorization_required: false,
+            error: None,
+        };
+        let invocation = Invocation {
+            report: Some(report),
+            error: None,
+            refresh_token_stored: false,
+            skipped: None,
+        };
+        let summary = invocation.summary();
+        assert_eq!(summary["ok"], true, "{summary}");
+        assert_eq!(summary["error"], Value::Null, "{summary}");
+        let idle = summary["idle"].as_str().unwrap_or_else(|| panic!("no reason: {summary}"));
+        assert!(idle.contains("until 2099-01-01T00:00:00+00:00"), "{idle}");
+        assert!(idle.contains("no request"), "{idle}");
+    }
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let vars: HashMap<String, String> =

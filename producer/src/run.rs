@@ -207,6 +207,19 @@ impl RunReport {
                 .any(|s| s.outcome == SourceOutcome::PullFailed)
     }
 
+    /// Why the run could do nothing at all, for the CLI's report and the Lambda's summary: the
+    /// persisted not-before lies ahead. Expected pacing, not a failure: the run is still ok.
+    pub fn idle_reason(&self) -> Option<String> {
+        self.deferred_until.map(|until| {
+            format!(
+                "nothing to do until {}: Spotify asked for a pause (a long rate limit or a spent \
+                 quota, kept in the state as not-before), so this run made no request; runs after \
+                 that time resume",
+                until.to_rfc3339()
+            )
+        })
+    }
+
     /// The report of one source, if it is enabled.
     pub fn source(&self, source: Source) -> Option<&SourceReport> {
         self.sources.iter().find(|s| s.source == source)

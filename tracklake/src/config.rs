@@ -215,6 +215,13 @@ pub enum ConfigError {
     )]
     MissingCredentials,
 
+    #[error(
+        "the config file {path} sets [spotify] request_budget = 0: no run could make a single request, \
+         so every run would do nothing. Set it above zero (the default is {DEFAULT_REQUEST_BUDGET}) or \
+         remove the line"
+    )]
+    ZeroBudget { path: String },
+
     #[error("{ENV_FIREHOSE_TARGET}={0:?} is not a Firehose target: write `local` (the local Firehose, into the lake folder) or `aws` (the AWS SDK's endpoint)")]
     Target(String),
 }
@@ -233,12 +240,18 @@ impl Config {
                 });
             }
         }
-        toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::Parse {
+        let config: Config = toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::Parse {
             path: path.to_string(),
             line: e.span().map_or(1, |span| line_of(span.start)),
             // Not `e.to_string()`: that quotes the offending line, value included.
             message: redact_quoted(e.message().trim()),
-        })
+        })?;
+        if config.spotify.request_budget == 0 {
+            return Err(ConfigError::ZeroBudget {
+                path: path.to_string(),
+            });
+        }
+        Ok(config)
     }
 
     /// Reads `path`, or `tracklake.toml` if it exists when `path` is `None`, or the defaults.

@@ -47,6 +47,11 @@ enum Command {
     /// With no Spotify app configured (no SPOTIFY_CLIENT_ID) it reads the local Spotify sandbox;
     /// with the default Firehose target (`local`) it delivers into the lake folder and prints
     /// what the local Athena finds there.
+    ///
+    /// Exit status: 0 the run is ok; 1 it failed (records undelivered, a source broken, a bad
+    /// configuration, e.g. request_budget = 0); 75 nothing to do yet: Spotify asked for a pause
+    /// (kept in the state as not-before) that lasts past this run, which made no request; the
+    /// report says until when. With --every, the status is the last cycle's.
     Run {
         /// Config file (TOML, see tracklake.example.toml). Default: ./tracklake.toml if it
         /// exists, else the built-in defaults.
@@ -300,6 +305,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
         };
         print!("{}", report::render(&report));
         let mut ok = report.exit_ok();
+        let deferred = report.deferred_until.is_some();
         if let Some(firehose) = &firehose {
             // Deliver now rather than on the buffer interval, so the lake shows this cycle.
             match firehose.flush().await {
@@ -335,10 +341,10 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
             "cycle finished"
         );
         let Some(every) = every else {
-            return finish(ok, firehose, side.sandbox, &lake).await;
+            return finish(ok, deferred, firehose, side.sandbox, &lake).await;
         };
         if interrupted {
-            return finish(ok, firehose, side.sandbox, &lake).await;
+            return finish(ok, deferred, firehose, side.sandbox, &lake).await;
         }
         // Like a schedule: cycles start `every` apart, not `every` after the previous one ended.
         next += every;
@@ -350,7 +356,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
             _ = tokio::time::sleep_until(next) => {}
             _ = &mut ctrl_c => {
                 tracing::info!("interrupted between cycles: exiting");
-                return finish(ok, firehose, side.sandbox, &lake).await;
+                return finish(ok, deferred, firehose, side.sandbox, &lake).await;
             }
         }
         println!();
@@ -361,6 +367,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
 /// local, prints what the local Athena finds in it.
 async fn finish(
     ok: bool,
+    deferred: bool,
     firehose: Option<local_firehose::LocalFirehose>,
     sandbox: Option<Sandbox>,
     lake: &std::path::Path,
@@ -382,16 +389,20 @@ async fn finish(
             }
         }
     }
-    exit(ok)
+    exit(ok, deferred)
 }
 
+/// `tracklake run`'s status when the persisted not-before made the run do nothing: EX_TEMPFAIL of
+/// sysexits(3), "try again later", distinct from a failure (1) and from success.
+const EXIT_DEFERRED: u8 = 75;
+
 /// With `--every`, the exit status is the last cycle's: an interrupted loop whose last cycle
-/// failed must not look like a success.
-fn exit(ok: bool) -> ExitCode {
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+/// failed must not look like a success, nor one that could do nothing like one that did its work.
+fn exit(ok: bool, deferred: bool) -> ExitCode {
+    match (ok, deferred) {
+        (false, _) => ExitCode::FAILURE,
+        (true, true) => ExitCode::from(EXIT_DEFERRED),
+        (true, false) => ExitCode::SUCCESS,
     }
 }
 

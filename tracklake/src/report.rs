@@ -21,12 +21,8 @@ pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the `let _` keep clippy quiet without unwraps.
     let _ = writeln!(out, "run started {}", report.started_at.to_rfc3339());
-    if let Some(until) = report.deferred_until {
-        let _ = writeln!(
-            out,
-            "deferred: Spotify asked for a pause until {}; no request was made",
-            until.to_rfc3339()
-        );
+    if let Some(why) = report.idle_reason() {
+        let _ = writeln!(out, "deferred: {why}");
     }
     if !report.sources.is_empty() {
         let _ = writeln!(

@@ -207,6 +207,72 @@ async fn trace_logs_never_print_credentials() {
     assert_no_secret(&stdout, &stderr);
 }
 
+/// A budget of zero would make every run do nothing and exit 0: refused when the config is read,
+/// naming the setting and the file, before any request.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_with_budget_zero_says_why() {
+    let server = spotify().await;
+    mount_plays(&server, Duration::ZERO).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let command = tracklake(&server, &firehose, dir.path(), true);
+    std::fs::write(
+        dir.path().join("tracklake.toml"),
+        "[spotify]\nrequest_budget = 0\n",
+    )
+    .unwrap();
+
+    let out = output(command).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("request_budget = 0"), "{stderr}");
+    assert!(stderr.contains("tracklake.toml"), "{stderr}");
+    assert!(stderr.contains("above zero"), "{stderr}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert_eq!(accepted(&firehose), 0);
+}
+
+/// A not-before far ahead (Spotify's back-off, saved in the state) makes the run do nothing: it
+/// says until when and why on stdout, and exits 75, neither success nor failure.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_deferred_by_not_before_says_until_when() {
+    let server = spotify().await;
+    mount_plays(&server, Duration::ZERO).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = output(tracklake(&server, &firehose, dir.path(), true)).await;
+    assert!(first.status.success(), "{:?}", text(&first));
+    let state_file = dir.path().join("state.json");
+    let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    state["not_before"] = json!("2099-01-01T00:00:00Z");
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    let requests_before = server.received_requests().await.unwrap().len();
+
+    let out = output(tracklake(&server, &firehose, dir.path(), true)).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("deferred:"))
+        .unwrap_or_else(|| panic!("no reason on stdout:\n{stdout}"));
+    assert!(line.contains("until 2099-01-01T00:00:00+00:00"), "{line}");
+    assert!(line.contains("Spotify asked for a pause"), "{line}");
+    assert!(line.contains("no request"), "{line}");
+    assert_eq!(server.received_requests().await.unwrap().len(), requests_before);
+
+    // The status is documented where a user looks for it.
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_tracklake"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("75 nothing to do yet"), "{help}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_record_that_can_never_be_delivered_makes_the_run_fail() {
     let server = spotify().await;
