@@ -595,8 +595,12 @@ mod tests {
     /// (`producer/tests/run.rs` checks that); built by hand here to test the summary alone.
     #[test]
     fn a_deferred_lambda_run_succeeds_and_says_why() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z").unwrap().to_utc();
-        let until = chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:00Z").unwrap().to_utc();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let until = chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
         let report = RunReport {
             started_at: now,
             deferred_until: Some(until),
@@ -618,7 +622,9 @@ mod tests {
         let summary = invocation.summary();
         assert_eq!(summary["ok"], true, "{summary}");
         assert_eq!(summary["error"], Value::Null, "{summary}");
-        let idle = summary["idle"].as_str().unwrap_or_else(|| panic!("no reason: {summary}"));
+        let idle = summary["idle"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no reason: {summary}"));
         assert!(idle.contains("until 2099-01-01T00:00:00+00:00"), "{idle}");
         assert!(idle.contains("no request"), "{idle}");
     }

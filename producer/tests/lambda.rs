@@ -901,7 +901,18 @@ fn start_binary(
     firehose: &FakeFirehose,
     server: &MockServer,
 ) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_producer"))
+    binary(addr, moto, firehose, server).spawn().unwrap()
+}
+
+/// The command [`start_binary`] spawns, for a test that changes its environment first.
+fn binary(
+    addr: std::net::SocketAddr,
+    moto: &MotoServer,
+    firehose: &FakeFirehose,
+    server: &MockServer,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_producer"));
+    command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
@@ -920,9 +931,62 @@ fn start_binary(
         .env("SPOTIFY_API_BASE", format!("{}/v1", server.uri()))
         .env("SPOTIFY_ACCOUNTS_BASE", server.uri())
         .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
+        .kill_on_drop(true);
+    command
+}
+
+/// `RUST_LOG=trace` in the Lambda, the AWS SDK's tracing included: the credentials the SDK reads
+/// from the environment (as Lambda provides them) appear nowhere in the log, while the invocation
+/// really signs its S3, Secrets Manager and Firehose calls with them. moto does not check them.
+#[tokio::test(flavor = "multi_thread")]
+async fn lambda_trace_logs_never_print_credentials() {
+    const ACCESS_KEY_ID: &str = "ASIAEXAMPLEKEYID1234";
+    const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMIexampleSECRETaccessKEY1234";
+    const SESSION_TOKEN: &str = "IQoJexampleSESSIONtoken1234";
+    let moto = MotoServer::start();
+    let (_s3, _secrets) = aws(&moto, user_secret("first-token")).await;
+    let server = spotify().await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .respond_with(token(Some("second-token")))
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let (addr, mut answers) = runtime_api::start(vec![("req-1", SCHEDULER_EVENT)]).await;
+
+    let mut command = binary(addr, &moto, &firehose, &server);
+    command
+        .env("RUST_LOG", "trace")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        .env("AWS_SESSION_TOKEN", SESSION_TOKEN);
+    let mut child = command.spawn().unwrap();
+    // Read as it comes: trace output fills the pipe, and a full pipe would block the function.
+    let mut pipe = child.stdout.take().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut out = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut pipe, &mut out)
+            .await
+            .map(|_| out)
+    });
+    let (first, body) = next_answer(&mut answers).await;
+    assert_eq!(first, "req-1/response", "{body}");
+    child.kill().await.unwrap();
+    let stdout = reader.await.unwrap().unwrap();
+
+    assert!(accepted(&firehose) > 0, "the SDK signed and sent the records");
+    assert!(stdout.contains("\"TRACE\""), "trace is on");
+    assert!(stdout.contains("aws_smithy_runtime"), "the SDK's tracing is on");
+    for leak in [
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        SESSION_TOKEN,
+        "first-token",
+        "second-token",
+    ] {
+        let line = stdout.lines().find(|l| l.contains(leak));
+        assert!(line.is_none(), "{leak} in the log: {}", line.unwrap_or_default());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
