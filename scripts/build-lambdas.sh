@@ -10,8 +10,8 @@
 #
 # cargo-lambda and zig (its cross linker, which also pins an old glibc) come from PyPI into the
 # project's .venv (scripts/python-env.sh, versions in requirements-dev.txt); the Rust target is
-# added with rustup when missing. A cold release build takes a long time (fat LTO: about 25
-# minutes on two cores); later builds reuse target/.
+# added with rustup when missing. A cold release build takes minutes (fat LTO: 6 on an idle
+# two-core machine, far longer on a busy one); later builds reuse target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -99,3 +99,17 @@ def test_a_run_that_could_outlast_the_interval_is_refused(zips, rate, timeout):
 def test_a_run_shorter_than_the_interval_is_accepted(zips):
     configure(zips, scheduleRate="5 minutes", producerTimeoutSeconds="290")
     assert tracklake_infra.load().producer_timeout_seconds == 290
+
+
+def test_the_lock_suffix_is_the_producers():
+    """The producer names its lock `<state key>` + `RUN_LOCK_SUFFIX` (producer/src/state.rs); the
+    program grants exactly that key, so the two must spell the suffix the same way."""
+    from pathlib import Path
+    import re
+
+    from tracklake_infra import program
+
+    source = (Path(__file__).resolve().parents[2] / "producer" / "src" / "state.rs").read_text(encoding="utf-8")
+    found = re.search(r'pub const RUN_LOCK_SUFFIX: &str = "([^"]+)";', source)
+    assert found, "producer/src/state.rs no longer defines RUN_LOCK_SUFFIX as a string constant"
+    assert program.STATE_LOCK_SUFFIX == found.group(1)

@@ -13,7 +13,7 @@
 //! A panic at start, an `/init/error`, an error answer, an exit or a timeout fails the test.
 //!
 //! These tests are `#[ignore]`d so `cargo test --workspace` stays fast on a laptop (a cold
-//! release build of the zips takes about 25 minutes); `scripts/test.sh` builds the zips and runs
+//! release build of the zips takes minutes); `scripts/test.sh` builds the zips and runs
 //! them with `TRACKLAKE_LAMBDA_DIR=target/lambda cargo test --workspace --test runtime_api --
 //! --ignored`. Run without that variable, they fail with the build command.
 
