@@ -8,6 +8,8 @@ Lambda PutFunctionEventInvokeConfig), not from the program."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import botocore.session
 import pulumi
@@ -18,6 +20,7 @@ from conftest import configure
 from test_program import SETTINGS, deploy
 
 import tracklake_infra
+from tracklake_infra import program
 
 _session = botocore.session.get_session()
 
@@ -104,11 +107,6 @@ def test_a_run_shorter_than_the_interval_is_accepted(zips):
 def test_the_lock_suffix_is_the_producers():
     """The producer names its lock `<state key>` + `RUN_LOCK_SUFFIX` (producer/src/state.rs); the
     program grants exactly that key, so the two must spell the suffix the same way."""
-    from pathlib import Path
-    import re
-
-    from tracklake_infra import program
-
     source = (Path(__file__).resolve().parents[2] / "producer" / "src" / "state.rs").read_text(encoding="utf-8")
     found = re.search(r'pub const RUN_LOCK_SUFFIX: &str = "([^"]+)";', source)
     assert found, "producer/src/state.rs no longer defines RUN_LOCK_SUFFIX as a string constant"
