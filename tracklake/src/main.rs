@@ -10,6 +10,7 @@ mod local;
 mod query;
 mod report;
 mod serve;
+mod signal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -262,11 +263,11 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
         "starting"
     );
 
-    // Installed for single runs too: a Ctrl-C in the middle of a delivery would otherwise drop
+    // Installed for single runs too (Ctrl-C and SIGTERM alike): a Ctrl-C in the middle of a delivery would otherwise drop
     // records that were pulled but not yet saved in the state (harmless, they are pulled again,
     // but finishing is cheaper). A second Ctrl-C exits at once for a user who cannot wait.
     let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
+    let ctrl_c = signal::stop_requested();
     tokio::pin!(ctrl_c);
     let mut next = Instant::now();
     loop {
@@ -292,7 +293,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
                     tracing::warn!("interrupted: finishing the cycle in flight (Ctrl-C again to quit now)");
                     tokio::select! {
                         report = &mut cycle => report,
-                        _ = tokio::signal::ctrl_c() => {
+                        _ = signal::stop_requested() => {
                             // Nothing is lost: the state moves only after delivery, so the next
                             // run pulls this cycle's records again (and the local Firehose's
                             // raw backup already holds what it accepted).

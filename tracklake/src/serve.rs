@@ -91,7 +91,7 @@ pub async fn sandbox(args: SandboxArgs) -> ExitCode {
     println!("  export SPOTIFY_CLIENT_ID={}", sandbox.client_id());
     println!("  export SPOTIFY_REFRESH_TOKEN={}", sandbox.refresh_token());
     println!("  tracklake run\n\nCtrl-C stops it.");
-    let _ = tokio::signal::ctrl_c().await;
+    crate::signal::stop_requested().await;
     sandbox.shutdown().await;
     ExitCode::SUCCESS
 }
@@ -147,7 +147,7 @@ pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> ExitCode {
     println!("  export AWS_ENDPOINT_URL_FIREHOSE={}", firehose.endpoint());
     println!("  export TRACKLAKE_FIREHOSE=aws AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local");
     println!("  tracklake run\n\nBuffers deliver on the stream's intervals; Ctrl-C flushes them and stops.");
-    let _ = tokio::signal::ctrl_c().await;
+    crate::signal::stop_requested().await;
     match firehose.shutdown().await {
         Ok(stats) => {
             let lake = match &output {

@@ -379,13 +379,31 @@ async fn client_credentials_skip_the_user_sources_with_a_readable_reason() {
 
 /// Sends SIGINT to the child, as Ctrl-C does.
 async fn interrupt(child: &tokio::process::Child) {
+    send_signal(child, "INT").await;
+}
+
+async fn send_signal(child: &tokio::process::Child, signal: &str) {
     let pid = child.id().expect("still running").to_string();
-    let status = Command::new("kill").args(["-INT", &pid]).status().await.unwrap();
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid])
+        .status()
+        .await
+        .unwrap();
     assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_repeats_until_interrupted_then_exits_cleanly() {
+    every_repeats_until_signalled_then_exits_cleanly("INT").await;
+}
+
+/// SIGTERM (`kill`, a service manager) stops tracklake as Ctrl-C does, not by killing it mid-cycle.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_is_handled_like_ctrl_c() {
+    every_repeats_until_signalled_then_exits_cleanly("TERM").await;
+}
+
+async fn every_repeats_until_signalled_then_exits_cleanly(signal: &str) {
     let server = spotify().await;
     mount_plays(&server, Duration::ZERO).await;
     let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
@@ -411,12 +429,12 @@ async fn every_repeats_until_interrupted_then_exits_cleanly() {
             reports += 1;
         }
     }
-    interrupt(&child).await;
+    send_signal(&child, signal).await;
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
-        .expect("exits after Ctrl-C")
+        .expect("exits after the signal")
         .unwrap();
-    assert!(status.success(), "{status:?}");
+    assert!(status.success(), "SIG{signal}: {status:?}");
     // Each cycle asked Spotify again; the plays were delivered once, the second cycle keeping only
     // plays newer than the saved cursor.
     let asked = server
