@@ -123,7 +123,7 @@ fn report(processed: &Processed, invocation_id: &str, function_name: &str, sink:
         tracing::warn!(record_id = %f.record_id, reason = f.reason, detail = %f.detail, "record not transformed");
     }
     tracing::info!(
-        invocation_id,
+        invocation_id = %schemas::echo::bounded(invocation_id),
         records = s.records,
         ok = s.ok,
         dropped = s.dropped,

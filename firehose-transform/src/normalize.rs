@@ -76,11 +76,15 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The detail is bounded here, once: it may quote a field value, and a value can be as large
+    /// as the record.
     fn new(reason: FailReason, detail: impl Into<String>) -> Self {
-        Failure {
-            reason,
-            detail: detail.into(),
-        }
+        let detail = detail.into();
+        let detail = match schemas::echo::bounded(&detail) {
+            std::borrow::Cow::Borrowed(_) => detail,
+            std::borrow::Cow::Owned(shown) => shown,
+        };
+        Failure { reason, detail }
     }
 }
 

@@ -54,7 +54,7 @@ impl Summary {
                 *self.reasons.entry(failure.reason.as_str()).or_default() += 1;
                 if self.failures.len() < MAX_LOGGED_FAILURES {
                     self.failures.push(FailureSample {
-                        record_id: record_id.to_string(),
+                        record_id: schemas::echo::bounded(record_id).into_owned(),
                         reason: failure.reason.as_str(),
                         detail: schemas::validate::clip(&failure.detail, MAX_DETAIL_CHARS).into_owned(),
                     });

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use base64::Engine;
+use schemas::echo::bounded;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -147,7 +148,10 @@ async fn handle(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: By
     if !content_type.starts_with(CONTENT_TYPE) {
         return ApiError::bad(
             "SerializationException",
-            format!("Content-Type must be {CONTENT_TYPE}, not `{content_type}`."),
+            format!(
+                "Content-Type must be {CONTENT_TYPE}, not `{}`.",
+                bounded(content_type)
+            ),
         )
         .into_response();
     }
@@ -165,7 +169,7 @@ async fn handle(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: By
             "UnknownOperationException",
             format!(
                 "Operation `{}` is not supported by the local Firehose.",
-                header("x-amz-target")
+                bounded(header("x-amz-target"))
             ),
         )),
     };
@@ -202,8 +206,12 @@ struct StreamNameIn {
 }
 
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad("SerializationException", format!("Invalid request body: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad(
+            "SerializationException",
+            format!("Invalid request body: {}", bounded(&e.to_string())),
+        )
+    })
 }
 
 fn check_stream(state: &ApiState, name: &str) -> Result<(), ApiError> {
@@ -212,7 +220,10 @@ fn check_stream(state: &ApiState, name: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::bad(
             "ResourceNotFoundException",
-            format!("Firehose stream {name} under account {LOCAL_ACCOUNT_ID} not found."),
+            format!(
+                "Firehose stream {} under account {LOCAL_ACCOUNT_ID} not found.",
+                bounded(name)
+            ),
         ))
     }
 }

@@ -9,10 +9,12 @@
 //! | Arrow schema for Parquet              | [`arrow`]                     |
 //! | raw envelope (producer output)        | [`envelope`]                  |
 //! | delivery settings (prefixes, buffers) | [`delivery`], `delivery.json` |
+//! | caller input in errors, bounded       | [`echo`]                      |
 //! | backward-compatibility guard          | [`evolution`], `versions/`    |
 
 pub mod arrow;
 pub mod delivery;
+pub mod echo;
 pub mod envelope;
 pub mod evolution;
 pub mod glue;

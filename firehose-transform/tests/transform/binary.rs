@@ -99,3 +99,55 @@ fn bad_input_gets_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("firehose-transform --event event.json"));
 }
+
+/// Runs the executable on `event` (through stdin) and returns the response and the log lines.
+fn run_event(event: &serde_json::Value) -> (firehose_transform::FirehoseResponse, String) {
+    let mut child = Command::new(BIN)
+        .args(["--event", "-"])
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (
+        serde_json::from_slice(&out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn event_with(invocation_id: &str, record_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "invocationId": invocation_id,
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/tracklake",
+        "region": "us-east-1",
+        // Not base64: the record fails, and its id is logged.
+        "records": [{"recordId": record_id, "approximateArrivalTimestamp": 1, "data": "%%%"}]
+    })
+}
+
+#[test]
+fn a_1_mb_record_id_is_bounded_in_logs() {
+    let record_id = "7".repeat(1_000_000);
+    let (response, stderr) = run_event(&event_with("inv", &record_id));
+    // The response must answer the id whole: Firehose matches answers to records by it.
+    assert_eq!(response.records[0].record_id, record_id);
+    assert!(stderr.len() < 8_000, "{} bytes of logs", stderr.len());
+    assert!(stderr.contains("(1000000 bytes)"), "{stderr}");
+}
+
+#[test]
+fn a_500_kb_invocation_id_is_bounded_in_logs() {
+    let invocation_id = "i".repeat(500_000);
+    let (_, stderr) = run_event(&event_with(&invocation_id, "1"));
+    assert!(stderr.len() < 8_000, "{} bytes of logs", stderr.len());
+    assert!(stderr.contains("(500000 bytes)"), "{stderr}");
+}

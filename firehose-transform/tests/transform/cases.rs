@@ -357,3 +357,28 @@ fn a_record_that_is_not_utf8_fails_as_invalid_json() {
         .remove(0);
     assert_eq!(r.result, ProcessingFailed);
 }
+
+/// A field value can be as large as the record (up to 1,000 KiB). The reason's detail names the
+/// field and shows the start of the value with its size, never the whole value.
+#[test]
+fn a_900_kb_field_value_is_bounded_in_the_reason() {
+    let huge = "x".repeat(900_000);
+    let mut unsupported_type = track(1);
+    unsupported_type["type"] = json!(huge);
+    let mut wrong_kind = track(1);
+    wrong_kind["popularity"] = json!(huge);
+    for spotify in [unsupported_type, wrong_kind] {
+        let env = top(spotify, 1, OBSERVED);
+        let line = serde_json::to_vec(&env).unwrap();
+        let failure = firehose_transform::normalize::normalize_bytes(&line).unwrap_err();
+        let limit = schemas::echo::MAX_ECHO_CHARS;
+        assert!(
+            failure.detail.len() <= limit + 40,
+            "detail of {} bytes: {}…",
+            failure.detail.len(),
+            &failure.detail[..300]
+        );
+        assert!(failure.detail.ends_with("bytes)"), "{}", failure.detail);
+        assert_eq!(one(&env).0, ProcessingFailed);
+    }
+}

@@ -205,3 +205,65 @@ async fn put_record_accepts_one_record_and_fails_whole_under_faults() {
     let stats = firehose.shutdown().await.unwrap();
     assert_eq!((stats.records_received, stats.records_refused), (0, 1));
 }
+
+/// A stream name is echoed in ResourceNotFoundException; a 1 MB one is shown by its start and size.
+#[tokio::test]
+async fn a_1_mb_stream_name_is_bounded_in_the_error() {
+    let lake = Lake::new();
+    let firehose = local_firehose::start(lake.config()).await.unwrap();
+    let client = client(&firehose);
+    let name = "s".repeat(1_000_000);
+    let missing = client
+        .put_record_batch()
+        .delivery_stream_name(&name)
+        .records(record(b"{}\n"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(missing.is_resource_not_found_exception(), "{missing:?}");
+    let message = missing.meta().message().unwrap_or_default();
+    assert!(message.len() < 1_000, "a message of {} bytes", message.len());
+    assert!(message.contains("(1000000 bytes)"), "{message}");
+    firehose.shutdown().await.unwrap();
+}
+
+/// Sends a raw `POST /` with `target` as `X-Amz-Target` (the SDK only sends targets it knows) and
+/// returns the response body.
+fn post_with_target(endpoint: &str, target: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let body = "{}";
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: {target}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    response.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+#[tokio::test]
+async fn a_60_kb_x_amz_target_is_bounded() {
+    let lake = Lake::new();
+    let firehose = local_firehose::start(lake.config()).await.unwrap();
+    let endpoint = firehose.endpoint();
+    let target = format!("Firehose_20150804.{}", "T".repeat(60 * 1024));
+    let body = tokio::task::spawn_blocking(move || post_with_target(&endpoint, &target))
+        .await
+        .unwrap();
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["__type"], "UnknownOperationException");
+    let message = error["message"].as_str().unwrap();
+    assert!(body.len() < 1_000, "an error body of {} bytes", body.len());
+    assert!(
+        message.contains(&format!("({} bytes)", 18 + 60 * 1024)),
+        "{message}"
+    );
+    firehose.shutdown().await.unwrap();
+}
