@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine;
+use schemas::echo::bounded;
 use serde::{Deserialize, Serialize};
 
 /// Lambda caps a synchronous request and response at 6 MB each (Lambda quotas: "Invocation
@@ -149,15 +150,19 @@ pub fn validate(request_ids: &[&str], response: &[u8]) -> Result<Vec<Outcome>, I
             ),
         });
     }
-    let response: Response = serde_json::from_slice(response)
-        .map_err(|e| json_error(format!("The response does not follow the processor model: {e}")))?;
+    let response: Response = serde_json::from_slice(response).map_err(|e| {
+        json_error(format!(
+            "The response does not follow the processor model: {}",
+            bounded(&e.to_string())
+        ))
+    })?;
     let position: HashMap<&str, usize> = request_ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; request_ids.len()];
     for record in response.records {
         let Some(&i) = position.get(record.record_id.as_str()) else {
             return Err(json_error(format!(
                 "The response holds recordId {} that was not in the request.",
-                record.record_id
+                bounded(&record.record_id)
             )));
         };
         if outcomes[i].is_some() {
@@ -171,7 +176,10 @@ pub fn validate(request_ids: &[&str], response: &[u8]) -> Result<Vec<Outcome>, I
                 let data = base64::engine::general_purpose::STANDARD
                     .decode(record.data.as_deref().unwrap_or_default())
                     .map_err(|e| {
-                        json_error(format!("recordId {}: data is not base64: {e}", record.record_id))
+                        json_error(format!(
+                            "recordId {}: data is not base64: {e}",
+                            bounded(&record.record_id)
+                        ))
                     })?;
                 let partition_keys = record.metadata.and_then(|m| m.partition_keys).unwrap_or_default();
                 Outcome::Ok { data, partition_keys }
@@ -180,8 +188,9 @@ pub fn validate(request_ids: &[&str], response: &[u8]) -> Result<Vec<Outcome>, I
             "ProcessingFailed" => Outcome::ProcessingFailed,
             other => {
                 return Err(json_error(format!(
-                    "recordId {}: result `{other}` is not one of Ok, Dropped, ProcessingFailed.",
-                    record.record_id
+                    "recordId {}: result `{}` is not one of Ok, Dropped, ProcessingFailed.",
+                    bounded(&record.record_id),
+                    bounded(other)
                 )))
             }
         };
@@ -214,5 +223,19 @@ mod tests {
         let bad = br#"{"records":[{"recordId":"a","result":"Fine","data":""},{"recordId":"b","result":"Ok","data":""}]}"#;
         assert_eq!(validate(&ids, bad).unwrap_err().code, JSON_PROCESSING_EXCEPTION);
         assert_eq!(validate(&ids, b"[]").unwrap_err().code, JSON_PROCESSING_EXCEPTION);
+    }
+
+    /// The processor's answer is echoed in the error output's `errorMessage` and in the log; a
+    /// 1 MB recordId or result in it is shown by its start and size.
+    #[test]
+    fn a_1_mb_record_id_from_the_processor_is_bounded_in_the_error() {
+        let huge = "9".repeat(1_000_000);
+        let unknown = format!(r#"{{"records":[{{"recordId":"{huge}","result":"Ok","data":""}}]}}"#);
+        let bad_result = format!(r#"{{"records":[{{"recordId":"a","result":"{huge}","data":""}}]}}"#);
+        for response in [unknown, bad_result] {
+            let e = validate(&["a"], response.as_bytes()).unwrap_err();
+            assert!(e.message.len() < 1_000, "a message of {} bytes", e.message.len());
+            assert!(e.message.contains("(1000000 bytes)"), "{}", e.message);
+        }
     }
 }
