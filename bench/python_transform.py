@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import json
 import logging
+import os
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
@@ -38,6 +39,10 @@ INVALID_ENVELOPE = "invalid_envelope"
 SCHEMA_VIOLATION = "schema_violation"
 
 MAX_LOGGED_FAILURES = 20
+# Spotify's popularity scale (https://developer.spotify.com/documentation/web-api/reference/get-track).
+POPULARITY = (0, 100)
+# Days past today's UTC date an event may be (clock skew), as normalize.rs FUTURE_DAYS_ALLOWED.
+FUTURE_DAYS_ALLOWED = 1
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ONE_MS = timedelta(milliseconds=1)
 
@@ -238,6 +243,7 @@ def normalize(env):
         position = require_context(ctx, "rank", source)
     if position is not None and position > I32_MAX:
         raise Failed(INVALID_ENVELOPE, f"context position/rank {position} does not fit an int")
+    check_partition_date(event_at)
 
     track_uri = required(track, "uri")
     is_local = track.get("is_local")
@@ -273,10 +279,10 @@ def normalize(env):
         "track_id": track.get("id") or None,
         "track_uri": track_uri,
         "track_name": required(track, "name"),
-        "duration_ms": int32(required(track, "duration_ms"), "duration_ms"),
+        "duration_ms": duration_ms(required(track, "duration_ms")),
         "explicit": required(track, "explicit"),
         # Local files report popularity 0, which is no measurement: NULL, like a missing value.
-        "popularity": None if is_local else int32(track.get("popularity"), "popularity"),
+        "popularity": None if is_local else popularity(track.get("popularity")),
         "isrc": external_ids.get("isrc") or None,
         "is_local": is_local,
         "disc_number": int32(track.get("disc_number"), "disc_number"),
@@ -294,6 +300,37 @@ def normalize(env):
         "primary_artist_name": artist_names[0] if artist_names else None,
     }
     return record, source
+
+
+def first_partition_date():
+    """The first dt the Glue table's projection shows, from the schema's partition keys."""
+    avsc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "schemas", "track_observation.avsc")
+    with open(avsc, encoding="utf-8") as f:
+        keys = json.load(f)["tracklake.partition_keys"]
+    return date.fromisoformat(next(k["first"] for k in keys if k["name"] == "dt"))
+
+
+FIRST_PARTITION_DATE = first_partition_date()
+
+
+def check_partition_date(event_at):
+    """A dt partition Athena's projection never lists would make the record invisible."""
+    day = event_at.date()
+    last = datetime.now(timezone.utc).date() + timedelta(days=FUTURE_DAYS_ALLOWED)
+    if not FIRST_PARTITION_DATE <= day <= last:
+        raise Failed(SCHEMA_VIOLATION, f"event date {day} is outside the dt partitions Athena shows")
+
+
+def duration_ms(value):
+    if value < 0:
+        raise Failed(SCHEMA_VIOLATION, f"`duration_ms` {value} is negative")
+    return int32(value, "duration_ms")
+
+
+def popularity(value):
+    if value is not None and not POPULARITY[0] <= value <= POPULARITY[1]:
+        raise Failed(SCHEMA_VIOLATION, f"`popularity` {value} is outside 0..=100")
+    return value
 
 
 def read_entry(obj):

@@ -8,7 +8,7 @@
 //! only what the record needs and accept every field as missing, so that a missing field becomes
 //! a precise reason instead of a parse failure.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeDelta, Utc};
 use schemas::{RawEnvelope, Source, Timestamp, TrackObservation};
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
@@ -252,6 +252,8 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
         ),
     };
 
+    check_partition_date(event_at)?;
+
     let track_uri = required(track.uri.map(Cow::into_owned), "uri")?;
     let is_local =
         track.is_local.or(entry.is_local).unwrap_or(false) || track_uri.starts_with("spotify:local:");
@@ -296,13 +298,13 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
         track_id: non_empty(track.id),
         track_uri,
         track_name: required(track.name.map(Cow::into_owned), "name")?,
-        duration_ms: int32(required(track.duration_ms, "duration_ms")?, "duration_ms")?,
+        duration_ms: duration_ms(required(track.duration_ms, "duration_ms")?)?,
         explicit: required(track.explicit, "explicit")?,
         // Local files report popularity 0, which is no measurement: NULL, like a missing value.
         popularity: if is_local {
             None
         } else {
-            track.popularity.map(|p| int32(p, "popularity")).transpose()?
+            track.popularity.map(popularity).transpose()?
         },
         isrc: track.external_ids.and_then(|e| non_empty(e.isrc)),
         is_local,
@@ -418,6 +420,70 @@ fn int32(n: i64, field: &str) -> Result<i32, Failure> {
             format!("`{field}` {n} does not fit an int"),
         )
     })
+}
+
+/// A track's length: never negative.
+fn duration_ms(n: i64) -> Result<i32, Failure> {
+    if n < 0 {
+        return Err(Failure::new(
+            FailReason::SchemaViolation,
+            format!("`duration_ms` {n} is negative; a track lasts 0 ms or more"),
+        ));
+    }
+    int32(n, "duration_ms")
+}
+
+/// Spotify's popularity scale, 0 to 100
+/// (https://developer.spotify.com/documentation/web-api/reference/get-track).
+pub const POPULARITY: std::ops::RangeInclusive<i64> = 0..=100;
+
+/// A value outside [`POPULARITY`] is no measurement on that scale. It is refused rather than made
+/// NULL, so that the record, kept whole in the error output, can be looked at and replayed.
+fn popularity(n: i64) -> Result<i32, Failure> {
+    if !POPULARITY.contains(&n) {
+        return Err(Failure::new(
+            FailReason::SchemaViolation,
+            format!("`popularity` {n} is outside Spotify's 0..=100"),
+        ));
+    }
+    int32(n, "popularity")
+}
+
+/// How far past today's UTC date an event may be, for clock skew between the producer and here.
+/// Such a record is written to a `dt` partition the projection shows from that day on.
+pub const FUTURE_DAYS_ALLOWED: i64 = 1;
+
+/// The first `dt` the Glue table's partition projection shows (`projection.dt.range` is
+/// `first,NOW`, see schemas/glue/track_observations.json), read from the schema's partition keys.
+pub fn first_partition_date() -> NaiveDate {
+    static FIRST: std::sync::OnceLock<NaiveDate> = std::sync::OnceLock::new();
+    *FIRST.get_or_init(|| {
+        let dt = schemas::partition_keys()
+            .into_iter()
+            .find(|k| k.name == "dt")
+            .expect("track_observation.avsc has a dt partition key");
+        let first = dt.first.expect("the dt partition key has `first`");
+        NaiveDate::parse_from_str(&first, "%Y-%m-%d").expect("`first` of dt is a YYYY-MM-DD date")
+    })
+}
+
+/// Refuses an event whose `dt` partition Athena's projection would never list: before its first
+/// date, or later than today (plus [`FUTURE_DAYS_ALLOWED`]). Such a record would be delivered yet
+/// invisible to every query.
+fn check_partition_date(event_at: Timestamp) -> Result<(), Failure> {
+    let date = event_at.datetime().date_naive();
+    let first = first_partition_date();
+    let last = Utc::now().date_naive() + TimeDelta::days(FUTURE_DAYS_ALLOWED);
+    if date < first || date > last {
+        return Err(Failure::new(
+            FailReason::SchemaViolation,
+            format!(
+                "event date {date} is outside the dt partitions Athena shows ({first} to {last}); \
+                 the record would be invisible to queries"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn non_empty(s: Option<Cow<'_, str>>) -> Option<String> {

@@ -64,7 +64,7 @@ fn local_mode_reads_stdin() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let resp: firehose_transform::FirehoseResponse = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(resp.records.len(), 12);
+    assert_eq!(resp.records.len(), 15);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
         stderr.contains("\"reason\":\"invalid_base64\""),

@@ -382,3 +382,81 @@ fn a_900_kb_field_value_is_bounded_in_the_reason() {
         assert_eq!(one(&env).0, ProcessingFailed);
     }
 }
+
+/// Asserts that `envelope` is `ProcessingFailed`, counted as `Reason.schema_violation` (the
+/// metric an operator sees), and returns the logged detail.
+fn schema_violation(envelope: &Value) -> String {
+    assert_eq!(
+        one(envelope).0,
+        ProcessingFailed,
+        "expected ProcessingFailed for {envelope}"
+    );
+    let event = firehose_transform::sample::event([serde_json::to_vec(envelope).unwrap()]);
+    let processed = firehose_transform::process(&event);
+    let emf = processed.summary.emf(1_795_500_000_000, "fn");
+    assert_eq!(emf["Reason.schema_violation"], 1, "{envelope}");
+    processed.summary.failures[0].detail.clone()
+}
+
+#[test]
+fn duration_ms_of_minus_one_is_processing_failed() {
+    let mut t = track(1);
+    t["duration_ms"] = json!(-1);
+    let detail = schema_violation(&top(t, 1, OBSERVED));
+    assert!(detail.contains("`duration_ms` -1 is negative"), "{detail}");
+    let mut t = track(1);
+    t["duration_ms"] = json!(0);
+    assert_eq!(kept(&top(t, 1, OBSERVED))["duration_ms"], 0, "0 ms is a length");
+}
+
+#[test]
+fn popularity_of_101_is_processing_failed() {
+    for bad in [101, -1] {
+        let mut t = track(1);
+        t["popularity"] = json!(bad);
+        let detail = schema_violation(&top(t, 1, OBSERVED));
+        assert!(
+            detail.contains(&format!("`popularity` {bad} is outside")),
+            "{detail}"
+        );
+    }
+    for good in [0, 100] {
+        let mut t = track(1);
+        t["popularity"] = json!(good);
+        assert_eq!(kept(&top(t, 1, OBSERVED))["popularity"], good);
+    }
+}
+
+#[test]
+fn played_at_9999_12_31_is_processing_failed_not_an_invisible_partition() {
+    let detail = schema_violation(&played(track(1), "9999-12-31T12:00:00Z", OBSERVED));
+    assert!(
+        detail.contains("event date 9999-12-31 is outside the dt partitions"),
+        "{detail}"
+    );
+    // A snapshot source takes its event time from observed_at: the same rule holds.
+    schema_violation(&top(track(1), 1, "9999-12-31T12:00:00Z"));
+}
+
+#[test]
+fn event_dates_before_the_projections_first_day_are_processing_failed() {
+    // schemas/glue/track_observations.json: projection.dt.range = 2006-01-01,NOW.
+    assert_eq!(
+        firehose_transform::normalize::first_partition_date().to_string(),
+        "2006-01-01"
+    );
+    let detail = schema_violation(&played(track(1), "2005-12-31T23:59:59.999Z", OBSERVED));
+    assert!(detail.contains("event date 2005-12-31"), "{detail}");
+    kept(&played(track(1), "2006-01-01T00:00:00Z", OBSERVED));
+}
+
+#[test]
+fn event_dates_up_to_tomorrow_are_kept_for_clock_skew() {
+    let now = chrono::Utc::now();
+    let allowed = firehose_transform::normalize::FUTURE_DAYS_ALLOWED;
+    let at = |days: i64| (now + chrono::TimeDelta::days(days)).to_rfc3339();
+    kept(&played(track(1), &at(0), &at(0)));
+    kept(&played(track(1), &at(allowed), &at(0)));
+    // Two days on, so the test holds when the UTC date changes while it runs.
+    schema_violation(&played(track(1), &at(allowed + 2), &at(0)));
+}

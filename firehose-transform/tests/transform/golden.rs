@@ -147,7 +147,7 @@ fn golden_invalid_records_fail_alone() {
         assert!(f.detail.len() <= 310, "details are bounded");
     }
     assert_eq!(reason_of("invalid_base64"), "invalid_base64");
-    assert_eq!(processed.summary.processing_failed, 11);
+    assert_eq!(processed.summary.processing_failed, 14);
     let detail = |id: &str| {
         processed
             .summary
@@ -167,4 +167,8 @@ fn golden_invalid_records_fail_alone() {
     assert!(detail("invalid_envelope_no_observed_at").contains("observed_at"));
     assert!(detail("invalid_envelope_top_without_rank").contains("context.rank"));
     assert!(detail("invalid_envelope_version_2").contains("version 2"));
+    // Values outside the schema's domain, and a date no dt partition of the table would show.
+    assert!(detail("schema_violation_duration_minus_one").contains("`duration_ms` -1 is negative"));
+    assert!(detail("schema_violation_popularity_101").contains("`popularity` 101 is outside"));
+    assert!(detail("schema_violation_played_at_9999_12_31").contains("event date 9999-12-31"));
 }
