@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use crate::journal::Journal;
 use crate::pipeline::{Incoming, Msg};
 use crate::{DeliveryStats, FirehoseConfig, Output, LOCAL_ACCOUNT_ID};
 
@@ -53,6 +54,7 @@ pub struct ApiState {
     rng: Mutex<fastrand::Rng>,
     next_id: AtomicU64,
     id_base: u64,
+    journal: Arc<Journal>,
 }
 
 impl ApiState {
@@ -60,6 +62,7 @@ impl ApiState {
         config: &FirehoseConfig,
         queue: mpsc::Sender<Msg>,
         stats: Arc<Mutex<DeliveryStats>>,
+        journal: Arc<Journal>,
     ) -> Arc<Self> {
         let created = chrono::Utc::now();
         Arc::new(Self {
@@ -71,6 +74,7 @@ impl ApiState {
             rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
             next_id: AtomicU64::new(0),
             id_base: created.timestamp_micros() as u64,
+            journal,
         })
     }
 
@@ -258,10 +262,19 @@ fn check_record_size(i: usize, data: &[u8]) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn enqueue(state: &ApiState, records: Vec<Incoming>) -> Result<(), ApiError> {
+/// Journals the records (so that they survive a crash once acknowledged), then queues them.
+async fn enqueue(state: &ApiState, mut records: Vec<Incoming>) -> Result<(), ApiError> {
     if records.is_empty() {
         return Ok(());
     }
+    crate::pipeline::cpu(|| state.journal.append(&mut records)).map_err(|e| {
+        tracing::error!(error = %e, "cannot journal records; answering ServiceUnavailableException");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "ServiceUnavailableException",
+            message: "The local Firehose cannot store the records durably; see its log.".into(),
+        }
+    })?;
     state
         .queue
         .send(Msg::Records(records))
@@ -304,6 +317,7 @@ async fn put_record_batch(state: &ApiState, body: &[u8]) -> Result<Value, ApiErr
             let id = state.record_id();
             responses.push(json!({"RecordId": id}));
             accepted.push(Incoming {
+                seq: 0,
                 id,
                 arrival_ms: arrival,
                 data,
@@ -334,6 +348,7 @@ async fn put_record(state: &ApiState, body: &[u8]) -> Result<Value, ApiError> {
     enqueue(
         state,
         vec![Incoming {
+            seq: 0,
             id: id.clone(),
             arrival_ms: chrono::Utc::now().timestamp_millis(),
             data,

@@ -10,6 +10,7 @@
 //! | JSON to Parquet with the Glue table's columns (OpenX JSON SerDe rules, snappy) | [`convert`] |
 //! | prefixes (`!{...}` expressions) and object names | [`naming`] |
 //! | local folder or S3 output | [`store`] |
+//! | acknowledged records kept on disk until delivered, replayed after a crash | [`journal`] |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), local_firehose::FirehoseError> {
@@ -23,6 +24,7 @@
 
 pub mod api;
 pub mod convert;
+pub mod journal;
 pub mod naming;
 pub mod pipeline;
 pub mod processor;
@@ -52,6 +54,9 @@ pub const LOCAL_ACCOUNT_ID: &str = "123456789012";
 pub const DEFAULT_GLUE_DATABASE: &str = "tracklake";
 /// The name of the transformation Lambda in the reported ARNs, when none is configured.
 pub const DEFAULT_LAMBDA_NAME: &str = "tracklake-firehose-transform";
+/// The hidden folder of a folder output that holds each stream's journal (see [`journal`]);
+/// hidden so that readers of the lake, like Hive and Trino, skip it.
+pub const STATE_FOLDER: &str = ".firehose";
 /// Pending batches between the API and the delivery task; a full queue slows the callers down.
 const QUEUE_DEPTH: usize = 64;
 /// How long shutdown waits for open HTTP connections to finish.
@@ -74,6 +79,10 @@ pub enum FirehoseError {
     Write { key: String, message: String },
     #[error("the local Firehose has stopped; start a new one")]
     Stopped,
+    #[error("journal {}: {message}", path.display())]
+    Journal { path: PathBuf, message: String },
+    #[error("another local Firehose is delivering this stream (it holds {}/lock); stop it, or give this one another lake or state folder", path.display())]
+    Busy { path: PathBuf },
 }
 
 /// Where delivered objects go.
@@ -147,6 +156,10 @@ pub struct FirehoseConfig {
     pub region: String,
     /// The transformation Lambda's function name, for `lambdaArn` in error documents.
     pub lambda_name: String,
+    /// The folder of the stream's journal, lock and temporary files (see [`journal`]). Default
+    /// `None`: `<output folder>/.firehose/<stream>` for a folder output, and
+    /// `<system temp>/tracklake-firehose/<bucket>/<stream>` for S3 (which a reboot may clear).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for FirehoseConfig {
@@ -164,6 +177,7 @@ impl Default for FirehoseConfig {
             processor: Processor::default(),
             region: "us-east-1".into(),
             lambda_name: DEFAULT_LAMBDA_NAME.into(),
+            state_dir: None,
         }
     }
 }
@@ -181,6 +195,19 @@ impl FirehoseConfig {
             "arn:aws:lambda:{}:{LOCAL_ACCOUNT_ID}:function:{}:$LATEST",
             self.region, self.lambda_name
         )
+    }
+
+    /// See [`FirehoseConfig::state_dir`].
+    pub fn state_dir(&self) -> PathBuf {
+        let stream = &self.settings.stream_name;
+        match (&self.state_dir, &self.output) {
+            (Some(dir), _) => dir.clone(),
+            (None, Output::LocalDir(dir)) => dir.join(STATE_FOLDER).join(stream),
+            (None, Output::S3 { bucket, .. }) => std::env::temp_dir()
+                .join("tracklake-firehose")
+                .join(bucket)
+                .join(stream),
+        }
     }
 
     pub(crate) fn hints(&self) -> (BufferHints, BufferHints, BufferHints) {
@@ -208,6 +235,9 @@ pub struct ObjectCounts {
 pub struct DeliveryStats {
     /// Records accepted by PutRecord / PutRecordBatch.
     pub records_received: u64,
+    /// Of those, records a previous process acknowledged and did not deliver, read back from the
+    /// journal at start.
+    pub records_recovered: u64,
     /// Records refused with `ServiceUnavailableException` by the fault switch (never received).
     pub records_refused: u64,
     /// Records written to the source-record backup.
@@ -253,6 +283,7 @@ pub struct LocalFirehose {
     stop_server: Option<oneshot::Sender<()>>,
     pipeline: JoinHandle<()>,
     ticker: JoinHandle<()>,
+    journal: Arc<journal::Journal>,
 }
 
 /// Starts the endpoint and the delivery task. Returns once the port is bound.
@@ -262,14 +293,17 @@ pub async fn start(config: FirehoseConfig) -> Result<LocalFirehose, FirehoseErro
             message: format!("fault_rate {} is not between 0 and 1", config.fault_rate),
         });
     }
+    let state_dir = config.state_dir();
+    let (journal, recovered) = journal::Journal::open(&state_dir)?;
+    let journal = Arc::new(journal);
     let store: Arc<dyn store::ObjectStore> = match &config.output {
-        Output::LocalDir(dir) => Arc::new(store::LocalDir::new(dir.clone())),
+        Output::LocalDir(dir) => Arc::new(store::LocalDir::new(dir.clone(), journal::tmp_dir(&state_dir))),
         Output::S3 { bucket, endpoint } => {
             Arc::new(store::S3Store::new(bucket.clone(), endpoint.clone()).await)
         }
     };
     let stats = Arc::new(Mutex::new(DeliveryStats::default()));
-    let pipeline = pipeline::Pipeline::new(&config, store, stats.clone())?;
+    let pipeline = pipeline::Pipeline::new(&config, store, stats.clone(), journal.clone())?;
     let tick = pipeline.tick_interval();
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -283,6 +317,13 @@ pub async fn start(config: FirehoseConfig) -> Result<LocalFirehose, FirehoseErro
     })?;
     let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
     let pipeline = tokio::spawn(pipeline.run(rx));
+    if !recovered.is_empty() {
+        stats.lock().expect("stats lock").records_recovered += recovered.len() as u64;
+        queue
+            .send(pipeline::Msg::Records(recovered))
+            .await
+            .map_err(|_| FirehoseError::Stopped)?;
+    }
     let ticker = {
         let queue = queue.clone();
         tokio::spawn(async move {
@@ -297,7 +338,12 @@ pub async fn start(config: FirehoseConfig) -> Result<LocalFirehose, FirehoseErro
             }
         })
     };
-    let app = api::router(api::ApiState::new(&config, queue.clone(), stats.clone()));
+    let app = api::router(api::ApiState::new(
+        &config,
+        queue.clone(),
+        stats.clone(),
+        journal.clone(),
+    ));
     let (stop_server, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -317,6 +363,7 @@ pub async fn start(config: FirehoseConfig) -> Result<LocalFirehose, FirehoseErro
         stop_server: Some(stop_server),
         pipeline,
         ticker,
+        journal,
     })
 }
 
@@ -361,6 +408,8 @@ impl LocalFirehose {
         self.ticker.abort();
         let _ = self.queue.send(pipeline::Msg::Stop).await;
         let _ = (&mut self.pipeline).await;
+        // Records left unfinished (a failed final write) stay in the journal for the next start.
+        self.journal.close();
         flushed
     }
 }

@@ -15,7 +15,9 @@
 //! 5. error documents are written one JSON document per line, one object per error type and step.
 //!
 //! A failed object write is retried a few times, then queued and retried at the next flush, so
-//! no record is lost; its records stay counted as in flight until the write succeeds.
+//! no record is lost; its records stay counted as in flight until the write succeeds. Each
+//! written object tells the [`Journal`] which records it finished; a flush seals the journal's
+//! open segment.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -29,6 +31,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::convert::Converter;
+use crate::journal::Journal;
 use crate::naming::{object_name, Template, Values};
 use crate::processor::{self, Event, EventRecord, InvocationError, Outcome, Processor};
 use crate::store::ObjectStore;
@@ -55,6 +58,8 @@ const TICK_MAX: Duration = Duration::from_secs(1);
 /// One record as received.
 #[derive(Debug)]
 pub struct Incoming {
+    /// The journal's number of the record (set when it is journaled).
+    pub seq: u64,
     pub id: String,
     pub arrival_ms: i64,
     pub data: Vec<u8>,
@@ -118,6 +123,8 @@ struct PendingObject {
     body: Vec<u8>,
     kind: ObjectKind,
     records: u64,
+    /// The journal numbers of the records this object finishes a step of.
+    seqs: Vec<u64>,
 }
 
 enum ObjectKind {
@@ -176,28 +183,28 @@ struct PartitioningFailedDoc<'a> {
     partition_keys: &'a BTreeMap<String, String>,
 }
 
-/// Error documents of one step, per error type: (oldest arrival, lines, records).
+/// Error documents of one step, per error type: (oldest arrival, lines, journal numbers).
 #[derive(Default)]
 struct ErrorBatch {
-    by_type: BTreeMap<&'static str, (i64, Vec<u8>, u64)>,
+    by_type: BTreeMap<&'static str, (i64, Vec<u8>, Vec<u64>)>,
 }
 
 impl ErrorBatch {
-    fn add(&mut self, error_type: &'static str, arrival_ms: i64, doc: &impl Serialize) {
+    fn add(&mut self, error_type: &'static str, source: &Incoming, doc: &impl Serialize) {
         let entry = self
             .by_type
             .entry(error_type)
-            .or_insert((arrival_ms, Vec::new(), 0));
-        entry.0 = entry.0.min(arrival_ms);
+            .or_insert((source.arrival_ms, Vec::new(), Vec::new()));
+        entry.0 = entry.0.min(source.arrival_ms);
         serde_json::to_writer(&mut entry.1, doc).expect("error documents serialize");
         entry.1.push(b'\n');
-        entry.2 += 1;
+        entry.2.push(source.seq);
     }
 }
 
 /// Runs CPU-heavy work (the transformation, the conversion) so that, on a multi-threaded
 /// runtime, the HTTP side keeps answering meanwhile; on a current-thread runtime it just runs.
-fn cpu<T>(work: impl FnOnce() -> T) -> T {
+pub(crate) fn cpu<T>(work: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
@@ -235,6 +242,7 @@ pub struct Pipeline {
     processor: Processor,
     store: Arc<dyn ObjectStore>,
     stats: Arc<Mutex<DeliveryStats>>,
+    journal: Arc<Journal>,
     raw: Buffer,
     batch: Buffer,
     partitions: HashMap<String, Partition>,
@@ -246,6 +254,7 @@ impl Pipeline {
         config: &FirehoseConfig,
         store: Arc<dyn ObjectStore>,
         stats: Arc<Mutex<DeliveryStats>>,
+        journal: Arc<Journal>,
     ) -> Result<Self, FirehoseError> {
         let s = &config.settings;
         let error_prefix = Template::parse(&s.error_output_prefix)?;
@@ -292,6 +301,7 @@ impl Pipeline {
             processor: config.processor.clone(),
             store,
             stats,
+            journal,
             raw: Buffer::default(),
             batch: Buffer::default(),
             partitions: HashMap::new(),
@@ -386,6 +396,7 @@ impl Pipeline {
         for key in keys {
             self.deliver_partition(&key).await;
         }
+        self.journal.seal();
         match self.pending.first() {
             None => Ok(()),
             Some(first) => Err(FirehoseError::Write {
@@ -424,6 +435,7 @@ impl Pipeline {
             body,
             kind: ObjectKind::RawBackup,
             records: records.len() as u64,
+            seqs: records.iter().map(|r| r.seq).collect(),
         })
         .await;
     }
@@ -478,7 +490,7 @@ impl Pipeline {
                 for r in &records {
                     errors.add(
                         PROCESSING_FAILED,
-                        r.arrival_ms,
+                        r,
                         &ProcessingFailedDoc {
                             attempts_made: attempts,
                             arrival_timestamp: r.arrival_ms,
@@ -502,13 +514,16 @@ impl Pipeline {
                     *self.stats().transformed.entry(result.into()).or_default() += 1;
                     match outcome {
                         Outcome::Dropped => {
-                            let mut stats = self.stats();
-                            stats.dropped += 1;
-                            stats.in_flight -= 1;
+                            {
+                                let mut stats = self.stats();
+                                stats.dropped += 1;
+                                stats.in_flight -= 1;
+                            }
+                            self.journal.done([record.seq]);
                         }
                         Outcome::ProcessingFailed => errors.add(
                             PROCESSING_FAILED,
-                            record.arrival_ms,
+                            &record,
                             &ProcessingFailedDoc {
                                 attempts_made: attempts,
                                 arrival_timestamp: record.arrival_ms,
@@ -549,7 +564,7 @@ impl Pipeline {
                     format!("partition key `{missing}` of the prefix is missing from metadata.partitionKeys");
                 errors.add(
                     PARTITIONING_FAILED,
-                    source.arrival_ms,
+                    &source,
                     &PartitioningFailedDoc {
                         attempts_made: 1,
                         arrival_timestamp: source.arrival_ms,
@@ -570,7 +585,7 @@ impl Pipeline {
             );
             errors.add(
                 ACTIVE_PARTITION_EXCEEDED,
-                source.arrival_ms,
+                &source,
                 &PartitioningFailedDoc {
                     attempts_made: 1,
                     arrival_timestamp: source.arrival_ms,
@@ -612,7 +627,7 @@ impl Pipeline {
             let row = &rows[*i];
             errors.add(
                 FORMAT_CONVERSION_FAILED,
-                row.source.arrival_ms,
+                &row.source,
                 &FormatConversionFailedDoc {
                     attempts_made: 1,
                     arrival_timestamp: row.source.arrival_ms,
@@ -650,6 +665,7 @@ impl Pipeline {
                             partition: id.trim_end_matches('/').to_owned(),
                         },
                         records: delivered.len() as u64,
+                        seqs: delivered.iter().map(|r| r.source.seq).collect(),
                     })
                     .await;
                 }
@@ -659,7 +675,7 @@ impl Pipeline {
                     for row in delivered {
                         errors.add(
                             FORMAT_CONVERSION_FAILED,
-                            row.source.arrival_ms,
+                            &row.source,
                             &FormatConversionFailedDoc {
                                 attempts_made: 1,
                                 arrival_timestamp: row.source.arrival_ms,
@@ -678,7 +694,7 @@ impl Pipeline {
     }
 
     async fn write_errors(&mut self, errors: ErrorBatch) {
-        for (error_type, (oldest, body, records)) in errors.by_type {
+        for (error_type, (oldest, body, seqs)) in errors.by_type {
             let values = Values {
                 oldest_arrival: at(oldest),
                 error_output_type: Some(error_type),
@@ -695,7 +711,8 @@ impl Pipeline {
                 kind: ObjectKind::ErrorOutput {
                     error_type: error_type.to_owned(),
                 },
-                records,
+                records: seqs.len() as u64,
+                seqs,
             })
             .await;
         }
@@ -719,6 +736,7 @@ impl Pipeline {
                 }
             }
         }
+        self.journal.done(object.seqs.iter().copied());
         let mut stats = self.stats();
         match object.kind {
             ObjectKind::RawBackup => {

@@ -16,16 +16,21 @@ pub trait ObjectStore: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// Objects as files under a root folder: `<root>/<key>`. Each file is written to a hidden
-/// temporary name in the same folder and renamed into place, so a reader never sees half a file.
+/// Objects as files under a root folder: `<root>/<key>`. Each file is written to a temporary
+/// folder on the same file system and renamed into place, so a reader never sees half a file;
+/// what a killed process leaves there is removed at the next start ([`crate::journal`]).
 #[derive(Debug, Clone)]
 pub struct LocalDir {
     root: PathBuf,
+    tmp: PathBuf,
 }
 
 impl LocalDir {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+    pub fn new(root: impl Into<PathBuf>, tmp: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            tmp: tmp.into(),
+        }
     }
 }
 
@@ -45,8 +50,8 @@ impl ObjectStore for LocalDir {
             let path = self.root.join(key);
             let dir = path.parent().unwrap_or(Path::new("."));
             tokio::fs::create_dir_all(dir).await.map_err(fail)?;
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
-            let tmp = dir.join(format!(".{name}.{}.tmp", crate::naming::uuid_v4()));
+            tokio::fs::create_dir_all(&self.tmp).await.map_err(fail)?;
+            let tmp = self.tmp.join(format!("{}.tmp", crate::naming::uuid_v4()));
             if let Err(e) = tokio::fs::write(&tmp, &body).await {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 return Err(fail(e));

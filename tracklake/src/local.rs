@@ -71,6 +71,13 @@ pub fn render_delivery(stats: &DeliveryStats, lake: &Path) -> String {
         stats.errored_total(),
         stats.in_flight
     );
+    if stats.records_recovered > 0 {
+        let _ = writeln!(
+            out,
+            "  recovered from the journal {} (acknowledged by a local Firehose that stopped before delivering them)",
+            stats.records_recovered
+        );
+    }
     if stats.records_refused > 0 {
         let _ = writeln!(
             out,

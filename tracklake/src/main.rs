@@ -296,7 +296,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
                         _ = signal::stop_requested() => {
                             // Nothing is lost: the state moves only after delivery, so the next
                             // run pulls this cycle's records again (and the local Firehose's
-                            // raw backup already holds what it accepted).
+                            // journal keeps what it accepted, for the next start to deliver).
                             eprintln!("interrupted again: quitting without finishing the cycle");
                             return ExitCode::from(130);
                         }

@@ -84,6 +84,7 @@ pub async fn sandbox(args: SandboxArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let stop = crate::signal::stop_requested();
     // These are the sandbox's own made-up credentials, not secrets of any real account.
     println!("Spotify sandbox listening. In another terminal:\n");
     println!("  export SPOTIFY_API_BASE={}", sandbox.api_base());
@@ -91,7 +92,7 @@ pub async fn sandbox(args: SandboxArgs) -> ExitCode {
     println!("  export SPOTIFY_CLIENT_ID={}", sandbox.client_id());
     println!("  export SPOTIFY_REFRESH_TOKEN={}", sandbox.refresh_token());
     println!("  tracklake run\n\nCtrl-C stops it.");
-    crate::signal::stop_requested().await;
+    stop.await;
     sandbox.shutdown().await;
     ExitCode::SUCCESS
 }
@@ -140,6 +141,7 @@ pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let stop = crate::signal::stop_requested();
     println!(
         "local Firehose for stream {} listening, delivering to {output:?}. In another terminal:\n",
         firehose.stream_name()
@@ -147,7 +149,7 @@ pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> ExitCode {
     println!("  export AWS_ENDPOINT_URL_FIREHOSE={}", firehose.endpoint());
     println!("  export TRACKLAKE_FIREHOSE=aws AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local");
     println!("  tracklake run\n\nBuffers deliver on the stream's intervals; Ctrl-C flushes them and stops.");
-    crate::signal::stop_requested().await;
+    stop.await;
     match firehose.shutdown().await {
         Ok(stats) => {
             let lake = match &output {

@@ -2,26 +2,42 @@
 //! a container runtime. Both stop tracklake the same way, letting the work in flight finish, so a
 //! polite stop never loses what a run has pulled or the local Firehose has accepted.
 
-/// Completes on the next SIGINT or SIGTERM (on Unix; Ctrl-C elsewhere).
-pub async fn stop_requested() {
+use std::future::Future;
+
+/// Completes on the next SIGINT or SIGTERM (on Unix; Ctrl-C elsewhere). The handlers are installed
+/// when this is called, not when the future is first awaited: call it before announcing that
+/// the process is ready, so a signal sent right after the announcement is never the default kill.
+pub fn stop_requested() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            }
-            // No SIGTERM handler could be installed: Ctrl-C still works.
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                // No handler could be installed for one of them: the other, or Ctrl-C, still works.
+                (Ok(mut interrupt), Err(_)) => {
+                    interrupt.recv().await;
+                }
+                (Err(_), Ok(mut terminate)) => {
+                    terminate.recv().await;
+                }
+                (Err(_), Err(_)) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

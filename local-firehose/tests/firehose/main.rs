@@ -6,9 +6,11 @@
 //! - `delivery`: what lands in the lake: raw backup, Parquet with the Glue schema, partition
 //!   paths, error output documents, Firehose's handling of bad processor answers, the
 //!   active-partition limit, buffering, flush on shutdown.
+//! - `journal`: acknowledged records on disk until delivered: recovery, cut writes, removal, lock.
 //! - `s3`: the same delivery into an S3 bucket, through aws-sdk-s3, against moto's server.
 
 mod api;
 mod delivery;
+mod journal;
 mod s3;
 mod support;

@@ -31,12 +31,16 @@ async fn delivers_into_an_s3_bucket() {
     );
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
 
+    // Its own journal folder: the default one, under the system's temporary folder, is shared by
+    // every local Firehose of this bucket name on the machine.
+    let state = tempfile::tempdir().unwrap();
     let firehose = local_firehose::start(FirehoseConfig {
         output: Output::S3 {
             bucket: BUCKET.into(),
             endpoint: Some(moto.endpoint()),
         },
         buffering: flush_only(),
+        state_dir: Some(state.path().to_owned()),
         ..FirehoseConfig::default()
     })
     .await

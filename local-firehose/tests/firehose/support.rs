@@ -49,7 +49,7 @@ impl Lake {
         self.dir.path()
     }
 
-    /// Every object key under `prefix`, sorted.
+    /// Every object key under `prefix`, sorted (the stream's journal folder holds no objects).
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         let mut out = Vec::new();
         walk(self.root(), &mut out);
@@ -61,7 +61,7 @@ impl Lake {
                     .to_string_lossy()
                     .replace('\\', "/")
             })
-            .filter(|k| k.starts_with(prefix))
+            .filter(|k| k.starts_with(prefix) && !k.starts_with(local_firehose::STATE_FOLDER))
             .collect();
         keys.sort();
         keys

@@ -1,0 +1,288 @@
+//! A record the local Firehose acknowledged survives the process being killed (`kill -9`): the
+//! real `tracklake firehose` binary, the real AWS SDK, a real SIGKILL, then a new process on the
+//! same lake that delivers what the first one held in its buffers.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_sdk_firehose::config::retry::RetryConfig;
+use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_firehose::primitives::Blob;
+use aws_sdk_firehose::types::Record;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+const ENDPOINT_LINE: &str = "export AWS_ENDPOINT_URL_FIREHOSE=";
+
+/// Producer records the transform accepts (one per source kind).
+fn envelopes() -> Vec<Vec<u8>> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../firehose-transform/tests/fixtures/sources.envelopes.jsonl"),
+    )
+    .unwrap();
+    text.lines().map(|l| format!("{l}\n").into_bytes()).collect()
+}
+
+struct Firehose {
+    child: Child,
+    stdout: Lines<BufReader<ChildStdout>>,
+    endpoint: String,
+}
+
+/// `tracklake firehose --lake <lake>`, with the cloud stream's buffering (300 s): nothing is
+/// delivered before a flush.
+async fn start(lake: &Path) -> Firehose {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tracklake"))
+        .args(["firehose", "--lake"])
+        .arg(lake)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let endpoint = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+            .await
+            .expect("the local Firehose starts within 30 s")
+            .unwrap()
+            .expect("the local Firehose is running");
+        if let Some(endpoint) = line.trim().strip_prefix(ENDPOINT_LINE) {
+            break endpoint.to_owned();
+        }
+    };
+    Firehose {
+        child,
+        stdout,
+        endpoint,
+    }
+}
+
+fn client(endpoint: &str) -> aws_sdk_firehose::Client {
+    let config = aws_sdk_firehose::Config::builder()
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "static"))
+        .behavior_version(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_firehose::Client::from_conf(config)
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+fn parquet_rows(lake: &Path) -> usize {
+    files_under(&lake.join("processed"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .map(|p| {
+            let file = std::fs::File::open(p).unwrap();
+            parquet::file::reader::SerializedFileReader::new(file)
+                .map(|r| {
+                    use parquet::file::reader::FileReader;
+                    r.metadata().file_metadata().num_rows() as usize
+                })
+                .unwrap()
+        })
+        .sum()
+}
+
+async fn send(endpoint: &str, stream: &str, records: &[Vec<u8>]) {
+    let answer = client(endpoint)
+        .put_record_batch()
+        .delivery_stream_name(stream)
+        .set_records(Some(
+            records
+                .iter()
+                .map(|r| Record::builder().data(Blob::new(r.clone())).build().unwrap())
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.failed_put_count(), 0, "every record acknowledged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_records_survive_kill_9_of_the_local_firehose() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let stream = schemas::delivery::settings().stream_name;
+    let records: Vec<Vec<u8>> = envelopes().into_iter().cycle().take(60).collect();
+
+    let mut first = start(&lake).await;
+    send(&first.endpoint, &stream, &records[..30]).await;
+    send(&first.endpoint, &stream, &records[30..]).await;
+    first.child.start_kill().unwrap(); // SIGKILL
+    first.child.wait().await.unwrap();
+    assert_eq!(
+        parquet_rows(&lake),
+        0,
+        "the killed process had delivered nothing yet"
+    );
+
+    // The next process delivers them; its Ctrl-C flushes and reports them as recovered.
+    let mut second = start(&lake).await;
+    let pid = second.child.id().unwrap().to_string();
+    let status = Command::new("kill").args(["-INT", &pid]).status().await.unwrap();
+    assert!(status.success());
+    let mut report = String::new();
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(60), second.stdout.next_line())
+        .await
+        .expect("the second local Firehose stops within 60 s")
+        .unwrap()
+    {
+        report.push_str(&line);
+        report.push('\n');
+    }
+    assert!(second.child.wait().await.unwrap().success(), "{report}");
+    // Every record: the transform drops the episode and the removed track of the fixture.
+    let kept = records
+        .iter()
+        .filter(|r| {
+            !matches!(
+                firehose_transform::normalize::normalize_bytes(r),
+                Ok(firehose_transform::normalize::Verdict::Drop(_))
+            )
+        })
+        .count();
+    assert!(kept > 30, "{kept}");
+    assert_eq!(parquet_rows(&lake), kept, "{report}");
+    assert!(report.contains("recovered from the journal 60"), "{report}");
+
+    // Nothing is left behind: no journal segment, no temporary file.
+    let state = lake.join(".firehose").join(&stream);
+    let leftovers: Vec<PathBuf> = files_under(&state)
+        .into_iter()
+        .filter(|p| !p.ends_with("lock"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_local_firehose_on_the_same_lake_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let _first = start(&lake).await;
+    let second = Command::new(env!("CARGO_BIN_EXE_tracklake"))
+        .args(["firehose", "--lake"])
+        .arg(&lake)
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another local Firehose is delivering this stream"),
+        "{stderr}"
+    );
+}
+
+/// The distinct `record_key`s of every Parquet object of the lake.
+fn record_keys(lake: &Path) -> std::collections::BTreeSet<String> {
+    use arrow::array::AsArray;
+    let mut keys = std::collections::BTreeSet::new();
+    for path in files_under(&lake.join("processed")) {
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let file = std::fs::File::open(path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let column = batch.column_by_name("record_key").unwrap().as_string::<i32>();
+            keys.extend(column.iter().flatten().map(str::to_owned));
+        }
+    }
+    keys
+}
+
+/// `tracklake run` on the embedded sandbox (clock pinned, so every run serves the same history)
+/// and the in-process local Firehose, in `dir`.
+fn run_command(dir: &Path) -> Command {
+    std::fs::write(
+        dir.join("tracklake.toml"),
+        "[local]\nsandbox_seed = 3\nsandbox_now = \"2026-11-24T18:30:00Z\"\n",
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracklake"));
+    command
+        .arg("run")
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// The in-process local Firehose holds a cycle's records in its buffers until the end-of-cycle
+/// flush, after the producer saved its state: killed in between, the next run must still
+/// deliver them, since the saved state never pulls them again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_after_saving_its_state_loses_no_record() {
+    let reference = tempfile::tempdir().unwrap();
+    assert!(run_command(reference.path()).status().await.unwrap().success());
+    let expected = record_keys(&reference.path().join("lake"));
+    assert!(
+        expected.len() > 100,
+        "the sandbox served {} observations",
+        expected.len()
+    );
+
+    let victim = tempfile::tempdir().unwrap();
+    let state = victim.path().join("lake/state/sandbox-producer.json");
+    let mut child = run_command(victim.path()).spawn().unwrap();
+    // Kill the moment the state is saved: the cycle's records are acknowledged, not yet flushed.
+    let killed = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            if state.exists() {
+                child.start_kill().unwrap();
+                break true;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the run saves its state within 120 s");
+    child.wait().await.unwrap();
+    assert!(killed, "the run ended before it could be killed");
+
+    assert!(run_command(victim.path()).status().await.unwrap().success());
+    let delivered = record_keys(&victim.path().join("lake"));
+    let missing: Vec<_> = expected.difference(&delivered).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} observations lost",
+        missing.len(),
+        expected.len()
+    );
+}
