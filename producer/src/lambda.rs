@@ -547,6 +547,8 @@ impl Invocation {
             "waits": t.waits,
             "not_before": report.not_before.map(|t| t.to_rfc3339()),
             "stopped_early": report.stopped_early,
+            // The partition pacing held the library backfill back (not an error).
+            "backfill_paused": report.backfill_paused(),
             "reauthorization_required": report.reauthorization_required,
             "spotify_unavailable": report.spotify_unavailable,
             "refresh_token_stored": self.refresh_token_stored,

@@ -10,6 +10,8 @@
 //!   and which outcomes make the invocation an error;
 //! - [`logging`]: `RUST_LOG`, capped so that no level prints the AWS credentials;
 //! - [`metrics`]: a run's counts as CloudWatch EMF metrics (namespace `tracklake/producer`);
+//! - [`pacing`]: the `dt` partitions recently opened, so that runs in quick succession stay
+//!   within Firehose's active partition quota;
 //! - [`run`]: one run: pull the due sources, deliver, move the state only past what was delivered;
 //! - [`sink`]: PutRecordBatch within Firehose's limits, resending only the failed records;
 //! - [`sources`]: the five sources, each pulling envelope lines and the state they earn;
@@ -22,6 +24,7 @@ pub mod backoff;
 pub mod lambda;
 pub mod logging;
 pub mod metrics;
+pub mod pacing;
 pub mod run;
 pub mod sink;
 pub mod sources;

@@ -11,6 +11,9 @@
 //!   pulled is already delivered, the not-before time is persisted, the run is not an error;
 //! - the state is saved with the version loaded, so an overlapping run is detected, not
 //!   overwritten;
+//! - the library backfill opens `dt` partitions only while those opened within the last buffer
+//!   window stay under the pacing budget ([`crate::pacing`]): otherwise `saved_tracks` waits for
+//!   a later run ([`SourceOutcome::Paused`]), which is not an error;
 //! - with client credentials (no refresh token) the user's sources are skipped with a reason
 //!   ([`SourceOutcome::Skipped`]) and `/me` is never called; search still runs, given a market
 //!   (without one it is skipped too, [`NEEDS_MARKET`]).
@@ -20,8 +23,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use schemas::Source;
 
+use crate::pacing;
 use crate::sink::{FirehoseSink, SinkError};
-use crate::sources::{self, SourcesConfig};
+use crate::sources::{self, SourcesConfig, SAVED_TRACKS_DATES_PER_RUN};
 use crate::spotify::{Credentials, EndpointStats, SpotifyClient, SpotifyError};
 use crate::state::{RunSummary, StateError, StateStore};
 
@@ -54,6 +58,10 @@ pub enum SourceOutcome {
     /// Needs the user's authorization, but the client has client credentials only (no refresh
     /// token): not called, `error` says why. Not a failure: the catalog sources still run.
     Skipped,
+    /// `saved_tracks` only: the `dt` partitions opened within the last buffer window leave no
+    /// room under the pacing budget ([`crate::pacing`]), so it waits for a later run; `note`
+    /// says how many. Not a failure: nothing was pulled, its state stayed.
+    Paused,
 }
 
 /// One source's part of a run.
@@ -207,6 +215,13 @@ impl RunReport {
                 .any(|s| s.outcome == SourceOutcome::PullFailed)
     }
 
+    /// Why the library backfill waited for a later run (the partition pacing), if it did.
+    pub fn backfill_paused(&self) -> Option<String> {
+        self.source(Source::SavedTracks)
+            .filter(|s| s.outcome == SourceOutcome::Paused)
+            .and_then(|s| s.note.clone())
+    }
+
     /// Why the run could do nothing at all, for the CLI's report and the Lambda's summary: the
     /// persisted not-before lies ahead. Expected pacing, not a failure: the run is still ok.
     pub fn idle_reason(&self) -> Option<String> {
@@ -241,6 +256,7 @@ impl RunReport {
                 self.reauthorization_required
                     .then(|| "Spotify refused the refresh token; run `tracklake auth` again".to_string())
             }),
+            backfill_paused: self.backfill_paused(),
         }
     }
 
@@ -292,6 +308,10 @@ pub async fn run_once<S: StateStore>(
     }
     // The pause is over; a new one is set below if Spotify asks again.
     state.not_before = None;
+    // Pacing reads the real clock, not `now`: the time records reach Firehose, whatever time the
+    // run observes at (the sandbox's clock may be pinned).
+    let pacing_config = &config.pacing;
+    pacing_config.forget_inactive(&mut state.opened_partitions, Utc::now());
 
     let due: Vec<Source> = RUN_ORDER
         .into_iter()
@@ -352,13 +372,28 @@ pub async fn run_once<S: StateStore>(
                 continue;
             }
         }
+        let mut saved_tracks_dates = SAVED_TRACKS_DATES_PER_RUN;
+        if source == Source::SavedTracks {
+            let clock = Utc::now();
+            let room = pacing_config.room(&state.opened_partitions, clock);
+            if room == 0 {
+                let active = pacing_config.active(&state.opened_partitions, clock);
+                let note = pacing_config.paused_note(active);
+                tracing::info!(source = source.as_str(), "{note}");
+                entry.outcome = SourceOutcome::Paused;
+                entry.note = Some(note);
+                report.sources.push(entry);
+                continue;
+            }
+            saved_tracks_dates = room.min(SAVED_TRACKS_DATES_PER_RUN);
+        }
         // Search reads the public catalog: its lines carry no user, whichever sources ran with it.
         let user = if source == Source::Search {
             None
         } else {
             user_id.as_deref()
         };
-        let pull = match sources::pull(source, client, config, &state, now, user).await {
+        let pull = match sources::pull(source, client, config, &state, now, user, saved_tracks_dates).await {
             Ok(pull) => pull,
             Err(e) if e.ends_run_cleanly() => {
                 // Quota, long rate limit or spent budget: every further request would be refused
@@ -387,6 +422,10 @@ pub async fn run_once<S: StateStore>(
             Some(sink.send_all(pull.lines).await)
         };
         let all_delivered = sent.as_ref().is_none_or(|r| r.all_delivered());
+        if sent.is_some() {
+            // Whether or not Firehose took every line, those it took opened their partitions.
+            pacing::record(&mut state.opened_partitions, source, &pull.dates, Utc::now());
+        }
         if let Some(sent) = sent {
             entry.delivered = sent.delivered;
             entry.resent = sent.resent;
@@ -432,7 +471,11 @@ pub async fn run_once<S: StateStore>(
             .find(|s| s.source == Source::SavedTracks)
         {
             tracing::info!(source = Source::SavedTracks.as_str(), "{note}");
-            entry.note = Some(note);
+            // A pause says why first; the pending backfill follows.
+            entry.note = Some(match entry.note.take() {
+                Some(paused) => format!("{paused}. {note}"),
+                None => note,
+            });
         }
     }
 

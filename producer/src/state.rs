@@ -81,6 +81,12 @@ pub struct State {
     /// What the last run did, for operators reading the file.
     #[serde(default)]
     pub last_run: Option<RunSummary>,
+    /// The `dt` partitions (`source=<source>/dt=<date>`) this producer sent records to within the
+    /// last pacing window, with the time of the last send: what Firehose may still hold active
+    /// ([`crate::pacing`]). Older entries are dropped on the next run. Absent from state files
+    /// written before it existed, which read as empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub opened_partitions: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl Default for State {
@@ -96,6 +102,7 @@ impl Default for State {
             last_success: BTreeMap::new(),
             not_before: None,
             last_run: None,
+            opened_partitions: BTreeMap::new(),
         }
     }
 }
@@ -118,6 +125,9 @@ pub struct RunSummary {
     /// Why the run stopped early, if it did (no secret: an error's message).
     #[serde(default)]
     pub stopped_early: Option<String>,
+    /// Why the library backfill waited for a later run (the partition pacing), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill_paused: Option<String>,
 }
 
 /// Which stored state a `load` saw: the value a `save` must find unchanged. `None` means there

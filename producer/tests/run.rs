@@ -976,3 +976,93 @@ async fn a_jump_past_the_end_of_a_shrunken_library_steps_back_instead_of_ending_
         .collect();
     assert_eq!(sent, older, "the older 500 saves, none lost to the jump");
 }
+
+#[tokio::test]
+async fn runs_in_quick_succession_open_no_more_partitions_than_the_budget_and_resume_after_the_window() {
+    use std::collections::BTreeSet;
+
+    use producer::pacing::PacingConfig;
+
+    let LibraryRig {
+        server,
+        library,
+        firehose,
+        store,
+        mut config,
+        _dir,
+    } = library_rig().await;
+    // 450 dates, one save each; a budget of 250 partitions per 5 s window.
+    config.pacing = PacingConfig {
+        partition_budget: 250,
+        window_secs: 5,
+    };
+    let newest_day = newest_library_day();
+    for day in 0..450 {
+        library.add(day, newest_day - TimeDelta::days(day as i64));
+    }
+
+    // Back to back: 100, 100, then the 50 the budget has left, then nothing.
+    let mut sent_per_run = Vec::new();
+    let mut delivered: Vec<String> = Vec::new();
+    for run in 1..=4 {
+        let before = saved_lines_since(&firehose, 0).len();
+        let report = run_once(&client(&server), &sink(&firehose), &store, &config, now()).await;
+        assert!(report.exit_ok(), "run {run}: {}", brief(&report));
+        let lines = saved_lines_since(&firehose, before);
+        sent_per_run.push(lines.iter().map(|(date, _)| date).collect::<BTreeSet<_>>().len());
+        delivered.extend(lines.into_iter().map(|(_, id)| id));
+        let saved = report.source(Source::SavedTracks).unwrap();
+        if run < 4 {
+            assert_eq!(
+                saved.outcome,
+                SourceOutcome::Delivered,
+                "run {run}: {}",
+                brief(&report)
+            );
+            assert_eq!(report.backfill_paused(), None);
+        } else {
+            assert_eq!(saved.outcome, SourceOutcome::Paused, "{}", brief(&report));
+            let note = saved.note.as_deref().unwrap();
+            assert!(
+                note.starts_with("backfill paused: 250 dt partitions opened in the last 5 s"),
+                "{note}"
+            );
+            assert!(note.contains("library backfill pending"), "{note}");
+            let (state, _) = store.load().await.unwrap();
+            let summary = state.last_run.unwrap();
+            assert_eq!(summary.backfill_paused.as_deref(), Some(note));
+            assert_eq!(state.opened_partitions.len(), 250, "every partition sent to");
+        }
+    }
+    assert_eq!(sent_per_run, [100, 100, 50, 0]);
+
+    // Once the window has passed, the backfill goes on, 100 dates a run, to the end.
+    tokio::time::sleep(Duration::from_millis(5_100)).await;
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        assert!(runs <= 3, "the backfill must end");
+        let before = saved_lines_since(&firehose, 0).len();
+        let report = run_once(&client(&server), &sink(&firehose), &store, &config, now()).await;
+        assert!(report.exit_ok(), "{}", brief(&report));
+        assert_eq!(
+            report.source(Source::SavedTracks).unwrap().outcome,
+            SourceOutcome::Delivered,
+            "{}",
+            brief(&report)
+        );
+        delivered.extend(saved_lines_since(&firehose, before).into_iter().map(|(_, id)| id));
+        let (state, _) = store.load().await.unwrap();
+        if state.saved_tracks_backfill_before.is_none() {
+            assert_eq!(
+                state.opened_partitions.len(),
+                200,
+                "the partitions of the first runs are forgotten"
+            );
+            break;
+        }
+    }
+    assert_eq!(runs, 2);
+    let unique: BTreeSet<&String> = delivered.iter().collect();
+    assert_eq!((delivered.len(), unique.len()), (450, 450), "every save once");
+}

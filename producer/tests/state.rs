@@ -29,7 +29,12 @@ fn sample_state() -> State {
             delivered: 12,
             undelivered: 0,
             stopped_early: None,
+            backfill_paused: Some("backfill paused".to_string()),
         }),
+        opened_partitions: BTreeMap::from([(
+            "source=saved_tracks/dt=2019-03-04".to_string(),
+            Utc.with_ymd_and_hms(2026, 11, 24, 8, 0, 3).unwrap(),
+        )]),
     }
 }
 
@@ -187,4 +192,8 @@ async fn a_state_file_written_before_the_saved_tracks_backfill_existed_still_loa
     );
     assert_eq!(state.saved_tracks_backfill_before, None, "nothing pending");
     assert_eq!(state.saved_tracks_backfill_skip, None, "nothing to jump over");
+    assert!(
+        state.opened_partitions.is_empty(),
+        "no partition known to be active"
+    );
 }

@@ -15,20 +15,21 @@ mod search;
 mod top_tracks;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use schemas::{Context, RawEnvelope, Source, Timestamp, ENVELOPE_VERSION};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::pacing::PacingConfig;
 use crate::spotify::{SpotifyClient, SpotifyError};
 use crate::state::State;
 
 pub use playlist::playlist;
 pub use recently_played::recently_played;
-pub use saved_tracks::{backfill_note, saved_tracks, SAVED_TRACKS_DATES_PER_RUN};
+pub use saved_tracks::{backfill_note, saved_tracks, saved_tracks_within, SAVED_TRACKS_DATES_PER_RUN};
 pub use search::search;
 pub use top_tracks::{top_tracks, TIME_RANGES};
 
@@ -72,6 +73,9 @@ pub struct SourcesConfig {
     /// Minimum time between two successful pulls of a source, in seconds; a source missing here
     /// uses its `DEFAULT_*_INTERVAL`.
     pub min_interval_secs: BTreeMap<Source, u64>,
+    /// How many `dt` partitions the producer keeps active in Firehose, and for how long a
+    /// partition counts as active ([`crate::pacing`]).
+    pub pacing: PacingConfig,
 }
 
 impl Default for SourcesConfig {
@@ -87,6 +91,7 @@ impl Default for SourcesConfig {
             search_max_results: SEARCH_RESULT_CAP,
             market: None,
             min_interval_secs: BTreeMap::new(),
+            pacing: PacingConfig::default(),
         }
     }
 }
@@ -166,6 +171,10 @@ pub struct Pull {
     pub observed_at: Timestamp,
     /// Raw envelopes, each ending in `\n`, ready for the sink.
     pub lines: Vec<Vec<u8>>,
+    /// The UTC dates of the lines' event times (the transform's `dt`): with `source`, the
+    /// Firehose partitions the lines open ([`crate::pacing`]). Lines without a readable event
+    /// time open none (the transform rejects them).
+    pub dates: BTreeSet<NaiveDate>,
     /// To apply to the state once every line is delivered.
     pub changes: StateChanges,
     /// `search`: some query stopped at the offset cap, so its results are incomplete.
@@ -209,6 +218,7 @@ impl StateChanges {
 
 /// Pulls `source`. `user_id` is the authorizing user's Spotify id (see [`current_user_id`]); the
 /// playlist source needs it to tell the user's own playlists from followed ones.
+/// `saved_tracks_dates` bounds the dates `saved_tracks` sends (see [`saved_tracks_within`]).
 pub async fn pull(
     source: Source,
     client: &SpotifyClient,
@@ -216,11 +226,12 @@ pub async fn pull(
     state: &State,
     now: DateTime<Utc>,
     user_id: Option<&str>,
+    saved_tracks_dates: usize,
 ) -> Result<Pull, SpotifyError> {
     match source {
         Source::RecentlyPlayed => recently_played(client, state, now, user_id).await,
         Source::TopTracks => top_tracks(client, now, user_id).await,
-        Source::SavedTracks => saved_tracks(client, state, now, user_id).await,
+        Source::SavedTracks => saved_tracks_within(client, state, now, user_id, saved_tracks_dates).await,
         Source::Playlist => match user_id {
             Some(user) => playlist(client, state, now, user).await,
             None => Err(SpotifyError::InvalidResponse {
@@ -289,6 +300,16 @@ fn parse<'a, T: Deserialize<'a>>(endpoint: &str, body: &'a [u8]) -> Result<T, Sp
 
 fn observed_at(now: DateTime<Utc>) -> Timestamp {
     Timestamp::from_datetime(now).expect("the run's clock reads a year between 1 and 9999")
+}
+
+/// The dates of a pull whose event time is the observation time (top tracks, playlists, search):
+/// the run's date, if it sends anything.
+fn observed_dates(observed_at: Timestamp, lines: &[Vec<u8>]) -> BTreeSet<NaiveDate> {
+    if lines.is_empty() {
+        BTreeSet::new()
+    } else {
+        BTreeSet::from([observed_at.datetime().date_naive()])
+    }
 }
 
 fn is_null(raw: &RawValue) -> bool {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use schemas::{Context, Source};
 use serde::Deserialize;
 
-use super::{is_null, line, observed_at, parse, Items, Pull, StateChanges, LIST_PAGE_SIZE};
+use super::{is_null, line, observed_at, observed_dates, parse, Items, Pull, StateChanges, LIST_PAGE_SIZE};
 use crate::spotify::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
 use crate::state::State;
 
@@ -100,6 +100,7 @@ pub async fn playlist(
     Ok(Pull {
         source: Source::Playlist,
         observed_at,
+        dates: observed_dates(observed_at, &lines),
         lines,
         changes: StateChanges {
             playlist_snapshots: Some(snapshots),

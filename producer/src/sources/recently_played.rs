@@ -2,6 +2,8 @@
 //! plays (docs/spotify-web-api.md#recently-played), so one page of 50 holds every play there is to
 //! fetch; paging further back would find nothing newer than the cursor.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use schemas::{Context, Source};
 
@@ -30,6 +32,7 @@ pub async fn recently_played(
     let page: Items = parse(ENDPOINT, &body)?;
     let mut lines = Vec::with_capacity(page.items.len());
     let mut newest = state.recently_played_after;
+    let mut dates = BTreeSet::new();
     for play in page.items.into_iter().filter(|p| !is_null(p)) {
         let played_at = EntryTimes::read(ENDPOINT, play)?.0;
         if let (Some(at), Some(cursor)) = (played_at, state.recently_played_after) {
@@ -42,6 +45,7 @@ pub async fn recently_played(
         // into the error prefix) but cannot move the cursor.
         if let Some(at) = played_at {
             newest = Some(newest.map_or(at.millis(), |n| n.max(at.millis())));
+            dates.insert(at.datetime().date_naive());
         }
         let context = Context {
             played_at,
@@ -53,6 +57,7 @@ pub async fn recently_played(
         source: Source::RecentlyPlayed,
         observed_at,
         lines,
+        dates,
         changes: StateChanges {
             recently_played_after: newest.filter(|n| Some(*n) != state.recently_played_after),
             ..StateChanges::default()

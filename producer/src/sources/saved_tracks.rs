@@ -6,7 +6,9 @@
 //! thousands of dates, while a Firehose stream holds at most 500 active partitions per buffer
 //! window by default; records past that go to the error output as `activePartitionExceeded`
 //! (docs/firehose.md#dynamic-partitioning). So one run sends at most [`SAVED_TRACKS_DATES_PER_RUN`]
-//! distinct dates of saves, always every save of a date together, and remembers in
+//! distinct dates of saves, fewer when the partitions opened in the last buffer window leave less
+//! room ([`crate::pacing`], which also holds the backfill back entirely when they leave none),
+//! always every save of a date together, and remembers in
 //! [`State::saved_tracks_backfill_before`] where the older, not yet delivered saves begin.
 
 use std::collections::BTreeSet;
@@ -22,17 +24,14 @@ const ENDPOINT: &str = "/me/tracks";
 
 /// The most distinct UTC dates (`dt` partitions) that one run's saved-tracks lines span.
 ///
-/// Firehose dynamic partitioning allows 500 active partitions per delivery stream and buffer window
-/// by default (the "active partitions" quota of Amazon Data Firehose; records beyond go to the
-/// error output as `activePartitionExceeded`, docs/firehose.md#dynamic-partitioning), and a
-/// partition stays active until its buffer is flushed: up to the 300 s of
-/// `buffering.interval_seconds` in `schemas/delivery.json`. 100 dates keeps a run at a fifth of the
-/// quota, so that even a frequent schedule (saved tracks due on every run, `min_interval_secs` 0, a
-/// run every 75 s or more) that puts four runs in one buffer window stays at 400, leaving room for
-/// the other sources' partitions (recently played and top tracks span a date or two, a playlist one
-/// per snapshot). A pending backfill makes the source due on every run (`SourcesConfig::is_due`),
-/// so with a schedule of one run per 75 s or slower the same bound holds. A first import of a
-/// library saved on 668 dates takes 7 runs.
+/// A run's share of the active partition quota (500 per delivery stream by default,
+/// docs/firehose.md#dynamic-partitioning): a fifth, so that a first import of a large library
+/// goes at a steady pace and one run's partitions are a small part of the window's. What keeps
+/// runs in quick succession within the quota is not this bound but the pacing over the buffer
+/// window ([`crate::pacing`]): a run only opens as many dates as the partitions opened within the
+/// last window leave room for under the budget, and none once it is spent. A first import of a
+/// library saved on 668 dates takes 7 runs or more, and waits for a window to pass after every fourth run
+/// when they come faster than that.
 pub const SAVED_TRACKS_DATES_PER_RUN: usize = 100;
 
 /// Where an entry of `/me/tracks` stands relative to what earlier runs delivered.
@@ -80,6 +79,20 @@ pub async fn saved_tracks(
     now: DateTime<Utc>,
     user_id: Option<&str>,
 ) -> Result<Pull, SpotifyError> {
+    saved_tracks_within(client, state, now, user_id, SAVED_TRACKS_DATES_PER_RUN).await
+}
+
+/// [`saved_tracks`] within `date_budget` distinct dates (at least 1, at most
+/// [`SAVED_TRACKS_DATES_PER_RUN`]): what the run passes when the partitions opened in the last
+/// buffer window leave less room than a full run's dates ([`crate::pacing`]).
+pub async fn saved_tracks_within(
+    client: &SpotifyClient,
+    state: &State,
+    now: DateTime<Utc>,
+    user_id: Option<&str>,
+    date_budget: usize,
+) -> Result<Pull, SpotifyError> {
+    let date_budget = date_budget.clamp(1, SAVED_TRACKS_DATES_PER_RUN);
     let observed_at = observed_at(now);
     let watermark = state.saved_tracks_watermark;
     // A first run (no watermark) is a backfill of everything.
@@ -146,7 +159,7 @@ pub async fn saved_tracks(
                     let first = delivered_from.is_none();
                     delivered_from.get_or_insert(position);
                     // Nothing older fits once the new saves used the whole budget.
-                    if new_dates.len() >= SAVED_TRACKS_DATES_PER_RUN {
+                    if new_dates.len() >= date_budget {
                         reached_end = false;
                         break 'pages;
                     }
@@ -164,7 +177,7 @@ pub async fn saved_tracks(
                     }
                 }
                 Region::Backfill => {
-                    let budget = SAVED_TRACKS_DATES_PER_RUN.saturating_sub(new_dates.len());
+                    let budget = date_budget.saturating_sub(new_dates.len());
                     if !backfill.take(date, added_at, budget) {
                         reached_end = false;
                         left_at = Some(position);
@@ -185,12 +198,12 @@ pub async fn saved_tracks(
     }
 
     let mut lines = Vec::with_capacity(new.len() + backfill.lines.len());
-    if new_dates.len() > SAVED_TRACKS_DATES_PER_RUN {
+    if new_dates.len() > date_budget {
         // Keep the oldest budget's dates of the new saves (the end of the list, newest first),
         // and the undated entries listed among them.
         let cut = *new_dates
             .iter()
-            .nth(SAVED_TRACKS_DATES_PER_RUN - 1)
+            .nth(date_budget - 1)
             .expect("more dates than the budget");
         let first_kept = new
             .iter()
@@ -212,6 +225,8 @@ pub async fn saved_tracks(
     .into_iter()
     .flatten()
     .min();
+    let mut dates: BTreeSet<NaiveDate> = new.iter().filter_map(|save| save.date).collect();
+    dates.extend(backfill.dates.iter().copied());
     let mut newest = watermark;
     for save in new {
         if let Some(at) = save.at {
@@ -248,6 +263,7 @@ pub async fn saved_tracks(
         source: Source::SavedTracks,
         observed_at,
         lines,
+        dates,
         changes: StateChanges {
             saved_tracks_watermark: newest.filter(|n| Some(*n) != watermark),
             saved_tracks_backfill_before: (backfill_before != state.saved_tracks_backfill_before)
@@ -265,8 +281,8 @@ pub fn backfill_note(state: &State) -> Option<String> {
     state.saved_tracks_backfill_before.map(|before| {
         format!(
             "library backfill pending: saves added before {} are not delivered yet; each run sends \
-             at most {SAVED_TRACKS_DATES_PER_RUN} dates of them (Firehose's default limit is 500 \
-             active partitions), so the next runs continue",
+             at most {SAVED_TRACKS_DATES_PER_RUN} dates of them, fewer when recent runs opened many \
+             partitions (Firehose's default limit is 500 active partitions), so the next runs continue",
             before.utc_date()
         )
     })
@@ -289,7 +305,8 @@ struct Backfill {
     lines: Vec<Vec<u8>>,
     /// The list position of the first save taken.
     first_position: Option<u64>,
-    dates: usize,
+    /// The distinct dates taken.
+    dates: BTreeSet<NaiveDate>,
     /// The date of the last dated entry taken: the oldest, as the list runs newest first.
     oldest_date: Option<NaiveDate>,
     newest: Option<Timestamp>,
@@ -301,10 +318,10 @@ impl Backfill {
     fn take(&mut self, date: Option<NaiveDate>, at: Option<Timestamp>, budget: usize) -> bool {
         if let Some(date) = date {
             if self.oldest_date != Some(date) {
-                if self.dates >= budget {
+                if self.dates.len() >= budget {
                     return false;
                 }
-                self.dates += 1;
+                self.dates.insert(date);
                 self.oldest_date = Some(date);
             }
         }

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use schemas::{Context, Source};
 
 use super::{
-    is_null, line, observed_at, parse, NestedTracks, Pull, SourcesConfig, StateChanges, SEARCH_PAGE_SIZE,
-    SEARCH_RESULT_CAP,
+    is_null, line, observed_at, observed_dates, parse, NestedTracks, Pull, SourcesConfig, StateChanges,
+    SEARCH_PAGE_SIZE, SEARCH_RESULT_CAP,
 };
 use crate::spotify::{Pager, SpotifyClient, SpotifyError, SEARCH_PAGES};
 
@@ -63,6 +63,7 @@ pub async fn search(
     Ok(Pull {
         source: Source::Search,
         observed_at,
+        dates: observed_dates(observed_at, &lines),
         lines,
         changes: StateChanges::default(),
         truncated,

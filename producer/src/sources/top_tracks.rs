@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use schemas::{Context, Source};
 
-use super::{is_null, line, observed_at, parse, Items, Pull, StateChanges, LIST_PAGE_SIZE};
+use super::{is_null, line, observed_at, observed_dates, parse, Items, Pull, StateChanges, LIST_PAGE_SIZE};
 use crate::spotify::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
 
 const ENDPOINT: &str = "/me/top/tracks";
@@ -47,6 +47,7 @@ pub async fn top_tracks(
     Ok(Pull {
         source: Source::TopTracks,
         observed_at,
+        dates: observed_dates(observed_at, &lines),
         lines,
         changes: StateChanges::default(),
         truncated: false,
