@@ -445,6 +445,7 @@ mod tests {
                 Source::Playlist
             ]
         );
+        assert_eq!(config.sources.pacing, producer::pacing::PacingConfig::default());
         assert_eq!(
             config.sources.min_interval(Source::TopTracks),
             Duration::from_secs(86_400)

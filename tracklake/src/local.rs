@@ -7,8 +7,10 @@
 //! deployment uses (reqwest for Spotify, `aws-sdk-firehose` for Firehose), so what works here
 //! exercises the code that runs in the cloud.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use arrow::record_batch::RecordBatch;
 use local_athena::{format_batches, LocalAthena, OutputFormat};
@@ -99,6 +101,98 @@ pub fn render_delivery(stats: &DeliveryStats, lake: &Path) -> String {
             "  WARNING: the counts do not add up; please report this as a bug"
         );
     }
+    out
+}
+
+/// Records that reached the error output in one cycle, per error output type
+/// (`processing-failed`, `format-conversion-failed`, `activePartitionExceeded`, ...).
+pub type ErrorOutput = BTreeMap<String, u64>;
+
+/// The error output of the in-process local Firehose since `seen` (its counts at the previous
+/// cycle), which becomes the counts now.
+pub fn new_error_output(stats: &DeliveryStats, seen: &mut ErrorOutput) -> ErrorOutput {
+    let new = stats
+        .errored
+        .iter()
+        .filter_map(|(kind, n)| {
+            let before = seen.get(kind).copied().unwrap_or(0);
+            (*n > before).then(|| (kind.clone(), n - before))
+        })
+        .collect();
+    seen.clone_from(&stats.errored);
+    new
+}
+
+/// The error output a Firehose writing into `lake` (`tracklake firehose`, the standalone local
+/// Firehose) wrote since `since`: the records (one JSON document a line) of the objects under
+/// `<lake>/errors/<type>/` modified at or after it. No `errors/` folder: none.
+pub fn error_output_since(lake: &Path, since: SystemTime) -> std::io::Result<ErrorOutput> {
+    let root = errors_root(lake);
+    let mut out = ErrorOutput::new();
+    let kinds = match std::fs::read_dir(&root) {
+        Ok(kinds) => kinds,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for kind in kinds {
+        let kind = kind?;
+        if !kind.file_type()?.is_dir() {
+            continue;
+        }
+        let mut records = 0;
+        let mut folders = vec![kind.path()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder)? {
+                let entry = entry?;
+                let file_type = entry.file_type()?;
+                if file_type.is_dir() {
+                    folders.push(entry.path());
+                } else if file_type.is_file() && entry.metadata()?.modified()? >= since {
+                    let bytes = std::fs::read(entry.path())?;
+                    records += bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+                }
+            }
+        }
+        if records > 0 {
+            out.insert(kind.file_name().to_string_lossy().into_owned(), records);
+        }
+    }
+    Ok(out)
+}
+
+/// The lake folder of the error output: the fixed start of `error_output_prefix` in
+/// `schemas/delivery.json` (`errors/`), whose next level is the error output type.
+fn errors_root(lake: &Path) -> PathBuf {
+    let prefix = schemas::delivery::settings().error_output_prefix;
+    let fixed = prefix
+        .split("!{")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    lake.join(fixed)
+}
+
+/// What the report says when records reached the error output: how many of each type, where,
+/// and what to do.
+pub fn render_error_output(errors: &ErrorOutput, lake: &Path) -> String {
+    let mut out = String::new();
+    let total: u64 = errors.values().sum();
+    if total == 0 {
+        return out;
+    }
+    let _ = writeln!(out, "error output this run: {total} records");
+    for (kind, n) in errors {
+        let _ = writeln!(
+            out,
+            "  {kind}: {n} (under {})",
+            errors_root(lake).join(kind).display()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  these records are not in the lake: read a document's errorCode and errorMessage, fix the \
+         cause, then send them again with `tracklake redrive`"
+    );
     out
 }
 

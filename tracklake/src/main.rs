@@ -14,7 +14,7 @@ mod signal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// mimalloc instead of the system allocator, as DataFusion's own CLI does: the local Athena and the
 /// local Firehose's converter allocate many short-lived buffers. The query and conversion benches
@@ -28,7 +28,7 @@ use producer::auth::{authorize, AuthConfig, LocalFileSecretStore, SecretStore, S
 use producer::run::run_once;
 use producer::sink::FirehoseSink;
 use producer::spotify::{SpotifyClient, SpotifyConfig};
-use producer::state::LocalFileStore;
+use producer::state::{LocalFileStore, StateStore};
 use spotify_sandbox::{Sandbox, SandboxConfig};
 use tokio::time::Instant;
 
@@ -49,8 +49,9 @@ enum Command {
     /// with the default Firehose target (`local`) it delivers into the lake folder and prints
     /// what the local Athena finds there.
     ///
-    /// Exit status: 0 the run is ok; 1 it failed (records undelivered, a source broken, a bad
-    /// configuration, e.g. request_budget = 0); 75 nothing to do yet: Spotify asked for a pause
+    /// Exit status: 0 the run is ok; 1 it failed (records undelivered, records in the error
+    /// output of the local Firehose, a source broken, a bad configuration, e.g.
+    /// request_budget = 0); 75 nothing to do yet: Spotify asked for a pause
     /// (kept in the state as not-before) that lasts past this run, which made no request; the
     /// report says until when. With --every, the status is the last cycle's.
     Run {
@@ -239,6 +240,9 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
             );
             let sink =
                 FirehoseSink::local(&firehose.endpoint(), firehose.stream_name(), config.sink_config());
+            // This Firehose delivers every buffer at the end of each cycle, so no partition
+            // outlives the cycle that opened it: the pacing window does not apply.
+            config.sources.pacing.window_secs = 0;
             (Some(firehose), sink)
         }
         FirehoseTarget::Aws => (
@@ -270,8 +274,21 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
     let ctrl_c = signal::stop_requested();
     tokio::pin!(ctrl_c);
     let mut next = Instant::now();
+    // The in-process local Firehose's error output counts at the previous cycle.
+    let mut errors_seen = local::ErrorOutput::new();
+    // A standalone local Firehose (`tracklake firehose`, reached through the SDK's endpoint
+    // override) writes its error output into the lake folder; against AWS it lands in S3, where
+    // the stack's alarm watches it.
+    let standalone_errors = firehose.is_none() && firehose_endpoint_overridden();
     loop {
         let started = Instant::now();
+        // Error output written since the previous run ended is this run's to report: a standalone
+        // Firehose writes it when it processes a batch, which may be after the run that sent it.
+        let errors_since = match store.load().await {
+            Ok((state, _)) => state.last_run.and_then(|r| r.finished_at).map(SystemTime::from),
+            Err(_) => None,
+        }
+        .unwrap_or_else(SystemTime::now);
         let client = match SpotifyClient::new(spotify.clone()) {
             Ok(client) => client,
             Err(e) => {
@@ -307,10 +324,14 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
         print!("{}", report::render(&report));
         let mut ok = report.exit_ok();
         let deferred = report.deferred_until.is_some();
+        let mut errors = local::ErrorOutput::new();
         if let Some(firehose) = &firehose {
             // Deliver now rather than on the buffer interval, so the lake shows this cycle.
             match firehose.flush().await {
-                Ok(stats) => print!("{}", local::render_delivery(&stats, &lake)),
+                Ok(stats) => {
+                    print!("{}", local::render_delivery(&stats, &lake));
+                    errors = local::new_error_output(&stats, &mut errors_seen);
+                }
                 Err(e) => {
                     eprintln!(
                         "error: the local Firehose could not write to {}: {e}",
@@ -319,7 +340,20 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
                     ok = false;
                 }
             }
+        } else if standalone_errors {
+            match local::error_output_since(&lake, errors_since) {
+                Ok(found) => errors = found,
+                Err(e) => tracing::warn!(
+                    lake = %lake.display(),
+                    error = %e,
+                    "could not read the lake's error output; the report does not count it"
+                ),
+            }
         }
+        let error_records: u64 = errors.values().sum();
+        print!("{}", local::render_error_output(&errors, &lake));
+        print!("{}", report::result_line(ok, error_records));
+        ok &= error_records == 0;
         // Spotify may answer a refresh with a new refresh token: keep it, or the next run fails.
         let new_token = client.take_new_refresh_token().await;
         if let (Some(token), Some(secrets)) = (new_token, &side.secrets) {
@@ -391,6 +425,14 @@ async fn finish(
         }
     }
     exit(ok, deferred)
+}
+
+/// Whether the AWS SDK sends Firehose calls to an endpoint of its own (a standalone local
+/// Firehose, `tracklake firehose`) rather than to AWS.
+fn firehose_endpoint_overridden() -> bool {
+    ["AWS_ENDPOINT_URL_FIREHOSE", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// `tracklake run`'s status when the persisted not-before made the run do nothing: EX_TEMPFAIL of

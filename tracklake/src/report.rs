@@ -13,10 +13,11 @@ fn outcome(outcome: SourceOutcome) -> &'static str {
         SourceOutcome::PullFailed => "PULL FAILED",
         SourceOutcome::NotReached => "not reached",
         SourceOutcome::Skipped => "skipped",
+        SourceOutcome::Paused => "paused",
     }
 }
 
-/// The report as text, ending in a line that says whether the run counts as a success.
+/// The report as text; [`result_line`] follows it once the delivery is known.
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the `let _` keep clippy quiet without unwraps.
@@ -105,16 +106,26 @@ pub fn render(report: &RunReport) -> String {
     if let Some(error) = &report.error {
         let _ = writeln!(out, "error: {error}");
     }
-    let _ = writeln!(
-        out,
-        "result: {}",
-        if report.exit_ok() {
-            "ok"
-        } else {
-            "FAILED (records undelivered or a source broken; see above)"
-        }
-    );
     out
+}
+
+/// The last line of a cycle's report: whether it counts as a success. `run_ok` is the producer
+/// run's verdict ([`RunReport::exit_ok`], and the local Firehose's flush), `error_records` the
+/// records that reached the error output during the cycle: delivered to Firehose, but not to the
+/// lake, so the cycle is not ok either.
+pub fn result_line(run_ok: bool, error_records: u64) -> String {
+    let verdict = match (run_ok, error_records) {
+        (true, 0) => "ok".to_string(),
+        (false, 0) => "FAILED (records undelivered or a source broken; see above)".to_string(),
+        (true, n) => {
+            format!("FAILED ({n} records reached the error output; see above, then `tracklake redrive`)")
+        }
+        (false, n) => format!(
+            "FAILED (records undelivered or a source broken, and {n} records reached the error \
+             output; see above)"
+        ),
+    };
+    format!("result: {verdict}\n")
 }
 
 #[cfg(test)]
@@ -176,6 +187,19 @@ mod tests {
         assert!(text.contains("saved_tracks: library backfill pending"), "{text}");
         assert!(text.contains("not before: 2026-11-24T09:00:00+00:00"), "{text}");
         assert!(text.contains("stopped early: quota exceeded"), "{text}");
-        assert!(text.ends_with("result: ok\n"), "{text}");
+        assert!(!text.contains("result:"), "{text}");
+        assert_eq!(result_line(report.exit_ok(), 0), "result: ok\n");
+    }
+
+    #[test]
+    fn records_in_the_error_output_fail_the_result_and_name_the_redrive() {
+        let line = result_line(true, 12);
+        assert!(
+            line.starts_with("result: FAILED (12 records reached the error output"),
+            "{line}"
+        );
+        assert!(line.contains("tracklake redrive"), "{line}");
+        assert!(result_line(false, 3).contains("3 records reached the error output"));
+        assert!(result_line(false, 0).starts_with("result: FAILED"));
     }
 }

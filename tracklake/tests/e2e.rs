@@ -60,6 +60,11 @@ max_attempts = 8
 enabled = ["recently_played", "top_tracks", "saved_tracks", "playlist", "search"]
 search_queries = ["love", "genre:rock"]
 search_max_results = 60
+
+# The test flushes the local Firehose after every run, so no partition stays active into the
+# next one (tests/pacing.rs runs them within the buffer window instead).
+[sources.pacing]
+window_secs = 0
 "#,
     )
     .unwrap();
