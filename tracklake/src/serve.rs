@@ -4,10 +4,11 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
-use local_firehose::{FirehoseConfig, Output};
+use local_firehose::{BufferHints, BufferingOverrides, FirehoseConfig, Output};
 use spotify_sandbox::{Faults, SandboxConfig};
 
 #[derive(Debug, Args)]
@@ -117,6 +118,26 @@ pub struct FirehoseArgs {
     /// Seed of the fault switch.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Deliver each buffer after this many seconds instead of the stream's intervals (300 s for
+    /// Parquet and the raw backup, 60 s for the transform), to see results sooner. Runs pace the
+    /// partitions they open by the stream's intervals: set `[sources.pacing] window_secs` to
+    /// about this plus a minute when it is shorter.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub buffer_interval: Option<u64>,
+}
+
+/// The stream's buffer sizes with every interval replaced by `interval`.
+fn buffering_every(interval: Duration) -> BufferingOverrides {
+    let settings = schemas::delivery::settings();
+    let with = |b: schemas::delivery::Buffering| BufferHints {
+        interval,
+        ..BufferHints::from(b)
+    };
+    BufferingOverrides {
+        processed: Some(with(settings.buffering)),
+        raw_backup: Some(with(settings.raw_backup_buffering)),
+        processor: Some(with(settings.processor_buffering)),
+    }
 }
 
 pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> ExitCode {
@@ -132,6 +153,10 @@ pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> ExitCode {
         output: output.clone(),
         fault_rate: args.fault_rate,
         seed: args.seed,
+        buffering: args
+            .buffer_interval
+            .map(|seconds| buffering_every(Duration::from_secs(seconds)))
+            .unwrap_or_default(),
         ..FirehoseConfig::default()
     };
     let firehose = match local_firehose::start(config).await {
