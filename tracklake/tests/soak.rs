@@ -271,15 +271,19 @@ fn identities(lake: &Path) -> BTreeSet<String> {
             for row in 0..batch.num_rows() {
                 out.insert(match source.as_str() {
                     "recently_played" | "saved_tracks" => keys.value(row).to_owned(),
-                    _ => format!(
-                        "{source} {} {} {}",
-                        contexts.is_valid(row).then(|| contexts.value(row)).unwrap_or("-"),
-                        positions
-                            .is_valid(row)
-                            .then(|| positions.value(row))
-                            .unwrap_or(-1),
-                        tracks.value(row)
-                    ),
+                    _ => {
+                        let context = if contexts.is_valid(row) {
+                            contexts.value(row)
+                        } else {
+                            "-"
+                        };
+                        let position = if positions.is_valid(row) {
+                            positions.value(row)
+                        } else {
+                            -1
+                        };
+                        format!("{source} {context} {position} {}", tracks.value(row))
+                    }
                 });
             }
         }
