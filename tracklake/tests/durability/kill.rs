@@ -1,8 +1,8 @@
 //! A record the local Firehose acknowledged survives the process being killed (`kill -9`): the
-//! real `tracklake firehose` binary, the real AWS SDK, a real SIGKILL, then a new process on the
-//! same lake that delivers what the first one held in its buffers.
+//! real `tracklake` binary, the real AWS SDK, a real SIGKILL, then a new process on the same lake
+//! that delivers what the first one held in its buffers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,10 +10,9 @@ use aws_sdk_firehose::config::retry::RetryConfig;
 use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::Command;
 
-const ENDPOINT_LINE: &str = "export AWS_ENDPOINT_URL_FIREHOSE=";
+use crate::support::{left_behind, parquet_files, start_firehose};
 
 /// Producer records the transform accepts (one per source kind).
 fn envelopes() -> Vec<Vec<u8>> {
@@ -23,42 +22,6 @@ fn envelopes() -> Vec<Vec<u8>> {
     )
     .unwrap();
     text.lines().map(|l| format!("{l}\n").into_bytes()).collect()
-}
-
-struct Firehose {
-    child: Child,
-    stdout: Lines<BufReader<ChildStdout>>,
-    endpoint: String,
-}
-
-/// `tracklake firehose --lake <lake>`, with the cloud stream's buffering (300 s): nothing is
-/// delivered before a flush.
-async fn start(lake: &Path) -> Firehose {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tracklake"))
-        .args(["firehose", "--lake"])
-        .arg(lake)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let endpoint = loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
-            .await
-            .expect("the local Firehose starts within 30 s")
-            .unwrap()
-            .expect("the local Firehose is running");
-        if let Some(endpoint) = line.trim().strip_prefix(ENDPOINT_LINE) {
-            break endpoint.to_owned();
-        }
-    };
-    Firehose {
-        child,
-        stdout,
-        endpoint,
-    }
 }
 
 fn client(endpoint: &str) -> aws_sdk_firehose::Client {
@@ -72,29 +35,9 @@ fn client(endpoint: &str) -> aws_sdk_firehose::Client {
     aws_sdk_firehose::Client::from_conf(config)
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
 fn parquet_rows(lake: &Path) -> usize {
-    files_under(&lake.join("processed"))
+    parquet_files(lake)
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .map(|p| {
             let file = std::fs::File::open(p).unwrap();
             parquet::file::reader::SerializedFileReader::new(file)
@@ -130,11 +73,10 @@ async fn acknowledged_records_survive_kill_9_of_the_local_firehose() {
     let stream = schemas::delivery::settings().stream_name;
     let records: Vec<Vec<u8>> = envelopes().into_iter().cycle().take(60).collect();
 
-    let mut first = start(&lake).await;
+    let first = start_firehose(&lake, &[]).await;
     send(&first.endpoint, &stream, &records[..30]).await;
     send(&first.endpoint, &stream, &records[30..]).await;
-    first.child.start_kill().unwrap(); // SIGKILL
-    first.child.wait().await.unwrap();
+    first.kill().await;
     assert_eq!(
         parquet_rows(&lake),
         0,
@@ -142,20 +84,7 @@ async fn acknowledged_records_survive_kill_9_of_the_local_firehose() {
     );
 
     // The next process delivers them; its Ctrl-C flushes and reports them as recovered.
-    let mut second = start(&lake).await;
-    let pid = second.child.id().unwrap().to_string();
-    let status = Command::new("kill").args(["-INT", &pid]).status().await.unwrap();
-    assert!(status.success());
-    let mut report = String::new();
-    while let Some(line) = tokio::time::timeout(Duration::from_secs(60), second.stdout.next_line())
-        .await
-        .expect("the second local Firehose stops within 60 s")
-        .unwrap()
-    {
-        report.push_str(&line);
-        report.push('\n');
-    }
-    assert!(second.child.wait().await.unwrap().success(), "{report}");
+    let report = start_firehose(&lake, &[]).await.stop().await;
     // Every record: the transform drops the episode and the removed track of the fixture.
     let kept = records
         .iter()
@@ -170,12 +99,7 @@ async fn acknowledged_records_survive_kill_9_of_the_local_firehose() {
     assert_eq!(parquet_rows(&lake), kept, "{report}");
     assert!(report.contains("recovered from the journal 60"), "{report}");
 
-    // Nothing is left behind: no journal segment, no temporary file.
-    let state = lake.join(".firehose").join(&stream);
-    let leftovers: Vec<PathBuf> = files_under(&state)
-        .into_iter()
-        .filter(|p| !p.ends_with("lock"))
-        .collect();
+    let leftovers = left_behind(&lake);
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -183,7 +107,7 @@ async fn acknowledged_records_survive_kill_9_of_the_local_firehose() {
 async fn a_second_local_firehose_on_the_same_lake_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let _first = start(&lake).await;
+    let _first = start_firehose(&lake, &[]).await;
     let second = Command::new(env!("CARGO_BIN_EXE_tracklake"))
         .args(["firehose", "--lake"])
         .arg(&lake)
@@ -203,10 +127,7 @@ async fn a_second_local_firehose_on_the_same_lake_is_refused() {
 fn record_keys(lake: &Path) -> std::collections::BTreeSet<String> {
     use arrow::array::AsArray;
     let mut keys = std::collections::BTreeSet::new();
-    for path in files_under(&lake.join("processed")) {
-        if path.extension().is_none_or(|e| e != "parquet") {
-            continue;
-        }
+    for path in parquet_files(lake) {
         let file = std::fs::File::open(path).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()

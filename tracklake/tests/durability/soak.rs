@@ -20,10 +20,10 @@ use std::time::Duration;
 use arrow::array::{Array, AsArray};
 use chrono::{TimeZone, Utc};
 use spotify_sandbox::{Faults, Sandbox, SandboxConfig};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-const ENDPOINT_LINE: &str = "export AWS_ENDPOINT_URL_FIREHOSE=";
+use crate::support::{files_under, left_behind, parquet_files, start_firehose, Firehose};
+
 /// Clean runs allowed to finish the library backfill after the chaos.
 const SETTLE_RUNS: usize = 120;
 /// The standalone local Firehose's buffer interval: far longer than a run (about a second), so
@@ -145,58 +145,19 @@ async fn settle(dir: &Path, sandbox: &Sandbox, target: &Target) {
     panic!("the library backfill did not end in {SETTLE_RUNS} clean runs");
 }
 
-struct Firehose {
-    child: Child,
-    endpoint: String,
-}
-
-async fn start_firehose(lake: &Path, port: u16, seed: u64) -> Firehose {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tracklake"))
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .args(["firehose", "--fault-rate", "0.1", "--port"])
-        .arg(port.to_string())
-        .arg("--buffer-interval")
-        .arg(BUFFER_SECS.to_string())
-        .arg("--seed")
-        .arg(seed.to_string())
-        .arg("--lake")
-        .arg(lake)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let endpoint = loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
-            .await
-            .expect("the local Firehose starts within 30 s")
-            .unwrap()
-            .expect("the local Firehose is running");
-        if let Some(endpoint) = line.trim().strip_prefix(ENDPOINT_LINE) {
-            break endpoint.to_owned();
-        }
-    };
-    // Keep reading its stdout so that it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-    Firehose { child, endpoint }
-}
-
-/// Ctrl-C: the local Firehose flushes its buffers and stops.
-async fn stop_firehose(mut firehose: Firehose) {
-    let pid = firehose.child.id().unwrap().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .unwrap()
-        .success());
-    let status = tokio::time::timeout(Duration::from_secs(120), firehose.child.wait())
-        .await
-        .expect("the local Firehose stops within 2 minutes")
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+/// The standalone local Firehose of the soak: refusing 10% of records, short buffers.
+async fn start(lake: &Path, port: u16, seed: u64) -> Firehose {
+    let args = [
+        "--fault-rate".to_owned(),
+        "0.1".to_owned(),
+        "--port".to_owned(),
+        port.to_string(),
+        "--buffer-interval".to_owned(),
+        BUFFER_SECS.to_string(),
+        "--seed".to_owned(),
+        seed.to_string(),
+    ];
+    start_firehose(lake, &args).await
 }
 
 /// Starts a run and kills it (SIGKILL) after a random moment; returns whether it was killed
@@ -214,35 +175,13 @@ async fn run_and_kill(dir: &Path, sandbox: &Sandbox, target: &Target, rng: &mut 
     killed
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
 /// What identifies an observation across runs: an event (a play, a save) by its `record_key`;
 /// a snapshot entry (top list, playlist, search) by its source, context, position and track,
 /// since each run observes snapshots at its own `observed_at` (the producer's clock), so a
 /// snapshot that a killed run never delivered is observed again, under another key.
 fn identities(lake: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for path in files_under(&lake.join("processed")) {
-        if path.extension().is_none_or(|e| e != "parquet") {
-            continue;
-        }
+    for path in parquet_files(lake) {
         let text = path.to_string_lossy().into_owned();
         let source = text
             .split('/')
@@ -304,10 +243,7 @@ fn assert_nothing_lost(lake: &Path, expected: &BTreeSet<String>, mode: &str) {
         &missing[..missing.len().min(5)]
     );
     assert!(errors.is_empty(), "{mode}: error output {errors:?}");
-    let leftovers: Vec<PathBuf> = files_under(&lake.join(".firehose"))
-        .into_iter()
-        .filter(|p| !p.ends_with("lock"))
-        .collect();
+    let leftovers = left_behind(lake);
     assert!(leftovers.is_empty(), "{mode}: left behind {leftovers:?}");
 }
 
@@ -348,7 +284,7 @@ async fn faults_kills_and_fast_runs_lose_nothing_standalone() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let mut firehose = start_firehose(&lake, port, 1).await;
+    let mut firehose = start(&lake, port, 1).await;
     let target = Target::Endpoint(firehose.endpoint.clone());
     let (mut run_kills, mut firehose_kills) = (0, 0);
     for round in 0..rounds() {
@@ -363,15 +299,14 @@ async fn faults_kills_and_fast_runs_lose_nothing_standalone() {
                 .spawn()
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(rng.u64(50..4_000))).await;
-            firehose.child.start_kill().unwrap();
-            firehose.child.wait().await.unwrap();
+            firehose.kill().await;
             firehose_kills += 1;
-            firehose = start_firehose(&lake, port, round as u64 + 2).await;
+            firehose = start(&lake, port, round as u64 + 2).await;
             let _ = tokio::time::timeout(Duration::from_secs(300), child.wait()).await;
         }
     }
     assert!(run_kills + firehose_kills > 0);
     settle(dir.path(), &sandbox, &target).await;
-    stop_firehose(firehose).await;
+    firehose.stop().await;
     assert_nothing_lost(&lake, &expected, "standalone");
 }
