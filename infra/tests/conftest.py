@@ -12,7 +12,8 @@ engine, so the engine is the one mocked part). Pitfalls this file guards against
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,16 @@ STACK = "test"
 
 @dataclass
 class Recorded:
-    """One resource as the mocked engine saw it."""
+    """One resource as the mocked engine saw it: its URN, its parent's URN ("" at the stack's
+    root) and the URNs its aliases name, computed as the engine computes them (`urn`)."""
 
     typ: str
     name: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
     urn: str
+    parent: str = ""
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -54,12 +58,56 @@ class Options:
     ignore_changes: list[str]
 
 
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def urn(typ: str, name: str, parent: str = "", stack: str = STACK, project: str = PROJECT) -> str:
+    """A resource's URN as Pulumi's engine builds it: the parent's type chain, then the
+    resource's type, joined by `$`; a resource of the root stack has none
+    (https://www.pulumi.com/docs/iac/concepts/resources/names/#urns)."""
+    if parent:
+        parent_type = parent.split("::")[2]
+        if parent_type != ROOT_STACK_TYPE:
+            typ = f"{parent_type}${typ}"
+    return f"urn:pulumi:{stack}::{project}::{typ}::{name}"
+
+
+def alias_urn(request, parent: str, alias) -> str:
+    """The URN one alias of a registration names: a full URN, or a spec whose empty fields
+    default to the resource's own name, type, stack, project and parent
+    (https://www.pulumi.com/docs/iac/concepts/options/aliases/)."""
+    if alias.urn:
+        return alias.urn
+    spec = alias.spec
+    parent = "" if spec.noParent else (spec.parentUrn or parent)
+    return urn(spec.type or request.type, spec.name or request.name, parent, spec.stack or STACK,
+               spec.project or PROJECT)
+
+
+# The registration being served on this thread, for `new_resource` (which sees no parent, no
+# aliases), and the URN the mock monitor answers for it.
+_registering = threading.local()
+
+
 class Mocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Recorded] = []
+        # Component resources (tracklake:index:*), kept apart: they have no AWS counterpart.
+        self.components: list[Recorded] = []
         self.options: dict[str, Options] = {}
+        # The mock monitor's URNs put the root stack's type in its children's URNs, which the
+        # engine does not: its URN of each resource, by the monitor's.
+        self.engine_urns: dict[str, str] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        request = _registering.request
+        parent = self.engine_urns.get(request.parent, request.parent)
+        aliases = [alias_urn(request, parent, a) for a in request.aliases]
+        self.engine_urns[_registering.monitor_urn] = urn(args.typ, args.name, parent)
+        if not args.custom:
+            self.components.append(Recorded(args.typ, args.name, dict(args.inputs), {},
+                                            urn(args.typ, args.name, parent), parent, aliases))
+            return [f"{args.name}-id", {}]
         typ, inputs = args.typ, dict(args.inputs)
         outputs = dict(inputs)
         # Autonaming: Pulumi appends a random suffix when no physical name is given.
@@ -93,8 +141,7 @@ class Mocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{inputs.get('databaseName')}/{name}"
         outputs.setdefault("name", name)
         outputs["arn"] = arn
-        urn = f"urn:pulumi:{STACK}::{PROJECT}::{typ}::{args.name}"
-        self.resources.append(Recorded(typ, args.name, inputs, outputs, urn))
+        self.resources.append(Recorded(typ, args.name, inputs, outputs, urn(typ, args.name, parent), parent, aliases))
         return [rid, outputs]
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -115,8 +162,14 @@ _register = MockMonitor.RegisterResource
 
 
 def _register_recording_options(self, request):
-    MOCKS.options[request.name] = Options(bool(request.deleteBeforeReplace), list(request.ignoreChanges))
-    return _register(self, request)
+    if request.custom:
+        self.mocks.options[request.name] = Options(bool(request.deleteBeforeReplace), list(request.ignoreChanges))
+    _registering.request = request
+    _registering.monitor_urn = self.make_urn(request.parent, request.type, request.name)
+    try:
+        return _register(self, request)
+    finally:
+        _registering.request = None
 
 
 MockMonitor.RegisterResource = _register_recording_options
@@ -125,6 +178,8 @@ MockMonitor.RegisterResource = _register_recording_options
 @pytest.fixture
 def mocks() -> Mocks:
     MOCKS.resources.clear()
+    MOCKS.components.clear()
+    MOCKS.engine_urns.clear()
     MOCKS.options.clear()
     return MOCKS
 

@@ -1,4 +1,5 @@
-"""`pulumi preview` after `pulumi up` shows no change to the stream.
+"""`pulumi preview` after `pulumi up` shows no change: not to the stream, and not to any resource
+of a stack deployed before the program had components.
 
 No Pulumi CLI or AWS runs here, so the read-back is modelled: after `pulumi up`, the provider
 reads the stream back (DescribeDeliveryStream) and leaves out every Lambda processor parameter
@@ -6,17 +7,28 @@ equal to its Firehose default (the Terraform AWS provider, which pulumi-aws wrap
 in its `processing_configuration` note, and set the 1 MB buffer default in
 hashicorp/terraform-provider-aws#35137). Preview then diffs the program's inputs against that
 read-back. What Firehose stores for a bare function ARN is not documented; the model is checked
-both ways (kept as sent, or qualified with :$LATEST)."""
+both ways (kept as sent, or qualified with :$LATEST).
+
+Moving a resource under a component changes its URN (the URN names the parent's type), and
+Pulumi replaces a resource whose URN it no longer finds unless an alias names the old one. The
+engine that resolves aliases cannot run here: conftest.py computes each resource's URN and the
+URNs its aliases name by Pulumi's rules, and the URNs the stack held before components are
+checked in (urns_at_stack_root.txt)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
+import pulumi_aws
 import pytest
 
 import checks
+from conftest import ROOT_STACK_TYPE
 from test_program import deploy
 
 from tracklake_infra import contracts
+from tracklake_infra.components import base
 
 # The provider's defaults as the provider's read-back drops them; expected values written here
 # from the Firehose API reference (ProcessorParameter), not taken from the program.
@@ -133,3 +145,105 @@ def test_putting_the_placeholder_again_never_replaces_the_token(mocks, zips):
         assert sm.current() == '{"refresh_token": "t2"}'
         assert {"secretString", "versionStages"} <= set(mocks.options["spotify-secret-placeholder"].ignore_changes)
     return deploy(mocks, zips).apply(check)
+
+
+# ---- moving resources into components keeps every deployed resource --------------------------
+
+URNS_AT_STACK_ROOT = Path(__file__).with_name("urns_at_stack_root.txt")
+COMPONENT_TYPE_PREFIX = "tracklake:index:"
+# Where a newcomer looks for a resource: the component type each one lives in (some by name).
+HOME = {
+    "aws:s3/bucket:Bucket": "Lake",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "Lake",
+    checks.DATABASE: "Catalog",
+    checks.TABLE: "Catalog",
+    ("Function", "transform"): "Transform",
+    checks.STREAM: "Stream",
+    ("Function", "producer"): "Producer",
+    checks.SECRET: "Producer",
+    "aws:scheduler/schedule:Schedule": "Producer",
+    "aws:athena/workgroup:Workgroup": "Queries",
+    checks.NAMED_QUERY: "Queries",
+    checks.ALARM: "Monitoring",
+    "aws:cloudwatch/dashboard:Dashboard": "Monitoring",
+}
+
+
+def urns_at_stack_root() -> list[str]:
+    lines = URNS_AT_STACK_ROOT.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def check_every_deployed_resource_is_kept(resources) -> None:
+    """Each URN of the stack before components names exactly one resource now, by its URN or an
+    alias, and that resource has the same type and name (so Pulumi updates it in place, never
+    creates a second one)."""
+    seen: set[str] = set()
+    for r in resources:
+        assert r.urn not in seen, f"two resources claim {r.urn}"
+        seen.add(r.urn)
+    for old in urns_at_stack_root():
+        claims = [r for r in resources if old == r.urn or old in r.aliases]
+        assert len(claims) == 1, f"{old} is claimed by {[r.urn for r in claims]}: Pulumi would " + (
+            "delete it and create a new one" if not claims else "not know which resource it is")
+        [r] = claims
+        _, _, typ, name = old.split("::")
+        assert (r.typ, r.name) == (typ, name), f"{old} is now {r.urn}"
+
+
+def check_components(components, resources) -> None:
+    """Every resource is a child of a tracklake:index:* component, each component sits at the
+    stack's root, and the main resources live in the component named for them."""
+    by_urn = {c.urn: c for c in components}
+    for c in components:
+        assert c.typ.startswith(COMPONENT_TYPE_PREFIX), c.urn
+        assert not c.parent or c.parent.split("::")[2] == ROOT_STACK_TYPE, f"{c.urn} is not at the stack's root"
+    for r in resources:
+        assert r.parent in by_urn, f"{r.urn} is not in a component"
+        home = HOME.get((r.typ.rsplit(":", 1)[1], r.name)) or HOME.get(r.typ)
+        if home:
+            assert by_urn[r.parent].typ == COMPONENT_TYPE_PREFIX + home, f"{r.urn} is not in {home}"
+
+
+@pulumi.runtime.test
+def test_every_resource_of_a_stack_deployed_before_components_is_kept(mocks, zips):
+    def check(w):
+        assert len(urns_at_stack_root()) == 48
+        check_every_deployed_resource_is_kept(w.resources)
+        check_components(mocks.components, w.resources)
+        assert {c.typ.removeprefix(COMPONENT_TYPE_PREFIX) for c in mocks.components} == set(HOME.values())
+    return deploy(mocks, zips, alarmEmail="ops@example.com").apply(check)
+
+
+@pulumi.runtime.test
+def test_a_resource_moved_without_its_alias_fails_the_check(mocks, zips, monkeypatch):
+    real = base.Component.child
+
+    def without_alias(self, **kwargs):
+        opts = real(self, **kwargs)
+        opts.aliases = None
+        return opts
+
+    monkeypatch.setattr(base.Component, "child", without_alias)
+
+    def check(w):
+        with pytest.raises(AssertionError, match="delete it and create a new one"):
+            check_every_deployed_resource_is_kept(w.resources)
+    return deploy(mocks, zips, alarmEmail="ops@example.com").apply(check)
+
+
+@pulumi.runtime.test
+def test_a_renamed_resource_fails_the_check(mocks, zips, monkeypatch):
+    """The alias must name the old URN, not merely exist: a renamed resource keeps an alias to
+    the root, but to its new name, so the deployed one would still be replaced."""
+    real = pulumi_aws.cloudwatch.Dashboard
+
+    def renamed(resource_name, *args, **kwargs):
+        return real("monitoring-dashboard", *args, **kwargs)
+
+    monkeypatch.setattr(pulumi_aws.cloudwatch, "Dashboard", renamed)
+
+    def check(w):
+        with pytest.raises(AssertionError, match=r"Dashboard::dashboard is claimed by \[\]"):
+            check_every_deployed_resource_is_kept(w.resources)
+    return deploy(mocks, zips, alarmEmail="ops@example.com").apply(check)

@@ -20,7 +20,7 @@ from conftest import configure
 from test_program import SETTINGS, deploy
 
 import tracklake_infra
-from tracklake_infra import program
+from tracklake_infra.components import producer
 
 _session = botocore.session.get_session()
 
@@ -110,4 +110,4 @@ def test_the_lock_suffix_is_the_producers():
     source = (Path(__file__).resolve().parents[2] / "producer" / "src" / "state.rs").read_text(encoding="utf-8")
     found = re.search(r'pub const RUN_LOCK_SUFFIX: &str = "([^"]+)";', source)
     assert found, "producer/src/state.rs no longer defines RUN_LOCK_SUFFIX as a string constant"
-    assert program.STATE_LOCK_SUFFIX == found.group(1)
+    assert producer.STATE_LOCK_SUFFIX == found.group(1)

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 import checks
@@ -16,7 +17,8 @@ from conftest import configure
 from elf_builder import EM_X86_64, make_elf, write_zip
 
 import tracklake_infra
-from tracklake_infra import contracts, program
+from tracklake_infra import contracts, iam
+from tracklake_infra.components import base, stream
 
 SETTINGS = {
     "spotify_client_id": "client-id-123",
@@ -113,15 +115,15 @@ def _raises(check, match):
 
 @pulumi.runtime.test
 def test_stream_invoking_another_function_fails_the_wiring_check(mocks, zips, monkeypatch):
-    real = program.create_stream
+    real = stream.create_stream
 
     def miswired(name, settings, delivery, bucket, role, processor, *rest, **kw):
-        decoy = program.aws.lambda_.Function(
-            "decoy", name="decoy", runtime=program.RUNTIME, handler="bootstrap", role=role.arn,
+        decoy = aws.lambda_.Function(
+            "decoy", name="decoy", runtime=base.RUNTIME, handler="bootstrap", role=role.arn,
             code=pulumi.FileArchive(str(zips / "producer" / "bootstrap.zip")))
         return real(name, settings, delivery, bucket, role, decoy, *rest, **kw)
 
-    monkeypatch.setattr(program, "create_stream", miswired)
+    monkeypatch.setattr(stream, "create_stream", miswired)
     return deploy(mocks, zips).apply(_raises(checks.check_stream, "decoy"))
 
 
@@ -153,7 +155,7 @@ def test_a_column_missing_from_the_table_fails_the_glue_check(mocks, zips, monke
 
 @pulumi.runtime.test
 def test_a_role_naming_another_roles_resource_fails_the_iam_check(mocks, zips, monkeypatch):
-    real = program.iam.log_writer
+    real = iam.log_writer
     seen = []
 
     def leaky(sid, log_group_arn):
@@ -164,19 +166,19 @@ def test_a_role_naming_another_roles_resource_fails_the_iam_check(mocks, zips, m
             statement["Resource"].append(pulumi.Output.concat(seen[0], ":*"))
         return statement
 
-    monkeypatch.setattr(program.iam, "log_writer", leaky)
+    monkeypatch.setattr(iam, "log_writer", leaky)
     return deploy(mocks, zips).apply(_raises(lambda w: checks.check_iam(w, SETTINGS), "transform-logs.*producer-role|producer-role"))
 
 
 @pulumi.runtime.test
 def test_a_schedule_without_dead_letters_fails_the_check(mocks, zips, monkeypatch):
-    real = program.aws.scheduler.Schedule
+    real = aws.scheduler.Schedule
 
     def without_dlq(resource_name, **kwargs):
         kwargs["target"] = {k: v for k, v in kwargs["target"].items() if k != "dead_letter_config"}
         return real(resource_name, **kwargs)
 
-    monkeypatch.setattr(program.aws.scheduler, "Schedule", without_dlq)
+    monkeypatch.setattr(aws.scheduler, "Schedule", without_dlq)
     return deploy(mocks, zips).apply(_raises(lambda w: checks.check_schedule_and_secret(w, SETTINGS), "schedule-dlq"))
 
 
