@@ -64,7 +64,7 @@ ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 def urn(typ: str, name: str, parent: str = "", stack: str = STACK, project: str = PROJECT) -> str:
     """A resource's URN as Pulumi's engine builds it: the parent's type chain, then the
     resource's type, joined by `$`; a resource of the root stack has none
-    (https://www.pulumi.com/docs/iac/concepts/resources/names/#urns)."""
+    (https://www.pulumi.com/docs/iac/concepts/resources/names/)."""
     if parent:
         parent_type = parent.split("::")[2]
         if parent_type != ROOT_STACK_TYPE:

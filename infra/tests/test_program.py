@@ -103,6 +103,30 @@ def test_config_reaches_the_resources(mocks, zips):
                   sources='["recently_played", "search"]', searchQueries='["lofi"]', market="se", requestBudget="50").apply(check)
 
 
+@pulumi.runtime.test
+def test_the_stack_outputs_name_their_resources(mocks, zips, monkeypatch):
+    """`pulumi stack output <name>`: each output, and the resource output it is."""
+    exported: dict = {}
+    monkeypatch.setattr(pulumi, "export", exported.__setitem__)
+    world = deploy(mocks, zips)
+
+    def check(args):
+        w, values = args
+        assert values == {
+            "lakeBucket": w.out(checks.BUCKET, "lake", "bucket"),
+            "deliveryStream": w.out(checks.STREAM, "stream", "name"),
+            "secretArn": w.out(checks.SECRET, "spotify-secret", "arn"),
+            "glueDatabase": w.out(checks.DATABASE, "database", "name"),
+            "glueTable": w.out(checks.TABLE, "table", "name"),
+            "athenaWorkgroup": w.out("aws:athena/workgroup:Workgroup", "workgroup", "name"),
+            "producerFunction": w.out(checks.FUNCTION, "producer", "name"),
+            "transformFunction": w.out(checks.FUNCTION, "transform", "name"),
+            "deadLetterQueue": w.out(checks.QUEUE, "schedule-dlq", "url"),
+            "alarmTopic": w.out("aws:sns/topic:Topic", "alarms", "arn"),
+        }
+    return pulumi.Output.all(world, pulumi.Output.all(**exported)).apply(check)
+
+
 # ---- the assertions can fail: mis-wired variants ---------------------------------------------
 
 def _raises(check, match):
