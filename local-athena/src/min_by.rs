@@ -8,6 +8,10 @@
 //! hash aggregation on `record_key`, which both engines run faster than a sort (README,
 //! Benchmarks). The local engine orders `y` of integer, date and timestamp types (every ordering
 //! column of the lake); `x` can be of any type.
+//!
+//! Written here rather than taken from `datafusion-functions-extra`, which has both aggregates:
+//! its latest release (0.3.0) is built for DataFusion 49, and this workspace runs DataFusion 55.
+//! Replace this module with it once a release for the workspace's DataFusion exists.
 
 use std::sync::Arc;
 

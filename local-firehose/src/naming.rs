@@ -184,18 +184,7 @@ fn random_string() -> String {
 
 /// A random (version 4) UUID in its text form.
 pub fn uuid_v4() -> String {
-    let mut b: [u8; 16] = fastrand::u128(..).to_be_bytes();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// `<stream>-<version>-yyyy-MM-dd-HH-mm-ss-<uuid><extension>`.

@@ -385,29 +385,18 @@ fn redact_quoted(message: &str) -> String {
     out
 }
 
-/// `--every`: a whole number and a unit, `s`, `m`, `h` or `d` (`30s`, `15m`, `1h`). Zero is
-/// refused: back-to-back cycles would spend the request budget and the quota for nothing.
+/// `--every`: a duration in humantime's syntax (`30s`, `15m`, `1h`, `1d`, `1h 30m`, `15 minutes`).
+/// Below a second is refused: back-to-back cycles would spend the request budget and the quota
+/// for nothing.
 pub fn parse_every(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let usage =
-        || format!("invalid duration {text:?}: write a whole number and a unit, e.g. 30s, 15m, 1h or 1d");
-    let number: u64 = number.parse().map_err(|_| usage())?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
-        _ => return Err(usage()),
-    };
-    if number == 0 {
-        return Err(format!("invalid duration {text:?}: it must be more than zero"));
+    let every = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("invalid duration {text:?} ({e}): write e.g. 30s, 15m, 1h or 1d"))?;
+    if every < Duration::from_secs(1) {
+        return Err(format!(
+            "invalid duration {text:?}: it must be at least one second"
+        ));
     }
-    number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(usage)
+    Ok(every)
 }
 
 #[cfg(test)]
@@ -606,16 +595,10 @@ mod tests {
         assert_eq!(parse_every("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_every("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_every("2d"), Ok(Duration::from_secs(172_800)));
-        for bad in [
-            "",
-            "15",
-            "m",
-            "1.5h",
-            "-1m",
-            "0s",
-            "15 minutes",
-            "99999999999999999999d",
-        ] {
+        assert_eq!(parse_every("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_every("15 minutes"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_every("1.5h"), Ok(Duration::from_secs(5400)));
+        for bad in ["", "15", "m", "-1m", "0s", "500ms", "99999999999999999999d"] {
             assert!(parse_every(bad).is_err(), "{bad:?} must be refused");
         }
     }
