@@ -8,6 +8,7 @@
 mod config;
 mod local;
 mod query;
+mod redrive;
 mod report;
 mod serve;
 mod signal;
@@ -73,6 +74,19 @@ enum Command {
     /// DROP, SET) are refused; the pipeline alone writes the lake. To keep a result, redirect
     /// `--format csv` or `json` to a file.
     Query(query::QueryArgs),
+    /// Send the records of the error output (processing-failed, format-conversion-failed,
+    /// activePartitionExceeded, partitioning-failed) through the stream again, after their cause
+    /// is fixed: from the lake folder (through an in-process local Firehose) or an S3 bucket (to
+    /// the configured stream).
+    ///
+    /// Each original record is sent once per redrive; the documents sent are recorded beside
+    /// their object under redriven/ and an object all of whose documents were sent is removed
+    /// from errors/, so the next redrive does not send them again. An interrupted redrive can be
+    /// run again: it resends only what no ledger shows as sent.
+    ///
+    /// Exit status: 0 everything was sent; 1 documents were left (the report says which and why)
+    /// or the redriven records failed again.
+    Redrive(redrive::RedriveArgs),
     /// Serve the local Spotify sandbox until Ctrl-C (for a `tracklake run` in another terminal).
     Sandbox(serve::SandboxArgs),
     /// Serve the local Firehose until Ctrl-C, delivering into the lake folder or an S3 bucket.
@@ -141,6 +155,7 @@ fn main() -> ExitCode {
             Ok(config) => query::run_on_query_stack(args, config.local.lake),
             Err(code) => code,
         },
+        Command::Redrive(args) => runtime.block_on(redrive::run(args)),
         Command::Sandbox(args) => runtime.block_on(serve::sandbox(args)),
         Command::Firehose(args) => match load_config(None) {
             Ok(config) => runtime.block_on(serve::firehose(args, config.local.lake)),
