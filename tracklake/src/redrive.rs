@@ -96,6 +96,7 @@ pub struct RedriveArgs {
     /// configured stream ([firehose] stream, TRACKLAKE_STREAM; AWS_ENDPOINT_URL_FIREHOSE).
     #[arg(long, value_name = "BUCKET")]
     pub bucket: Option<String>,
+    /// Endpoint of an S3-compatible store holding --bucket (addressed path-style).
     #[arg(long, value_name = "URL", requires = "bucket")]
     pub s3_endpoint: Option<String>,
     /// Config file, as for `run`.
@@ -106,6 +107,8 @@ pub struct RedriveArgs {
 /// What can stop a redrive before it could account for every document.
 #[derive(Debug, thiserror::Error)]
 pub enum RedriveError {
+    #[error("no lake at {0}: pass the lake folder with --lake (the folder holding errors/ and raw/), or --bucket for S3")]
+    NoLake(String),
     #[error("cannot list {prefix} in {store}: {message}; check that the lake folder or bucket exists and is readable")]
     List {
         store: String,
@@ -479,6 +482,11 @@ pub async fn run(args: RedriveArgs) -> ExitCode {
     };
     let lake = args.lake.clone().unwrap_or_else(|| config.local.lake.clone());
     let store = open_store(&args, &lake).await;
+    if let Store::Dir(root) = &store {
+        if !root.is_dir() {
+            return crate::fail(RedriveError::NoLake(root.display().to_string()));
+        }
+    }
     match redrive(&args, &config, &store).await {
         Ok(code) => code,
         Err(e) => crate::fail(e),
