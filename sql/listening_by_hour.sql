@@ -5,7 +5,7 @@
 -- Duplicates are removed by the dedupe view's rule (one row per record_key, the first observed
 -- copy), as a grouping on record_key: copies of a play share its event_at (part of what the key
 -- identifies), and min_by takes the duration of the first observed copy. Both engines run this
--- hash aggregation faster than the view's sort (README, Benchmarks).
+-- hash aggregation faster than the view's sort (bench/README.md).
 WITH plays AS (
     SELECT min(event_at) AS event_at, min_by(duration_ms, observed_at) AS duration_ms
     FROM track_observations

@@ -7,7 +7,7 @@
 -- Duplicates are removed by the dedupe view's rule (one row per record_key, the first observed
 -- copy), as a grouping on record_key: a play's key identifies its track and its event_at, so its
 -- copies share both, and min_by takes the primary artist of the first observed copy. Both engines
--- run this hash aggregation faster than the view's sort (README, Benchmarks).
+-- run this hash aggregation faster than the view's sort (bench/README.md).
 -- The plays are read once: grouped by track, artist and week first, then each group learns the
 -- first week of its track and of its artist from a window over those (few) groups. A CTE per
 -- question, each reading the plays, would read the lake once per reference.
