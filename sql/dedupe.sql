@@ -11,7 +11,7 @@
 -- observed copy. Partitioning by source and dt lets a filter on either through the view prune
 -- partitions in both engines; this form is also several times faster than
 -- `row_number() OVER (PARTITION BY source, dt, record_key ...) = 1`, which makes each record_key
--- its own window partition (measured with the local engine: README, Benchmarks).
+-- its own window partition (measured with the local engine: bench/README.md).
 CREATE OR REPLACE VIEW track_observations_dedup AS
 SELECT
     record_key, event_at, observed_at, added_at, user_id, context_id, position, snapshot_id,

@@ -5,7 +5,7 @@
 -- today, so the answer does not go empty when the producer pauses. Ties share a rank; ranks 1 to
 -- 20 are shown. The latest play is a scalar subquery on event_at alone: an engine that evaluates
 -- it first can skip every file whose event_at statistics end before the window (the local engine
--- then reads 28 of a two-year lake's daily files; README, Benchmarks).
+-- then reads 28 of a two-year lake's daily files; bench/README.md).
 -- Duplicates are removed after the 28-day filter, by the dedupe view's rule (one row per
 -- record_key, the first observed copy): copies of a play share its event_at, so filtering first
 -- keeps the same plays, and both engines sort four weeks of plays instead of the whole history, as
