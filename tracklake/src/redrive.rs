@@ -145,6 +145,7 @@ enum LeftReason {
     Rejected(String),
     SendFailed(String),
     NotDelivered,
+    NotSent,
 }
 
 impl fmt::Display for LeftReason {
@@ -160,6 +161,9 @@ impl fmt::Display for LeftReason {
             ),
             LeftReason::Rejected(why) => write!(f, "refused before sending: {why}"),
             LeftReason::SendFailed(code) => write!(f, "the stream did not accept it ({code}); redrive again"),
+            LeftReason::NotSent => {
+                f.write_str("not sent: the redrive stopped before its round (see the error above); redrive again")
+            }
             LeftReason::NotDelivered => f.write_str(
                 "the local Firehose could not write the redriven records; nothing was marked, redrive again",
             ),
@@ -616,8 +620,28 @@ async fn redrive(
         }
     }
 
-    // 4. Send, and learn which originals the stream took.
+    // 4. Send in rounds, each opening at most the pacing budget of dt partitions, so that the
+    //    redrive itself never pushes records into activePartitionExceeded; each round is marked
+    //    as soon as the stream has it, so an interrupted redrive resends at most one round.
+    let pacing = &config.sources.pacing;
+    let rounds = rounds(&originals, pacing.partition_budget);
     let mut outcome: Vec<Option<LeftReason>> = vec![None; originals.len()];
+    let mut docs_of: Vec<Vec<usize>> = vec![Vec::new(); originals.len()];
+    for (d, p) in pending.iter().enumerate() {
+        if let DocState::Queued { index, .. } = p.state {
+            docs_of[index].push(d);
+        }
+    }
+    let mut ledgers: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = objects
+        .iter()
+        .map(|o| {
+            let mut body = o.ledger_body.clone();
+            if !body.is_empty() && !body.ends_with(b"\n") {
+                body.push(b'\n');
+            }
+            (body, o.ledger.clone())
+        })
+        .collect();
     let mut delivery = String::new();
     let mut resent_failed = 0;
     if !args.dry_run && !originals.is_empty() {
@@ -642,39 +666,85 @@ async fn redrive(
             }
             None => FirehoseSink::from_env(config.firehose.stream.clone(), config.sink_config()).await,
         };
-        let report = sink.send_all(originals.clone()).await;
-        for r in &report.rejected {
-            outcome[r.index] = Some(LeftReason::Rejected(r.reason.to_string()));
-        }
-        for f in &report.failed {
-            outcome[f.index] = Some(LeftReason::SendFailed(f.error_code.clone()));
-        }
-        if let Some(fatal) = &report.fatal {
-            eprintln!("error: sending to stream {} stopped: {fatal}", sink.stream_name());
+        for (r, round) in rounds.iter().enumerate() {
+            if r > 0 && local.is_none() {
+                // The stream delivers a partition's buffer within the window; then it is closed.
+                eprintln!(
+                    "pacing: waiting {} s for the partitions of round {r} to close before round {} of {}",
+                    pacing.window_secs,
+                    r + 1,
+                    rounds.len()
+                );
+                tokio::time::sleep(pacing.window()).await;
+            }
+            let report = sink
+                .send_all(round.iter().map(|&i| originals[i].clone()).collect())
+                .await;
+            for rejected in &report.rejected {
+                outcome[round[rejected.index]] = Some(LeftReason::Rejected(rejected.reason.to_string()));
+            }
+            for failed in &report.failed {
+                outcome[round[failed.index]] = Some(LeftReason::SendFailed(failed.error_code.clone()));
+            }
+            let mut stop = false;
+            if let Some(fatal) = &report.fatal {
+                eprintln!("error: sending to stream {} stopped: {fatal}", sink.stream_name());
+                stop = true;
+            }
+            if let Some(firehose) = &local {
+                // Accepted is not yet written for the in-process stream: mark only what it
+                // wrote. The flush also closes the round's partitions.
+                if let Err(e) = firehose.flush().await {
+                    eprintln!(
+                        "error: the local Firehose could not write to {}: {e}",
+                        store.describe()
+                    );
+                    round
+                        .iter()
+                        .for_each(|&i| outcome[i] = Some(LeftReason::NotDelivered));
+                    stop = true;
+                }
+            }
+            let mut touched = BTreeSet::new();
+            for &i in round.iter().filter(|&&i| outcome[i].is_none()) {
+                for &d in &docs_of[i] {
+                    let p = &pending[d];
+                    let (body, set) = &mut ledgers[p.object];
+                    body.extend_from_slice(&p.line);
+                    body.push(b'\n');
+                    set.insert(p.line.clone());
+                    touched.insert(p.object);
+                }
+            }
+            for o in touched {
+                store
+                    .put(
+                        &format!("{REDRIVEN_PREFIX}{}", objects[o].key),
+                        ledgers[o].0.clone(),
+                    )
+                    .await?;
+            }
+            if stop {
+                for &i in rounds[r + 1..].iter().flatten() {
+                    outcome[i] = Some(LeftReason::NotSent);
+                }
+                break;
+            }
         }
         if let Some(firehose) = local {
-            // Accepted is not yet written for the in-process stream: mark only what it wrote.
             match firehose.shutdown().await {
                 Ok(stats) => {
                     resent_failed = stats.errored_total();
                     delivery = crate::local::render_delivery(&stats, &store_path(store));
                 }
-                Err(e) => {
-                    eprintln!(
-                        "error: the local Firehose could not write to {}: {e}",
-                        store.describe()
-                    );
-                    outcome
-                        .iter_mut()
-                        .for_each(|o| *o = Some(LeftReason::NotDelivered));
-                }
+                // Every round was flushed already: what is marked was written.
+                Err(e) => eprintln!("error: the local Firehose's last flush failed: {e}"),
             }
         }
     }
 
-    // 5. Account for each document, then mark what was sent: the ledger first, so that an object
-    //    deleted is always one whose every document is in its ledger.
-    let mut consumed: Vec<Vec<Vec<u8>>> = vec![Vec::new(); objects.len()];
+    // 5. Account for each document, then delete the error objects whose every document is in
+    //    their ledger (written above, before any deletion).
     for p in &pending {
         let error_type = objects[p.object].error_type;
         let report = reports.get_mut(&error_type).expect("a report per type");
@@ -686,7 +756,6 @@ async fn redrive(
                     } else {
                         report.sent += 1;
                     }
-                    consumed[p.object].push(p.line.clone());
                     continue;
                 }
                 Some(reason) => reason.clone(),
@@ -703,22 +772,7 @@ async fn redrive(
         }
     }
     if !args.dry_run {
-        for (object, sent) in objects.iter().zip(consumed) {
-            let mut ledger = object.ledger.clone();
-            if !sent.is_empty() {
-                let mut body = object.ledger_body.clone();
-                if !body.is_empty() && !body.ends_with(b"\n") {
-                    body.push(b'\n');
-                }
-                for line in sent {
-                    body.extend_from_slice(&line);
-                    body.push(b'\n');
-                    ledger.insert(line);
-                }
-                store
-                    .put(&format!("{REDRIVEN_PREFIX}{}", object.key), body)
-                    .await?;
-            }
+        for (object, (_, ledger)) in objects.iter().zip(&ledgers) {
             if object.docs.iter().all(|d| ledger.contains(d)) {
                 store.delete(&object.key).await?;
             }
@@ -729,6 +783,13 @@ async fn redrive(
     let left: usize = reports.values().map(TypeReport::left_total).sum();
     let records = outcome.iter().filter(|o| o.is_none()).count();
     print!("{}", render(&store.describe(), args.dry_run, &reports, records));
+    if !originals.is_empty() {
+        println!(
+            "  in {} round(s) of at most {} dt partitions (pacing budget)",
+            rounds.len(),
+            pacing.partition_budget
+        );
+    }
     if !delivery.is_empty() {
         print!("{delivery}");
     }
@@ -742,6 +803,47 @@ async fn redrive(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The dt partition the current transform puts an original in, if it keeps it.
+fn partition_of(original: &[u8]) -> Option<String> {
+    match normalize_bytes(original) {
+        Ok(Verdict::Keep(obs, source)) => Some(format!(
+            "source={}/dt={}",
+            source.as_str(),
+            obs.event_at.utc_date()
+        )),
+        _ => None,
+    }
+}
+
+/// Indices of `originals` in rounds that each open at most `budget` partitions, partition by
+/// partition (a record the transform will not keep opens none).
+fn rounds(originals: &[Vec<u8>], budget: usize) -> Vec<Vec<usize>> {
+    let budget = budget.max(1);
+    let mut keyed: Vec<(Option<String>, usize)> = originals
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (partition_of(o), i))
+        .collect();
+    keyed.sort();
+    let mut rounds = Vec::new();
+    let mut current = Vec::new();
+    let mut open = HashSet::new();
+    for (partition, i) in keyed {
+        if let Some(partition) = partition {
+            if !open.contains(&partition) && open.len() >= budget {
+                rounds.push(std::mem::take(&mut current));
+                open.clear();
+            }
+            open.insert(partition);
+        }
+        current.push(i);
+    }
+    if !current.is_empty() {
+        rounds.push(current);
+    }
+    rounds
 }
 
 fn store_path(store: &Store) -> PathBuf {
@@ -812,6 +914,32 @@ mod tests {
         .unwrap();
         assert_eq!(d.date_naive(), NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
         assert!(folder_time("raw/odd/x.gz", "raw/", true).is_none());
+    }
+
+    #[test]
+    fn rounds_open_at_most_the_budget_of_partitions_each() {
+        let originals: Vec<Vec<u8>> = (0..20)
+            .map(firehose_transform::sample::envelope_line)
+            .chain([b"not an envelope\n".to_vec()])
+            .collect();
+        let partitions: HashSet<String> = originals.iter().filter_map(|o| partition_of(o)).collect();
+        assert!(partitions.len() > 4, "{partitions:?}");
+        let rounds = rounds(&originals, 3);
+        let mut seen: Vec<usize> = rounds.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            (0..originals.len()).collect::<Vec<_>>(),
+            "every record once"
+        );
+        for round in &rounds {
+            let open: HashSet<String> = round
+                .iter()
+                .filter_map(|&i| partition_of(&originals[i]))
+                .collect();
+            assert!(open.len() <= 3, "{open:?}");
+        }
+        assert_eq!(rounds.len(), partitions.len().div_ceil(3));
     }
 
     #[test]

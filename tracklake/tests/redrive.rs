@@ -85,8 +85,11 @@ fn only_flush() -> BufferingOverrides {
 
 /// Sends [`lines`] through the faulty pipeline into `output`; returns what it delivered.
 async fn produce_errors(output: Destination) -> DeliveryStats {
+    // Its own journal folder: an S3 output's default is shared by every stream of the bucket.
+    let state = tempfile::tempdir().unwrap();
     let firehose = local_firehose::start(FirehoseConfig {
         output,
+        state_dir: Some(state.path().to_owned()),
         buffering: only_flush(),
         active_partition_limit: TINY_PARTITION_LIMIT,
         processor: faulty_transform(),
@@ -416,16 +419,38 @@ async fn redrive_from_an_s3_bucket_through_the_configured_stream() {
     };
     let stats = produce_errors(into_bucket()).await;
 
-    // The fixed stream the configuration points at: the real transform, the default limit.
+    // The fixed stream the configuration points at: the real transform, and buffers that close
+    // a partition within a fraction of a second but a partition limit as tiny as before, so that
+    // only the redrive's pacing (two partitions per round, a one-second window) keeps its
+    // records out of activePartitionExceeded.
+    let quick = BufferHints {
+        size_bytes: usize::MAX / 2,
+        interval: Duration::from_millis(200),
+    };
+    let fixed_state = tempfile::tempdir().unwrap();
     let fixed = local_firehose::start(FirehoseConfig {
         output: into_bucket(),
-        buffering: only_flush(),
+        state_dir: Some(fixed_state.path().to_owned()),
+        buffering: BufferingOverrides {
+            processed: Some(quick),
+            raw_backup: Some(quick),
+            processor: Some(BufferHints {
+                interval: Duration::from_millis(100),
+                ..quick
+            }),
+        },
+        active_partition_limit: 2,
         ..FirehoseConfig::default()
     })
     .await
     .unwrap();
     let redrive = |fixed: &local_firehose::LocalFirehose| {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("tracklake.toml"),
+            "[sources.pacing]\npartition_budget = 2\nwindow_secs = 1\n",
+        )
+        .unwrap();
         let mut c = tracklake(dir.path());
         c.args(["redrive", "--bucket", BUCKET])
             .env("AWS_ACCESS_KEY_ID", moto_server::ACCESS_KEY_ID)
@@ -440,12 +465,24 @@ async fn redrive_from_an_s3_bucket_through_the_configured_stream() {
     assert!(ok, "{report}");
     let sent = (stats.errored_total() - 1) as usize;
     assert!(report.contains(&format!("records sent: {sent};")), "{report}");
+    let rounds: usize = report
+        .split("  in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rounds line in:\n{report}"));
+    assert!(rounds > 1, "the records span more than two partitions: {report}");
     let (_dir, command) = redrive(&fixed);
     let (ok, again) = run(command).await;
     assert!(ok, "{again}");
     assert!(again.contains("records sent: 0;"), "{again}");
     let fixed_stats = fixed.shutdown().await.unwrap();
     assert_eq!(fixed_stats.records_received as usize, sent);
+    assert_eq!(
+        fixed_stats.errored_total(),
+        0,
+        "paced: no partition over the limit: {fixed_stats:?}"
+    );
     assert_eq!(fixed_stats.delivered as usize, sent, "{fixed_stats:?}");
 
     // Every record once in the bucket's Parquet, and the error objects gone.
