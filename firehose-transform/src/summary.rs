@@ -1,6 +1,7 @@
 //! Per-invocation counts: one summary log line and the same counts as CloudWatch metrics in
 //! Embedded Metric Format (EMF), which CloudWatch Logs turns into metrics with no API call.
 
+use schemas::names::transform_metrics as metric;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use crate::normalize::{DropReason, FailReason};
 use crate::process::Outcome;
 
 /// CloudWatch namespace of the metrics; `infra/` alarms on them.
-pub const METRIC_NAMESPACE: &str = "tracklake/firehose-transform";
+pub const METRIC_NAMESPACE: &str = metric::NAMESPACE;
 /// How many failed records one invocation logs one by one; the summary counts them all.
 pub const MAX_LOGGED_FAILURES: usize = 20;
 /// Longest detail logged for a failed record: enough to name the field, never the payload.
@@ -67,10 +68,10 @@ impl Summary {
     /// so that alarms always have data points.
     pub fn emf(&self, timestamp_ms: i64, function_name: &str) -> Value {
         let mut metrics: Vec<(String, usize)> = vec![
-            ("Records".into(), self.records),
-            ("RecordsOk".into(), self.ok),
-            ("RecordsDropped".into(), self.dropped),
-            ("RecordsProcessingFailed".into(), self.processing_failed),
+            (metric::RECORDS.into(), self.records),
+            (metric::RECORDS_OK.into(), self.ok),
+            (metric::RECORDS_DROPPED.into(), self.dropped),
+            (metric::RECORDS_PROCESSING_FAILED.into(), self.processing_failed),
         ];
         for reason in DropReason::ALL
             .map(DropReason::as_str)
@@ -93,12 +94,12 @@ impl Summary {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [["FunctionName"]],
+                    "Dimensions": [[metric::DIMENSION]],
                     "Metrics": definitions,
                 }]
             }),
         );
-        doc.insert("FunctionName".into(), function_name.into());
+        doc.insert(metric::DIMENSION.into(), function_name.into());
         for (name, value) in metrics {
             doc.insert(name, value.into());
         }

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tracklake_infra import contracts
+
 REPO = Path(__file__).resolve().parents[2]
 DELIVERY = json.loads((REPO / "schemas" / "delivery.json").read_text())
 GLUE_DEFINITION = json.loads((REPO / "schemas" / "glue" / "track_observations.json").read_text())
@@ -200,6 +202,10 @@ def check_functions(w: World, settings: dict[str, Any]) -> None:
         "TRACKLAKE_MARKET": settings["market"],
         "TRACKLAKE_REQUEST_BUDGET": str(settings["request_budget"]),
     }
+    # Every variable the program sets is one the producer reads (schemas/names.json); the two
+    # Spotify bases are only for tests and the local sandbox.
+    shared = contracts.PRODUCER_ENV
+    assert set(env) == set(shared.values()) - {shared["API_BASE"], shared["ACCOUNTS_BASE"]}
 
 
 def check_schedule_and_secret(w: World, settings: dict[str, Any]) -> None:

@@ -68,7 +68,7 @@ class Settings:
     # Optional e-mail that receives alarm notifications (SNS subscription to confirm).
     alarm_email: Optional[str] = None
     # Folder of the Lambda zips, relative to the repository root.
-    artifacts_dir: Path = contracts.REPO_ROOT / "target" / "lambda"
+    artifacts_dir: Path = contracts.LAMBDA_ARTIFACTS_DIR
     # Instruction set of both functions (arm64 | x86_64). scripts/build-lambdas.sh --stack <stack>
     # reads the same setting, and the program refuses zips built for another one.
     lambda_architecture: str = contracts.DEFAULT_LAMBDA_ARCHITECTURE

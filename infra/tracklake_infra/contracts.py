@@ -1,7 +1,8 @@
 """The checked-in contracts the program reads, never retypes: the delivery settings
-(schemas/delivery.json), the Glue table (schemas/glue/track_observations.json), the Athena
-queries (sql/*.sql), the Lambda zips that scripts/build-lambdas.sh writes and the Lambda
-architectures the build and the program share."""
+(schemas/delivery.json), the Glue table (schemas/glue/track_observations.json), the names shared
+with the Rust crates (schemas/names.json: the producer's environment variables and metrics, where
+the Lambda zips are built), the Athena queries (sql/*.sql) and the Lambda architectures the build
+and the program share."""
 
 from __future__ import annotations
 
@@ -14,13 +15,31 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DELIVERY_JSON = REPO_ROOT / "schemas" / "delivery.json"
 GLUE_TABLE_JSON = REPO_ROOT / "schemas" / "glue" / "track_observations.json"
+NAMES_JSON = REPO_ROOT / "schemas" / "names.json"
 SQL_DIR = REPO_ROOT / "sql"
 
-# scripts/build-lambdas.sh (`cargo lambda build`) writes target/lambda/<bin>/bootstrap.zip; the
-# handler of a provided.al2023 function is the `bootstrap` executable inside it.
+
+def _names(group: str) -> dict[str, str]:
+    """One group of schemas/names.json, without its `doc`."""
+    entries = json.loads(NAMES_JSON.read_text())[group]
+    return {k: v for k, v in entries.items() if k != "doc"}
+
+
+# The producer Lambda's environment variables (producer/src/lambda.rs reads them).
+PRODUCER_ENV = _names("producer_environment")
+# The producer's CloudWatch metrics (producer/src/metrics.rs writes them).
+PRODUCER_METRICS = _names("producer_metrics")
+# The transformation Lambda's CloudWatch metrics (firehose-transform/src/summary.rs writes them).
+TRANSFORM_METRICS = _names("transform_metrics")
+
+# scripts/build-lambdas.sh (`cargo lambda build`) writes <DIRECTORY>/<bin>/<FILE>; the handler of
+# a provided.al2023 function is the `bootstrap` executable inside it.
 LAMBDA_BUILD_SCRIPT = "./scripts/build-lambdas.sh"
-PRODUCER_BIN = "producer"
-TRANSFORM_BIN = "firehose-transform"
+_ARTIFACTS = _names("lambda_artifacts")
+LAMBDA_ARTIFACTS_DIR = REPO_ROOT / _ARTIFACTS["DIRECTORY"]
+LAMBDA_ZIP_FILE = _ARTIFACTS["FILE"]
+PRODUCER_BIN = _ARTIFACTS["PRODUCER_BINARY"]
+TRANSFORM_BIN = _ARTIFACTS["TRANSFORM_BINARY"]
 
 
 @dataclass(frozen=True)
@@ -162,7 +181,7 @@ def named_queries(sql_dir: Path | None = None) -> list[NamedQuery]:
 
 def lambda_zip(artifacts_dir: Path, binary: str, stack: str | None = None) -> Path:
     """The zip of `binary`, checked to exist."""
-    path = artifacts_dir / binary / "bootstrap.zip"
+    path = artifacts_dir / binary / LAMBDA_ZIP_FILE
     if not path.is_file():
         raise MissingLambdaZip(path, stack)
     return path

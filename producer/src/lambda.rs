@@ -45,16 +45,14 @@ use crate::spotify::{SpotifyClient, SpotifyConfig, SpotifyError, DEFAULT_ACCOUNT
 use crate::state::lock::{lock_expiry, Acquired, LockError, Released, S3RunLock};
 use crate::state::S3StateStore;
 
-pub const ENV_STREAM: &str = "TRACKLAKE_STREAM";
-pub const ENV_STATE_BUCKET: &str = "TRACKLAKE_STATE_BUCKET";
-pub const ENV_STATE_KEY: &str = "TRACKLAKE_STATE_KEY";
-pub const ENV_SECRET_ID: &str = "TRACKLAKE_SECRET_ID";
-pub const ENV_SOURCES: &str = "TRACKLAKE_SOURCES";
-pub const ENV_SEARCH_QUERIES: &str = "TRACKLAKE_SEARCH_QUERIES";
-pub const ENV_MARKET: &str = "TRACKLAKE_MARKET";
-pub const ENV_REQUEST_BUDGET: &str = "TRACKLAKE_REQUEST_BUDGET";
-pub const ENV_API_BASE: &str = "SPOTIFY_API_BASE";
-pub const ENV_ACCOUNTS_BASE: &str = "SPOTIFY_ACCOUNTS_BASE";
+/// The environment variables the Lambda reads: named once, in `schemas/names.json`, which
+/// `infra/` reads to set them.
+pub use schemas::names::producer_environment::{
+    ACCOUNTS_BASE as ENV_ACCOUNTS_BASE, API_BASE as ENV_API_BASE, MARKET as ENV_MARKET,
+    REQUEST_BUDGET as ENV_REQUEST_BUDGET, SEARCH_QUERIES as ENV_SEARCH_QUERIES, SECRET_ID as ENV_SECRET_ID,
+    SOURCES as ENV_SOURCES, STATE_BUCKET as ENV_STATE_BUCKET, STATE_KEY as ENV_STATE_KEY,
+    STREAM as ENV_STREAM,
+};
 
 /// The state object's key when `TRACKLAKE_STATE_KEY` is unset; infra grants `state/*`.
 pub const DEFAULT_STATE_KEY: &str = "state/producer.json";

@@ -1,13 +1,15 @@
 //! A run's counts as CloudWatch metrics in Embedded Metric Format (EMF): one JSON log line that
 //! CloudWatch Logs turns into metrics with no API call. The names, namespace and dimension are the
-//! contract with `infra/`'s alarms (docs/lambda-contracts.md#metrics).
+//! contract with `infra/`'s alarms (docs/lambda-contracts.md#metrics), named once in
+//! `schemas/names.json`.
 
+use schemas::names::producer_metrics as metric;
 use serde_json::{json, Map, Value};
 
 use crate::run::RunReport;
 
 /// CloudWatch namespace of the producer's metrics; `infra/` alarms on them.
-pub const METRIC_NAMESPACE: &str = "tracklake/producer";
+pub const METRIC_NAMESPACE: &str = metric::NAMESPACE;
 
 /// The counts of one run (or of an invocation that could not start one).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,17 +47,17 @@ impl RunMetrics {
     /// The metrics as (name, value) pairs, in the contract's order.
     pub fn pairs(&self) -> [(&'static str, usize); 11] {
         [
-            ("RecordsPulled", self.records_pulled),
-            ("RecordsDelivered", self.records_delivered),
-            ("RecordsResent", self.records_resent),
-            ("RecordsRejected", self.records_rejected),
-            ("RecordsFailed", self.records_failed),
-            ("RunsFailed", self.runs_failed),
-            ("ReauthorizationRequired", self.reauthorization_required),
-            ("QuotaStops", self.quota_stops),
-            ("SpotifyRequests", self.spotify_requests),
-            ("RunsSkipped", self.runs_skipped),
-            ("AwaitingAuthorization", self.awaiting_authorization),
+            (metric::RECORDS_PULLED, self.records_pulled),
+            (metric::RECORDS_DELIVERED, self.records_delivered),
+            (metric::RECORDS_RESENT, self.records_resent),
+            (metric::RECORDS_REJECTED, self.records_rejected),
+            (metric::RECORDS_FAILED, self.records_failed),
+            (metric::RUNS_FAILED, self.runs_failed),
+            (metric::REAUTHORIZATION_REQUIRED, self.reauthorization_required),
+            (metric::QUOTA_STOPS, self.quota_stops),
+            (metric::SPOTIFY_REQUESTS, self.spotify_requests),
+            (metric::RUNS_SKIPPED, self.runs_skipped),
+            (metric::AWAITING_AUTHORIZATION, self.awaiting_authorization),
         ]
     }
 
@@ -74,12 +76,12 @@ impl RunMetrics {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [["FunctionName"]],
+                    "Dimensions": [[metric::DIMENSION]],
                     "Metrics": definitions,
                 }]
             }),
         );
-        doc.insert("FunctionName".into(), function_name.into());
+        doc.insert(metric::DIMENSION.into(), function_name.into());
         for (name, value) in pairs {
             doc.insert(name.into(), value.into());
         }
@@ -109,6 +111,18 @@ impl From<&RunReport> for RunMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_metrics_are_those_of_names_json() {
+        let mut declared: Vec<&str> = metric::ALL
+            .into_iter()
+            .filter(|n| ![metric::NAMESPACE, metric::DIMENSION].contains(n))
+            .collect();
+        let mut written: Vec<&str> = RunMetrics::default().pairs().map(|(name, _)| name).to_vec();
+        declared.sort_unstable();
+        written.sort_unstable();
+        assert_eq!(written, declared);
+    }
 
     #[test]
     fn the_emf_document_declares_every_metric_it_carries() {

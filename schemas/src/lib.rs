@@ -11,6 +11,7 @@
 //! | delivery settings (prefixes, buffers) | [`delivery`], `delivery.json` |
 //! | caller input in errors, bounded       | [`echo`]                      |
 //! | backward-compatibility guard          | [`evolution`], `versions/`    |
+//! | names shared with `infra/` (env, metrics, zips) | [`names`], `names.json` |
 
 pub mod arrow;
 pub mod delivery;
@@ -28,6 +29,12 @@ pub use timestamp::Timestamp;
 pub use validate::{validate, ValidationError};
 
 include!(concat!(env!("OUT_DIR"), "/track_observation.rs"));
+
+/// The names the Rust crates and `infra/` agree on, generated from `schemas/names.json`:
+/// the producer Lambda's environment variables, its metrics, and where the Lambda zips are built.
+pub mod names {
+    include!(concat!(env!("OUT_DIR"), "/names.rs"));
+}
 
 /// The Avro schema text, exactly as checked in.
 pub const SCHEMA_JSON: &str = include_str!("../track_observation.avsc");

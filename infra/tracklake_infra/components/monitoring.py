@@ -8,21 +8,23 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
+from .. import contracts
 from ..config import Settings
 from ..names import Names
 from .base import Component, Context
 
-# The namespaces of the Lambdas' EMF metrics (producer/src/metrics.rs,
-# firehose-transform/src/summary.rs).
-PRODUCER_NAMESPACE = "tracklake/producer"
-TRANSFORM_NAMESPACE = "tracklake/firehose-transform"
+# The Lambdas' EMF metrics (producer/src/metrics.rs, firehose-transform/src/summary.rs), named in
+# schemas/names.json.
+P = contracts.PRODUCER_METRICS
+T = contracts.TRANSFORM_METRICS
+PRODUCER_NAMESPACE = P["NAMESPACE"]
+TRANSFORM_NAMESPACE = T["NAMESPACE"]
 # Alarm period of the per-run metrics: shorter than any sensible schedule, so one bad run alarms.
 ALARM_PERIOD_SECONDS = 300
 # The freshness alarm counts delivered records per hour.
 FRESHNESS_PERIOD_SECONDS = 3600
-# EMF metric of a producer run that found no refresh token in the secret yet (it ends cleanly):
-# producer/src/metrics.rs.
-AWAITING_AUTHORIZATION_METRIC = "AwaitingAuthorization"
+# EMF metric of a producer run that found no refresh token in the secret yet (it ends cleanly).
+AWAITING_AUTHORIZATION_METRIC = P["AWAITING_AUTHORIZATION"]
 ALARM_KEYS = ("producer-errors", "producer-records-lost", "producer-reauthorization", "firehose-delivery-failed",
               "firehose-error-output", "schedule-dead-letters", "data-freshness")
 
@@ -78,8 +80,9 @@ def _alarms(component: Component, settings: Settings, names: Names, producer: aw
         return {"id": id_, "metric": {"namespace": namespace, "metric_name": metric, "dimensions": dims,
                                        "stat": stat, "period": period}, "return_data": False}
 
-    producer_dims = {"FunctionName": producer.name}
-    transform_dims = {"FunctionName": transform.name}
+    producer_dims = {P["DIMENSION"]: producer.name}
+    # The EMF metrics use Lambda's own dimension name, so one dimension map serves both.
+    transform_dims = {T["DIMENSION"]: transform.name}
     stream_dims = {"DeliveryStreamName": stream.name}
     hours = settings.freshness_hours
     return {
@@ -93,8 +96,8 @@ def _alarms(component: Component, settings: Settings, names: Names, producer: aw
             "Firehose rejected records or the producer gave up on them (RecordsFailed + RecordsRejected).",
             comparison_operator="GreaterThanThreshold", threshold=0, treat_missing_data="notBreaching",
             metric_queries=[
-                query("failed", PRODUCER_NAMESPACE, "RecordsFailed", producer_dims, "Sum"),
-                query("rejected", PRODUCER_NAMESPACE, "RecordsRejected", producer_dims, "Sum"),
+                query("failed", PRODUCER_NAMESPACE, P["RECORDS_FAILED"], producer_dims, "Sum"),
+                query("rejected", PRODUCER_NAMESPACE, P["RECORDS_REJECTED"], producer_dims, "Sum"),
                 {"id": "lost", "expression": "FILL(failed, 0) + FILL(rejected, 0)", "label": "records lost",
                  "return_data": True},
             ],
@@ -103,7 +106,7 @@ def _alarms(component: Component, settings: Settings, names: Names, producer: aw
             "producer-reauthorization",
             "Spotify refused the refresh token: authorize again (infra/README.md, 'Authorize').",
             treat_missing_data="notBreaching",
-            **over_zero(PRODUCER_NAMESPACE, "ReauthorizationRequired", producer_dims, statistic="Maximum")),
+            **over_zero(PRODUCER_NAMESPACE, P["REAUTHORIZATION_REQUIRED"], producer_dims, statistic="Maximum")),
         "firehose-delivery-failed": alarm(
             "firehose-delivery-failed", "Firehose failed to deliver to S3 (DeliveryToS3.Success below 1).",
             namespace="AWS/Firehose", metric_name="DeliveryToS3.Success", dimensions=stream_dims,
@@ -126,7 +129,7 @@ def _alarms(component: Component, settings: Settings, names: Names, producer: aw
                 query("conversion", "AWS/Firehose", "FailedConversion.Records", stream_dims, "Sum"),
                 query("partitions", "AWS/Firehose", "PartitionCountExceeded", stream_dims, "Maximum"),
                 query("invocations", "AWS/Firehose", "ExecuteProcessing.Success", stream_dims, "Minimum"),
-                query("refused", TRANSFORM_NAMESPACE, "RecordsProcessingFailed", transform_dims, "Sum"),
+                query("refused", TRANSFORM_NAMESPACE, T["RECORDS_PROCESSING_FAILED"], transform_dims, "Sum"),
                 {"id": "errors", "label": "records to the error output",
                  "expression": "FILL(conversion, 0) + FILL(partitions, 0) + FILL(refused, 0)"
                                " + IF(FILL(invocations, 1) < 1, 1, 0)",
@@ -146,7 +149,7 @@ def _alarms(component: Component, settings: Settings, names: Names, producer: aw
             comparison_operator="LessThanOrEqualToThreshold", threshold=0,
             evaluation_periods=hours, datapoints_to_alarm=hours, treat_missing_data="notBreaching",
             metric_queries=[
-                query("delivered", PRODUCER_NAMESPACE, "RecordsDelivered", producer_dims, "Sum", FRESHNESS_PERIOD_SECONDS),
+                query("delivered", PRODUCER_NAMESPACE, P["RECORDS_DELIVERED"], producer_dims, "Sum", FRESHNESS_PERIOD_SECONDS),
                 query("waiting", PRODUCER_NAMESPACE, AWAITING_AUTHORIZATION_METRIC, producer_dims, "Maximum",
                       FRESHNESS_PERIOD_SECONDS),
                 {"id": "fresh", "label": "records delivered, or waiting for authorization",
@@ -164,14 +167,14 @@ def _dashboard_body(producer, transform, stream, region) -> pulumi.Output[str]:
 
     p, t, s = producer.name, transform.name, stream.name
     return pulumi.Output.json_dumps({"widgets": [
-        widget("Producer records", [[PRODUCER_NAMESPACE, m, "FunctionName", p] for m in
-                                    ("RecordsPulled", "RecordsDelivered", "RecordsResent", "RecordsRejected", "RecordsFailed")], 0),
-        widget("Producer runs", [[PRODUCER_NAMESPACE, m, "FunctionName", p] for m in
-                                 ("RunsFailed", "QuotaStops", "ReauthorizationRequired", AWAITING_AUTHORIZATION_METRIC,
-                                  "SpotifyRequests")]
+        widget("Producer records", [[PRODUCER_NAMESPACE, m, P["DIMENSION"], p] for m in
+                                    (P["RECORDS_PULLED"], P["RECORDS_DELIVERED"], P["RECORDS_RESENT"], P["RECORDS_REJECTED"], P["RECORDS_FAILED"])], 0),
+        widget("Producer runs", [[PRODUCER_NAMESPACE, m, P["DIMENSION"], p] for m in
+                                 (P["RUNS_FAILED"], P["QUOTA_STOPS"], P["REAUTHORIZATION_REQUIRED"], AWAITING_AUTHORIZATION_METRIC,
+                                  P["SPOTIFY_REQUESTS"])]
                + [["AWS/Lambda", "Errors", "FunctionName", p]], 6),
-        widget("Transform", [[TRANSFORM_NAMESPACE, m, "FunctionName", t] for m in
-                             ("Records", "RecordsOk", "RecordsDropped", "RecordsProcessingFailed")]
+        widget("Transform", [[TRANSFORM_NAMESPACE, m, T["DIMENSION"], t] for m in
+                             (T["RECORDS"], T["RECORDS_OK"], T["RECORDS_DROPPED"], T["RECORDS_PROCESSING_FAILED"])]
                + [["AWS/Lambda", "Errors", "FunctionName", t]], 12),
         widget("Firehose", [["AWS/Firehose", m, "DeliveryStreamName", s] for m in
                             ("IncomingRecords", "DeliveryToS3.Records", "BackupToS3.Records", "FailedConversion.Records")], 18),

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from .. import contracts
 from .base import HANDLER, ROLE_KEYS, RUNTIME, Component, Context
 
 # At most one producer run at a time, from the platform's side: neither the scheduler nor Lambda
@@ -39,6 +40,8 @@ ASYNC_MAX_EVENT_AGE_SECONDS = 60
 # refresh token, alone. A version with a label is also never deprecated and removed, as
 # unlabelled ones are after many token rotations (Secrets Manager API, PutSecretValue:
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html).
+# The producer's environment variables, named in schemas/names.json.
+ENV = contracts.PRODUCER_ENV
 SECRET_PLACEHOLDER_STAGE = "TRACKLAKE_PLACEHOLDER"
 # Suffix of the producer's lock object, next to its state object.
 STATE_LOCK_SUFFIX = ".lock"
@@ -116,14 +119,14 @@ class Producer(Component):
             memory_size=settings.producer_memory_mb,
             logging_config={"log_format": "Text", "log_group": logs.name},
             environment={"variables": {
-                "TRACKLAKE_STREAM": stream.name,
-                "TRACKLAKE_STATE_BUCKET": bucket.bucket,
-                "TRACKLAKE_STATE_KEY": settings.state_key,
-                "TRACKLAKE_SECRET_ID": secret.arn,
-                "TRACKLAKE_SOURCES": ",".join(settings.sources),
-                "TRACKLAKE_SEARCH_QUERIES": json.dumps(settings.search_queries),
-                "TRACKLAKE_MARKET": settings.market,
-                "TRACKLAKE_REQUEST_BUDGET": str(settings.request_budget),
+                ENV["STREAM"]: stream.name,
+                ENV["STATE_BUCKET"]: bucket.bucket,
+                ENV["STATE_KEY"]: settings.state_key,
+                ENV["SECRET_ID"]: secret.arn,
+                ENV["SOURCES"]: ",".join(settings.sources),
+                ENV["SEARCH_QUERIES"]: json.dumps(settings.search_queries),
+                ENV["MARKET"]: settings.market,
+                ENV["REQUEST_BUDGET"]: str(settings.request_budget),
             }},
             opts=self.child(named=True, depends_on=[logs, policy]),
         ))
