@@ -15,8 +15,9 @@
 //!   there when the lock is taken was left by a killed process and is removed.
 //!
 //! A record is finished when both its raw backup and its outcome (Parquet, error output or
-//! dropped) are written. A segment is removed once it is sealed (at a flush, or when it reaches
-//! [`SEGMENT_BYTES`]) and all of its records are finished. Delivery is at least once, as
+//! dropped) are written. A segment is removed once it is sealed (at a flush, after
+//! [`SEGMENT_AGE`], or when it reaches [`SEGMENT_BYTES`]) and all of its records are finished, so
+//! a restart replays only what is still in flight, not everything since the last flush. Delivery is at least once, as
 //! Firehose's: a record whose Parquet was written but whose segment was not yet removed when the
 //! process died is delivered again, with the same `record_key`, which the queries' dedupe rule
 //! counts once.
@@ -30,8 +31,10 @@ use std::sync::Mutex;
 use crate::pipeline::Incoming;
 use crate::FirehoseError;
 
-/// A segment is sealed, and a new one begun, past this size.
+/// A segment is sealed, and a new one begun, past this size...
 pub const SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
+/// ...or this long after its first record (checked at the pipeline's ticks).
+pub const SEGMENT_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 /// First bytes of every segment: the format, so an unknown file is never read as records.
 const MAGIC: &[u8; 8] = b"TLFJRNL1";
 /// Entry frame: payload length (u32 LE), CRC-32 of the payload (u32 LE).
@@ -51,8 +54,8 @@ struct Segment {
 }
 
 struct Inner {
-    /// The open segment: its first seq, file and size.
-    writer: Option<(u64, File, u64)>,
+    /// The open segment: its first seq, file, size and when it was begun.
+    writer: Option<(u64, File, u64, std::time::Instant)>,
     next_seq: u64,
     segments: BTreeMap<u64, Segment>,
     closed: bool,
@@ -173,7 +176,7 @@ impl Journal {
                 .map_err(io(&path, "cannot create a segment"))?;
             file.write_all(MAGIC)
                 .map_err(io(&path, "cannot write a segment"))?;
-            inner.writer = Some((first, file, MAGIC.len() as u64));
+            inner.writer = Some((first, file, MAGIC.len() as u64, std::time::Instant::now()));
             inner.segments.insert(
                 first,
                 Segment {
@@ -208,7 +211,7 @@ impl Journal {
             buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
             buf[start + 4..start + FRAME].copy_from_slice(&sum.to_le_bytes());
         }
-        let (first, file, size) = inner.writer.as_mut().expect("a segment is open");
+        let (first, file, size, _) = inner.writer.as_mut().expect("a segment is open");
         let first = *first;
         let path = self.dir.join(format!("seg-{first:020}.log"));
         file.write_all(&buf).map_err(io(&path, "cannot append"))?;
@@ -254,8 +257,20 @@ impl Journal {
         Self::seal_open(&mut self.inner());
     }
 
+    /// Seals the open segment if it is older than [`SEGMENT_AGE`].
+    pub fn seal_if_old(&self) {
+        let mut inner = self.inner();
+        if inner
+            .writer
+            .as_ref()
+            .is_some_and(|(_, _, _, begun)| begun.elapsed() >= SEGMENT_AGE)
+        {
+            Self::seal_open(&mut inner);
+        }
+    }
+
     fn seal_open(inner: &mut Inner) {
-        if let Some((first, _, _)) = inner.writer.take() {
+        if let Some((first, _, _, _)) = inner.writer.take() {
             if let Some(segment) = inner.segments.get_mut(&first) {
                 segment.sealed = true;
                 if segment.outstanding == 0 {

@@ -366,6 +366,7 @@ impl Pipeline {
     }
 
     async fn tick(&mut self) {
+        self.journal.seal_if_old();
         if self.raw.due(&self.raw_hints) {
             self.deliver_raw().await;
         }

@@ -130,3 +130,28 @@ fn temporary_files_a_killed_process_left_are_removed_at_the_next_start() {
     let (_journal, _) = Journal::open(dir.path()).unwrap();
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
 }
+
+#[test]
+fn an_open_segment_is_sealed_once_old_so_a_restart_replays_only_what_is_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) = Journal::open(dir.path()).unwrap();
+    let mut early = records(2, "early");
+    journal.append(&mut early).unwrap();
+    journal.seal_if_old();
+    assert_eq!(segments(dir.path()).len(), 1, "too young to seal");
+    std::thread::sleep(local_firehose::journal::SEGMENT_AGE);
+    journal.seal_if_old();
+    // Delivered after the seal: the segment goes.
+    let seqs: Vec<u64> = early.iter().map(|r| r.seq).collect();
+    journal.done(seqs.iter().chain(&seqs).copied());
+    assert!(segments(dir.path()).is_empty());
+    // Records still in flight are all a restart gets.
+    let mut late = records(1, "late");
+    journal.append(&mut late).unwrap();
+    drop(journal);
+    let (_, recovered) = Journal::open(dir.path()).unwrap();
+    assert_eq!(
+        recovered.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["late-0"]
+    );
+}
