@@ -215,11 +215,11 @@ impl Clients {
 /// Why an invocation returns an error. No variant holds a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
-    #[error("{0}")]
-    Secret(#[source] SecretStoreError),
+    #[error(transparent)]
+    Secret(SecretStoreError),
 
-    #[error("{0}")]
-    Client(#[source] SpotifyError),
+    #[error(transparent)]
+    Client(SpotifyError),
 
     #[error("the run failed: {message}")]
     Run { message: String },
@@ -242,8 +242,8 @@ pub enum InvocationError {
 
     /// The run lock could not be taken, or not released after the run (which then blocks the
     /// next runs until it expires).
-    #[error("{0}")]
-    Lock(#[source] LockError),
+    #[error(transparent)]
+    Lock(LockError),
 }
 
 /// Why an invocation ran nothing (and succeeded).

@@ -111,8 +111,8 @@ impl SourceReport {
 /// refused in a way that no retry fixes.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{0}")]
-    LoadState(#[source] StateError),
+    #[error(transparent)]
+    LoadState(StateError),
 
     #[error(
         "another producer run overlapped this one and saved the state {location} first, so this run's \
@@ -122,8 +122,8 @@ pub enum RunError {
     )]
     Conflict { location: String },
 
-    #[error("{0}")]
-    SaveState(#[source] StateError),
+    #[error(transparent)]
+    SaveState(StateError),
 
     #[error("{0}; the remaining sources were not pulled")]
     Sink(#[source] SinkError),
