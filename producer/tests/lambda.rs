@@ -11,10 +11,6 @@
 //! - `binary_*`: the `producer` binary served through a stand-in of the Lambda Runtime API, with
 //!   its configuration from the environment and its JSON log and EMF lines on stdout.
 
-#[path = "sink/fake_firehose.rs"]
-#[allow(dead_code)] // Shared with tests/sink.rs, which uses the parts this file does not.
-mod fake_firehose;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -23,7 +19,6 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use fake_firehose::{FakeFirehose, Reply};
 use firehose_transform::sample;
 use moto_server::MotoServer;
 use producer::backoff::Backoff;
@@ -32,6 +27,7 @@ use producer::sink::{FirehoseSink, SinkConfig};
 use producer::state::lock::LockBody;
 use producer::state::RUN_LOCK_SUFFIX;
 use serde_json::{json, Value};
+use test_support::fake_firehose::{FakeFirehose, Reply};
 use tracing::instrument::WithSubscriber;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -10,16 +10,11 @@
 //! - `client_credentials_*`: user sources are skipped with a reason, `/me` is never called, and
 //!   search still runs.
 
-#[path = "sink/fake_firehose.rs"]
-#[allow(dead_code)] // Shared with tests/sink.rs, which uses the parts this file does not.
-mod fake_firehose;
-
 use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_firehose::config::retry::RetryConfig;
 use chrono::{DateTime, TimeDelta, Utc};
-use fake_firehose::{FakeFirehose, Reply};
 use firehose_transform::sample;
 use producer::backoff::Backoff;
 use producer::run::{run_once, RunError, RunReport, SourceOutcome};
@@ -29,6 +24,7 @@ use producer::spotify::{SpotifyClient, SpotifyConfig};
 use producer::state::{LocalFileStore, State, StateError, StateStore, StateVersion};
 use schemas::{RawEnvelope, Source, Timestamp};
 use serde_json::{json, Value};
+use test_support::fake_firehose::{FakeFirehose, Reply};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

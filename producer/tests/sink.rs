@@ -1,6 +1,6 @@
 //! Integration tests of the Firehose sink: the real aws-sdk-firehose client against a local
 //! stand-in that speaks the Firehose protocol and enforces its limits. Index:
-//! - `fake_firehose` (in `tests/sink/`): the stand-in; PutRecordBatch over AWS JSON 1.1, the
+//! - `test_support::fake_firehose`: the stand-in; PutRecordBatch over AWS JSON 1.1, the
 //!   real per-call limits, a scripted answer per call, a log of every call;
 //! - `delivers_*`: packing within 500 records and 4 MiB per call, byte-identical delivery;
 //! - `resends_only_*`: per-record partial failures, and a record that never gets through;
@@ -10,16 +10,13 @@
 //! - `stops_*`: a non-retryable error (no such stream) ends the run without a retry storm;
 //! - `from_env_*`: the standard SDK configuration picks the endpoint, and SDK retries are off.
 
-#[path = "sink/fake_firehose.rs"]
-mod fake_firehose;
-
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_firehose::config::retry::RetryConfig;
-use fake_firehose::{FakeFirehose, Reply};
 use producer::backoff::Backoff;
 use producer::sink::{FirehoseSink, RejectReason, SinkConfig, SinkError, SinkReport, MAX_RECORD_BYTES};
+use test_support::fake_firehose::{FakeFirehose, Reply};
 
 const STREAM: &str = "tracklake-raw";
 /// The per-call limits, written out again rather than taken from the code under test.

@@ -3,18 +3,14 @@
 //! `AWS_ENDPOINT_URL_FIREHOSE`). The child's environment is cleared, so nothing of the developer's
 //! machine (AWS profile, real Spotify keys) leaks into a test.
 
-#[path = "../../producer/tests/sink/fake_firehose.rs"]
-#[allow(dead_code)] // Shared with the producer's tests, which use the parts this file does not.
-mod fake_firehose;
-
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
-use fake_firehose::{FakeFirehose, Reply};
 use firehose_transform::sample;
 use serde_json::{json, Value};
+use test_support::fake_firehose::{FakeFirehose, Reply};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use wiremock::matchers::{method, path};

@@ -29,9 +29,11 @@ const SETTLE_RUNS: usize = 120;
 /// The standalone local Firehose's buffer interval: far longer than a run (about a second), so
 /// runs come much faster than buffers close, as in the soak that found the lost backfill...
 const BUFFER_SECS: u64 = 10;
-/// ...and the pacing window to match it (the stream's intervals plus a margin; the default
-/// follows the cloud stream's 300 s).
-const CONFIG: &str = "[sources.pacing]\nwindow_secs = 25\n";
+/// ...and the pacing window to match it: a partition stays active for up to two buffer intervals
+/// (the transform's buffer, then the partition's), plus the time the local Firehose takes to
+/// convert and write, which on a loaded two-core machine reached 15 s. The default window follows
+/// the cloud stream's intervals with a minute's margin, as this does.
+const CONFIG: &str = "[sources.pacing]\nwindow_secs = 80\n";
 
 fn rounds() -> usize {
     std::env::var("TRACKLAKE_SOAK_ROUNDS")

@@ -1,0 +1,7 @@
+//! Test helpers that more than one crate's tests use, as a dev-dependency: one definition, no
+//! `#[path]` includes.
+//!
+//! - [`fake_firehose`]: a scriptable PutRecordBatch endpoint for the real `aws-sdk-firehose`
+//!   client (the producer's sink, run and Lambda tests; the CLI's tests).
+
+pub mod fake_firehose;
