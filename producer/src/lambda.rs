@@ -34,7 +34,8 @@
 
 use chrono::{DateTime, Utc};
 use schemas::Source;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::auth::{SecretStore, SecretStoreError, SecretsManagerStore, SpotifySecret};
 use crate::metrics::RunMetrics;
@@ -309,6 +310,77 @@ pub struct Invocation {
     pub skipped: Option<Skipped>,
 }
 
+/// [`Invocation::summary`] of an invocation that ran nothing (skipped, or failed before a run).
+#[derive(Serialize)]
+struct NoRunSummary {
+    ok: bool,
+    ran: bool,
+    skipped: Option<&'static str>,
+    awaiting_authorization: bool,
+    error: Option<String>,
+    /// Why it ran nothing, for the user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    /// Only when another invocation holds the run lock (null: the lock's expiry is unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock_expires_at: Option<Option<String>>,
+}
+
+/// [`Invocation::summary`] of an invocation that ran.
+#[derive(Serialize)]
+struct RunSummary<'a> {
+    ok: bool,
+    ran: bool,
+    skipped: Option<&'static str>,
+    awaiting_authorization: bool,
+    started_at: String,
+    deferred_until: Option<String>,
+    /// Why a run did nothing (a persisted not-before): said, though the invocation succeeds.
+    idle: Option<String>,
+    pulled: usize,
+    delivered: usize,
+    resent: usize,
+    rejected: usize,
+    failed: usize,
+    spotify_requests: u32,
+    retries: u32,
+    waits: u32,
+    not_before: Option<String>,
+    /// Why the run stopped before pulling every due source.
+    stopped_early: Option<String>,
+    /// The partition pacing held the library backfill back (not an error).
+    backfill_paused: Option<String>,
+    reauthorization_required: bool,
+    spotify_unavailable: bool,
+    refresh_token_stored: bool,
+    sources: Vec<SourceSummary<'a>>,
+    requests: std::collections::BTreeMap<&'a str, RequestSummary>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SourceSummary<'a> {
+    source: &'static str,
+    outcome: String,
+    pulled: usize,
+    delivered: usize,
+    resent: usize,
+    rejected: usize,
+    failed: usize,
+    truncated: bool,
+    error: Option<&'a str>,
+    note: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RequestSummary {
+    requests: u32,
+    retries: u32,
+    throttled: u32,
+    waits: u32,
+    wait_ms: u64,
+}
+
 impl Invocation {
     fn failed(error: InvocationError) -> Self {
         Invocation {
@@ -476,84 +548,80 @@ impl Invocation {
     /// `error`; a run adds its counts.
     pub fn summary(&self) -> Value {
         let error = self.error.as_ref().map(ToString::to_string);
-        let awaiting = matches!(self.skipped, Some(Skipped::AwaitingAuthorization { .. }));
         let Some(report) = &self.report else {
-            let mut summary = json!({
-                "ok": error.is_none(),
-                "ran": false,
-                "skipped": self.skipped.as_ref().map(Skipped::reason),
-                "awaiting_authorization": awaiting,
-                "error": error,
-            });
-            if let Some(skipped) = &self.skipped {
-                summary["message"] = skipped.message().into();
-            }
-            if let Some(Skipped::RunInProgress { lock_expires_at, .. }) = &self.skipped {
-                summary["lock_expires_at"] = lock_expires_at.map(|t| t.to_rfc3339()).into();
-            }
-            return summary;
+            let skipped = self.skipped.as_ref();
+            return serde_json::to_value(NoRunSummary {
+                ok: error.is_none(),
+                ran: false,
+                skipped: skipped.map(Skipped::reason),
+                awaiting_authorization: matches!(skipped, Some(Skipped::AwaitingAuthorization { .. })),
+                error,
+                message: skipped.map(Skipped::message),
+                lock_expires_at: match skipped {
+                    Some(Skipped::RunInProgress { lock_expires_at, .. }) => {
+                        Some(lock_expires_at.map(|t| t.to_rfc3339()))
+                    }
+                    _ => None,
+                },
+            })
+            .expect("the summary serializes");
         };
         let t = &report.totals;
-        let sources: Vec<Value> = report
-            .sources
-            .iter()
-            .map(|s| {
-                json!({
-                    "source": s.source.as_str(),
-                    "outcome": format!("{:?}", s.outcome),
-                    "pulled": s.pulled,
-                    "delivered": s.delivered,
-                    "resent": s.resent,
-                    "rejected": s.rejected,
-                    "failed": s.failed,
-                    "truncated": s.truncated,
-                    "error": s.error,
-                    "note": s.note,
+        serde_json::to_value(RunSummary {
+            ok: report.exit_ok() && self.error.is_none(),
+            ran: true,
+            skipped: None,
+            awaiting_authorization: false,
+            started_at: report.started_at.to_rfc3339(),
+            deferred_until: report.deferred_until.map(|t| t.to_rfc3339()),
+            idle: report.idle_reason(),
+            pulled: t.pulled,
+            delivered: t.delivered,
+            resent: t.resent,
+            rejected: t.rejected,
+            failed: t.failed,
+            spotify_requests: t.requests,
+            retries: t.retries,
+            waits: t.waits,
+            not_before: report.not_before.map(|t| t.to_rfc3339()),
+            stopped_early: report.stopped_early.clone(),
+            backfill_paused: report.backfill_paused(),
+            reauthorization_required: report.reauthorization_required,
+            spotify_unavailable: report.spotify_unavailable,
+            refresh_token_stored: self.refresh_token_stored,
+            sources: report
+                .sources
+                .iter()
+                .map(|s| SourceSummary {
+                    source: s.source.as_str(),
+                    outcome: format!("{:?}", s.outcome),
+                    pulled: s.pulled,
+                    delivered: s.delivered,
+                    resent: s.resent,
+                    rejected: s.rejected,
+                    failed: s.failed,
+                    truncated: s.truncated,
+                    error: s.error.as_deref(),
+                    note: s.note.as_deref(),
                 })
-            })
-            .collect();
-        let requests: serde_json::Map<String, Value> = report
-            .requests
-            .iter()
-            .map(|(endpoint, r)| {
-                let stats = json!({
-                    "requests": r.requests,
-                    "retries": r.retries,
-                    "throttled": r.throttled,
-                    "waits": r.waits,
-                    "wait_ms": r.wait_time.as_millis() as u64,
-                });
-                (endpoint.clone(), stats)
-            })
-            .collect();
-        json!({
-            "ok": report.exit_ok() && self.error.is_none(),
-            "ran": true,
-            "skipped": null,
-            "awaiting_authorization": false,
-            "started_at": report.started_at.to_rfc3339(),
-            "deferred_until": report.deferred_until.map(|t| t.to_rfc3339()),
-            // Why a run did nothing (a persisted not-before): said, though the invocation succeeds.
-            "idle": report.idle_reason(),
-            "pulled": t.pulled,
-            "delivered": t.delivered,
-            "resent": t.resent,
-            "rejected": t.rejected,
-            "failed": t.failed,
-            "spotify_requests": t.requests,
-            "retries": t.retries,
-            "waits": t.waits,
-            "not_before": report.not_before.map(|t| t.to_rfc3339()),
-            "stopped_early": report.stopped_early,
-            // The partition pacing held the library backfill back (not an error).
-            "backfill_paused": report.backfill_paused(),
-            "reauthorization_required": report.reauthorization_required,
-            "spotify_unavailable": report.spotify_unavailable,
-            "refresh_token_stored": self.refresh_token_stored,
-            "sources": sources,
-            "requests": requests,
-            "error": error,
+                .collect(),
+            requests: report
+                .requests
+                .iter()
+                .map(|(endpoint, r)| {
+                    let stats = RequestSummary {
+                        requests: r.requests,
+                        retries: r.retries,
+                        throttled: r.throttled,
+                        waits: r.waits,
+                        wait_ms: r.wait_time.as_millis() as u64,
+                    };
+                    (endpoint.as_str(), stats)
+                })
+                .collect(),
+            error,
         })
+        .expect("the summary serializes")
     }
 
     /// Logs the structured summary line (`message: "run summary"`, the summary in `summary`). An
