@@ -1,7 +1,7 @@
 //! The local Athena: DataFusion over the lake the local Firehose writes.
 //!
 //! - The table `track_observations` comes from the Glue definition the cloud uses
-//!   (`schemas::glue::table_definition()`): its columns, and its partition keys `source` and `dt`
+//!   (`schemas::glue::table()`): its columns, and its partition keys `source` and `dt`
 //!   read from the `source=…/dt=…/` folders, so a filter on them skips the other folders.
 //! - The named queries of `sql/` (Trino SQL, as Athena runs them) run unchanged: the Trino
 //!   functions they use that DataFusion lacks are UDFs in [`trino`] (and `min_by`/`max_by` in
@@ -41,7 +41,7 @@ pub mod trino;
 
 pub use format::{format_batches, OutputFormat};
 pub use named::{built_in_queries, named_queries, parse_query, NamedQuery};
-pub use table::{arrow_type, GlueTable, PARQUET_EXTENSION, PROCESSED_DIR};
+pub use table::{GlueTable, PARQUET_EXTENSION, PROCESSED_DIR};
 
 /// Memory for the Parquet metadata of the lake's files, kept between the queries of one session
 /// (DataFusion's file metadata cache, least recently used out first). A file the local Firehose

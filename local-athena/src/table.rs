@@ -1,13 +1,13 @@
 //! The table `track_observations`, registered from the Glue definition the cloud uses
-//! (`schemas::glue::table_definition()`), over the lake directory the local Firehose writes.
+//! (`schemas::glue::table()`), over the lake directory the local Firehose writes.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use serde_json::Value;
+use schemas::glue::{HiveType, TableDefinition};
 
 use crate::AthenaError;
 
@@ -25,51 +25,39 @@ pub const PARQUET_EXTENSION: &str = ".parquet";
 pub struct GlueTable {
     /// Glue table name, e.g. `track_observations`.
     pub name: String,
-    /// The columns stored in the Parquet files, Hive types mapped to Arrow; all nullable, as
-    /// every Hive column may hold NULL.
+    /// The columns stored in the Parquet files, Hive types mapped to Arrow
+    /// (`TableInput::arrow_schema`); all nullable, as every Hive column may hold NULL.
     pub columns: SchemaRef,
     /// The partition keys, in path order (`source`, `dt`), read as strings (Glue type `string`).
     pub partition_keys: Vec<String>,
 }
 
 impl GlueTable {
-    /// Reads the `TableInput` of a Glue definition (the shape of `schemas/glue/track_observations.json`).
-    pub fn from_definition(definition: &Value) -> Result<Self, AthenaError> {
-        let bad = |reason: String| AthenaError::GlueDefinition { reason };
-        let input = &definition["TableInput"];
-        let name = input["Name"]
-            .as_str()
-            .ok_or_else(|| bad("TableInput.Name is missing".into()))?
-            .to_owned();
-        let columns = input["StorageDescriptor"]["Columns"]
-            .as_array()
-            .ok_or_else(|| bad("TableInput.StorageDescriptor.Columns is missing".into()))?;
-        let mut fields = Vec::with_capacity(columns.len());
-        for column in columns {
-            let (name, hive) = name_and_type(column).map_err(bad)?;
-            let data_type = arrow_type(hive).map_err(|reason| bad(format!("column {name}: {reason}")))?;
-            fields.push(Field::new(name, data_type, true));
-        }
+    /// The table a Glue definition describes (the shape of `schemas/glue/track_observations.json`).
+    pub fn from_definition(definition: &TableDefinition) -> Result<Self, AthenaError> {
+        let input = &definition.table_input;
         let mut partition_keys = Vec::new();
-        for key in input["PartitionKeys"].as_array().into_iter().flatten() {
-            let (name, hive) = name_and_type(key).map_err(bad)?;
-            if hive != "string" {
-                return Err(bad(format!(
-                    "partition key {name} has type {hive}; the local table reads partition keys as strings only"
-                )));
+        for key in &input.partition_keys {
+            if key.hive_type != HiveType::String {
+                return Err(AthenaError::GlueDefinition {
+                    reason: format!(
+                        "partition key {} has type {}; the local table reads partition keys as strings only",
+                        key.name, key.hive_type
+                    ),
+                });
             }
-            partition_keys.push(name.to_owned());
+            partition_keys.push(key.name.clone());
         }
         Ok(GlueTable {
-            name,
-            columns: Arc::new(Schema::new(fields)),
+            name: input.name.clone(),
+            columns: Arc::new(input.arrow_schema()),
             partition_keys,
         })
     }
 
-    /// The table of this project: `schemas::glue::table_definition()`.
+    /// The table of this project: `schemas::glue::table()`.
     pub fn track_observations() -> Result<Self, AthenaError> {
-        Self::from_definition(&schemas::glue::table_definition())
+        Self::from_definition(schemas::glue::table())
     }
 
     /// A DataFusion listing table over `<lake_root>/processed/` with hive-style partition folders
@@ -106,42 +94,4 @@ impl GlueTable {
             source,
         })
     }
-}
-
-fn name_and_type(column: &Value) -> Result<(&str, &str), String> {
-    let name = column["Name"]
-        .as_str()
-        .ok_or_else(|| format!("a column has no Name: {column}"))?;
-    let hive = column["Type"]
-        .as_str()
-        .ok_or_else(|| format!("column {name} has no Type"))?;
-    Ok((name, hive))
-}
-
-/// The Arrow type for a Hive type, as Athena reads Parquet. `timestamp` is UTC milliseconds:
-/// Firehose writes the OpenX SerDe's UTC instants, and the lake's Parquet files carry
-/// `Timestamp(Millisecond, "UTC")` (`schemas::arrow::arrow_schema()`).
-pub fn arrow_type(hive: &str) -> Result<DataType, String> {
-    let hive = hive.trim();
-    if let Some(inner) = hive.strip_prefix("array<").and_then(|s| s.strip_suffix('>')) {
-        let item = arrow_type(inner)?;
-        return Ok(DataType::List(Arc::new(Field::new("item", item, true))));
-    }
-    Ok(match hive {
-        "string" => DataType::Utf8,
-        "boolean" => DataType::Boolean,
-        "tinyint" => DataType::Int8,
-        "smallint" => DataType::Int16,
-        "int" => DataType::Int32,
-        "bigint" => DataType::Int64,
-        "float" => DataType::Float32,
-        "double" => DataType::Float64,
-        "date" => DataType::Date32,
-        "timestamp" => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-        other => {
-            return Err(format!(
-                "Hive type {other} is not mapped to Arrow; extend local-athena/src/table.rs"
-            ))
-        }
-    })
 }

@@ -48,8 +48,7 @@ fn main() {
         "JSON -> Parquet (snappy), {n} normalized track_observation records, {mb:.1} MB of JSONL (MB = 10^6 bytes); the engines take turns for {RUNS} runs: median times, and the median of the runs' speed ratios with their range"
     );
 
-    let definition = schemas::glue::table_definition();
-    let columns = glue_columns(&definition).expect("the Glue definition");
+    let columns = glue_columns(schemas::glue::table());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let thread_counts = if cores > 1 { vec![1, cores] } else { vec![1] };
     let rust_out = dir.path().join("rust.parquet");

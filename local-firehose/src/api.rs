@@ -379,11 +379,7 @@ fn describe(config: &FirehoseConfig, created: f64) -> Value {
     };
     let role_arn = format!("arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/{}-delivery", s.stream_name);
     let no_encryption = json!({"NoEncryptionConfig": "NoEncryption"});
-    let table = config
-        .glue_table
-        .pointer("/TableInput/Name")
-        .and_then(Value::as_str)
-        .unwrap_or(&s.glue_table);
+    let table = &config.glue_table.table_input.name;
     json!({
         "DeliveryStreamDescription": {
             "DeliveryStreamName": s.stream_name,

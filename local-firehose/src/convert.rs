@@ -33,7 +33,7 @@ use arrow::array::{
     Float64Builder, Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListBuilder, StringBuilder,
     TimestampMillisecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use chrono::{NaiveDate, NaiveDateTime};
 use parquet::arrow::arrow_writer::compute_leaves;
@@ -42,10 +42,9 @@ use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
+pub use schemas::glue::HiveType;
+use schemas::glue::TableDefinition;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
-
-use crate::FirehoseError;
 
 /// The error code Firehose writes as `lastErrorCode` for a record it cannot deserialize with the
 /// table's schema (seen in real `format-conversion-failed` objects).
@@ -54,79 +53,6 @@ pub const MALFORMED_DATA: &str = "DataFormatConversion.MalformedData";
 /// Numbers with at least this many digits are epoch milliseconds, shorter ones epoch seconds.
 const EPOCH_MILLIS_MIN: i64 = 10_000_000_000;
 
-/// The Hive types the converter can write, from a Glue column type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HiveType {
-    String,
-    TinyInt,
-    SmallInt,
-    Int,
-    BigInt,
-    Float,
-    Double,
-    Boolean,
-    Timestamp,
-    Date,
-    Array(Box<HiveType>),
-}
-
-impl HiveType {
-    /// Parses a Glue/Hive type name such as `int` or `array<string>`.
-    pub fn parse(text: &str) -> Option<HiveType> {
-        let t = text.trim().to_ascii_lowercase();
-        Some(match t.as_str() {
-            "string" | "varchar" | "char" => HiveType::String,
-            "tinyint" => HiveType::TinyInt,
-            "smallint" => HiveType::SmallInt,
-            "int" | "integer" => HiveType::Int,
-            "bigint" => HiveType::BigInt,
-            "float" => HiveType::Float,
-            "double" => HiveType::Double,
-            "boolean" => HiveType::Boolean,
-            "timestamp" => HiveType::Timestamp,
-            "date" => HiveType::Date,
-            _ => {
-                let inner = t.strip_prefix("array<")?.strip_suffix('>')?;
-                HiveType::Array(Box::new(HiveType::parse(inner)?))
-            }
-        })
-    }
-
-    /// The Arrow type Firehose's Parquet holds for this Hive type (timestamps in UTC millis, as
-    /// the schema crate's Arrow schema has them).
-    pub fn arrow_type(&self) -> DataType {
-        match self {
-            HiveType::String => DataType::Utf8,
-            HiveType::TinyInt => DataType::Int8,
-            HiveType::SmallInt => DataType::Int16,
-            HiveType::Int => DataType::Int32,
-            HiveType::BigInt => DataType::Int64,
-            HiveType::Float => DataType::Float32,
-            HiveType::Double => DataType::Float64,
-            HiveType::Boolean => DataType::Boolean,
-            HiveType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-            HiveType::Date => DataType::Date32,
-            HiveType::Array(item) => DataType::List(Arc::new(Field::new("item", item.arrow_type(), true))),
-        }
-    }
-
-    fn name(&self) -> String {
-        match self {
-            HiveType::String => "string".into(),
-            HiveType::TinyInt => "tinyint".into(),
-            HiveType::SmallInt => "smallint".into(),
-            HiveType::Int => "int".into(),
-            HiveType::BigInt => "bigint".into(),
-            HiveType::Float => "float".into(),
-            HiveType::Double => "double".into(),
-            HiveType::Boolean => "boolean".into(),
-            HiveType::Timestamp => "timestamp".into(),
-            HiveType::Date => "date".into(),
-            HiveType::Array(item) => format!("array<{}>", item.name()),
-        }
-    }
-}
-
 /// A Glue column the converter writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlueColumn {
@@ -134,31 +60,16 @@ pub struct GlueColumn {
     pub hive_type: HiveType,
 }
 
-/// The table's columns from a Glue definition in the shape of `schemas::glue::table_definition()`
-/// (`TableInput.StorageDescriptor.Columns`). Partition keys are not columns of the files.
-pub fn glue_columns(definition: &Value) -> Result<Vec<GlueColumn>, FirehoseError> {
-    let bad = |message: String| FirehoseError::Settings { message };
-    let columns = definition
-        .pointer("/TableInput/StorageDescriptor/Columns")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("the Glue definition has no TableInput.StorageDescriptor.Columns".into()))?;
-    columns
+/// The table's columns from a Glue definition (`TableInput.StorageDescriptor.Columns`), names
+/// lower-cased as the OpenX SerDe matches keys. Partition keys are not columns of the files.
+pub fn glue_columns(definition: &TableDefinition) -> Vec<GlueColumn> {
+    definition
+        .table_input
+        .columns()
         .iter()
-        .map(|c| {
-            let name = c["Name"]
-                .as_str()
-                .ok_or_else(|| bad(format!("a Glue column has no Name: {c}")))?;
-            let ty = c["Type"]
-                .as_str()
-                .ok_or_else(|| bad(format!("Glue column {name} has no Type")))?;
-            let hive_type = HiveType::parse(ty).ok_or_else(|| FirehoseError::UnsupportedHiveType {
-                column: name.to_owned(),
-                hive_type: ty.to_owned(),
-            })?;
-            Ok(GlueColumn {
-                name: name.to_ascii_lowercase(),
-                hive_type,
-            })
+        .map(|c| GlueColumn {
+            name: c.name.to_ascii_lowercase(),
+            hive_type: c.hive_type.clone(),
         })
         .collect()
 }
@@ -215,8 +126,8 @@ pub struct Converted {
 
 impl Converter {
     /// A converter for the Glue definition `definition` (see [`glue_columns`]).
-    pub fn from_glue(definition: &Value) -> Result<Self, FirehoseError> {
-        Ok(Self::new(glue_columns(definition)?))
+    pub fn from_glue(definition: &TableDefinition) -> Self {
+        Self::new(glue_columns(definition))
     }
 
     pub fn new(columns: Vec<GlueColumn>) -> Self {
@@ -284,11 +195,7 @@ impl Converter {
             cells.push(match slot {
                 None => Cell::Null,
                 Some(cell) => cell.map_err(|why| {
-                    malformed(format!(
-                        "column {} ({}): {why}",
-                        column.name,
-                        column.hive_type.name()
-                    ))
+                    malformed(format!("column {} ({}): {why}", column.name, column.hive_type))
                 })?,
             });
         }
@@ -935,7 +842,7 @@ fn kind(value: &Loose) -> &'static str {
 
 /// Converts one JSON value that is neither null nor an array (see `CellSeed`) to `ty`, or says why it cannot.
 fn to_cell<'a>(ty: &HiveType, value: Loose<'a>) -> Result<Cell<'a>, String> {
-    let wrong = |value: &Loose| format!("cannot read {} as {}", kind(value), ty.name());
+    let wrong = |value: &Loose| format!("cannot read {} as {}", kind(value), ty);
     match ty {
         HiveType::String => match value {
             Loose::Str(s) => Ok(Cell::Str(s)),
@@ -954,7 +861,7 @@ fn to_cell<'a>(ty: &HiveType, value: Loose<'a>) -> Result<Cell<'a>, String> {
                 _ => (i64::MIN, i64::MAX),
             };
             if n < min || n > max {
-                return Err(format!("{n} is out of range for {}", ty.name()));
+                return Err(format!("{n} is out of range for {}", ty));
             }
             Ok(Cell::Int(n))
         }
@@ -1763,14 +1670,5 @@ mod tests {
             tags.is_valid(1) && tags.value(1).is_empty(),
             "[] is an empty list, not NULL"
         );
-    }
-
-    #[test]
-    fn hive_types_parse() {
-        assert_eq!(
-            HiveType::parse("ARRAY<INT>"),
-            Some(HiveType::Array(Box::new(HiveType::Int)))
-        );
-        assert_eq!(HiveType::parse("map<string,int>"), None);
     }
 }

@@ -73,8 +73,6 @@ pub enum FirehoseError {
     },
     #[error("invalid delivery settings: {message}; fix schemas/delivery.json or the configuration")]
     Settings { message: String },
-    #[error("Glue column {column} has type {hive_type}, which the local Firehose cannot convert yet; extend local-firehose/src/convert.rs")]
-    UnsupportedHiveType { column: String, hive_type: String },
     #[error("could not write object {key}: {message}; it stays queued and is retried on the next flush")]
     Write { key: String, message: String },
     #[error("the local Firehose has stopped; start a new one")]
@@ -134,8 +132,9 @@ pub struct FirehoseConfig {
     /// Stream name, prefixes, buffering hints and processor retries. Default
     /// `schemas::delivery::settings()`, the same definition the cloud stream is built from.
     pub settings: DeliverySettings,
-    /// The Glue table whose columns the Parquet output has. Default `schemas::glue::table_definition()`.
-    pub glue_table: serde_json::Value,
+    /// The Glue table whose columns the Parquet output has and whose name error documents carry.
+    /// Default `schemas::glue::table()`, the checked-in definition the cloud stream converts with.
+    pub glue_table: schemas::glue::TableDefinition,
     /// The Glue database named in `format-conversion-failed` documents.
     pub glue_database: String,
     /// Where objects go. Default `Output::LocalDir("lake")`.
@@ -167,7 +166,7 @@ impl Default for FirehoseConfig {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             settings: schemas::delivery::settings(),
-            glue_table: schemas::glue::table_definition(),
+            glue_table: schemas::glue::table().clone(),
             glue_database: DEFAULT_GLUE_DATABASE.into(),
             output: Output::LocalDir(PathBuf::from("lake")),
             fault_rate: 0.0,

@@ -268,12 +268,6 @@ impl Pipeline {
         }
         let processed_prefix = Template::parse(&s.processed_prefix)?;
         let (processed_hints, raw_hints, processor_hints) = config.hints();
-        let table_name = config
-            .glue_table
-            .pointer("/TableInput/Name")
-            .and_then(|v| v.as_str())
-            .unwrap_or(&s.glue_table)
-            .to_owned();
         Ok(Self {
             stream: s.stream_name.clone(),
             stream_arn: config.stream_arn(),
@@ -282,7 +276,7 @@ impl Pipeline {
             catalog: CatalogTable {
                 catalog_id: crate::LOCAL_ACCOUNT_ID.into(),
                 database_name: config.glue_database.clone(),
-                table_name,
+                table_name: config.glue_table.table_input.name.clone(),
                 region: config.region.clone(),
                 // The stream reads the table with VersionId LATEST.
                 version_id: "LATEST".into(),
@@ -296,7 +290,7 @@ impl Pipeline {
             raw_prefix: Template::parse(&s.raw_backup_prefix)?,
             active_partition_limit: config.active_partition_limit,
             // Conversion is the delivery's heaviest work: use every core, as Firehose's fleet would.
-            converter: Converter::from_glue(&config.glue_table)?
+            converter: Converter::from_glue(&config.glue_table)
                 .with_threads(std::thread::available_parallelism().map_or(1, |n| n.get())),
             processor: config.processor.clone(),
             store,

@@ -284,7 +284,7 @@ mod tests {
     use super::*;
 
     fn shape() -> TableShape {
-        TableShape::from_definition(&schemas::glue::table_definition(), "lake").unwrap()
+        TableShape::from_definition(schemas::glue::table(), "lake")
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use shape::{Field, TableShape};
 
 /// Exit status when the check ran and found drift.
 pub const EXIT_DRIFT: u8 = 1;
-/// Exit status when the check could not run (no table, no credentials, bad definition).
+/// Exit status when the check could not run (no table, no credentials).
 pub const EXIT_ERROR: u8 = 2;
 /// The Glue database of the local lake. A deployed stack's is `tracklake_<stack>`
 /// (`pulumi stack output glueDatabase`).
@@ -48,11 +48,6 @@ pub enum CheckError {
          with the bucket of your stack (`pulumi stack output lakeBucket`)"
     )]
     NoBucket,
-    #[error(
-        "the checked-in Glue definition is malformed: {0}. Regenerate it with `{regenerate}`",
-        regenerate = schemas::glue::REGENERATE_COMMAND
-    )]
-    Definition(String),
 }
 
 /// The command line of `tracklake schema check`.
@@ -137,8 +132,8 @@ impl fmt::Display for Report {
 }
 
 /// The table `schemas/` defines, for the lake bucket `bucket`.
-pub fn expected_table(bucket: &str) -> Result<TableShape, CheckError> {
-    TableShape::from_definition(&schemas::glue::table_definition(), bucket)
+pub fn expected_table(bucket: &str) -> TableShape {
+    TableShape::from_definition(schemas::glue::table(), bucket)
 }
 
 /// Reads the deployed table and compares it with `schemas/`.
@@ -176,7 +171,7 @@ pub async fn check(client: &aws_sdk_glue::Client, args: &CheckArgs) -> Result<Re
         Some(b) => b.clone(),
         None => actual.bucket().ok_or(CheckError::NoBucket)?.to_string(),
     };
-    let expected = expected_table(&bucket)?;
+    let expected = expected_table(&bucket);
     let differences = compare(&expected, &actual);
     Ok(Report {
         database: args.database.clone(),

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, Table, TableInput};
-use serde_json::Value;
-
-use crate::CheckError;
+use schemas::glue::TableDefinition;
 
 /// A column or partition key: its name and Hive type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,66 +32,32 @@ pub struct TableShape {
 }
 
 impl TableShape {
-    /// The expected table, from a definition in the shape of `schemas/glue/track_observations.json`
-    /// (`{"BucketPlaceholder": "{bucket}", "TableInput": {...}}`), with the placeholder replaced by
-    /// `bucket` everywhere.
-    pub fn from_definition(definition: &Value, bucket: &str) -> Result<Self, CheckError> {
-        let placeholder = definition
-            .get("BucketPlaceholder")
-            .and_then(Value::as_str)
-            .unwrap_or(schemas::glue::BUCKET_PLACEHOLDER);
-        let input = definition
-            .get("TableInput")
-            .ok_or_else(|| CheckError::Definition("no `TableInput` object".into()))?;
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(|s| s.replace(placeholder, bucket));
-        let map = |v: Option<&Value>| -> BTreeMap<String, String> {
-            v.and_then(Value::as_object)
-                .map(|o| {
-                    o.iter()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                v.as_str().unwrap_or_default().replace(placeholder, bucket),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let fields = |v: Option<&Value>, what: &str| -> Result<Vec<Field>, CheckError> {
-            v.and_then(Value::as_array)
-                .ok_or_else(|| CheckError::Definition(format!("no `{what}` array")))?
+    /// The expected table, from a definition in the shape of `schemas/glue/track_observations.json`,
+    /// with its bucket placeholder replaced by `bucket` everywhere.
+    pub fn from_definition(definition: &TableDefinition, bucket: &str) -> Self {
+        let input = definition.for_bucket(bucket).table_input;
+        let fields = |columns: &[schemas::glue::Column]| -> Vec<Field> {
+            columns
                 .iter()
-                .map(|c| {
-                    match (
-                        c.get("Name").and_then(Value::as_str),
-                        c.get("Type").and_then(Value::as_str),
-                    ) {
-                        (Some(name), Some(hive_type)) => Ok(Field {
-                            name: name.to_string(),
-                            hive_type: hive_type.to_string(),
-                        }),
-                        _ => Err(CheckError::Definition(format!(
-                            "an entry of `{what}` lacks Name or Type: {c}"
-                        ))),
-                    }
+                .map(|c| Field {
+                    name: c.name.clone(),
+                    hive_type: c.hive_type.to_string(),
                 })
                 .collect()
         };
-        let sd = input.get("StorageDescriptor");
-        let serde = sd.and_then(|s| s.get("SerdeInfo"));
-        Ok(TableShape {
-            name: text(input.get("Name")).ok_or_else(|| CheckError::Definition("no table `Name`".into()))?,
-            table_type: text(input.get("TableType")),
-            columns: fields(sd.and_then(|s| s.get("Columns")), "StorageDescriptor.Columns")?,
-            partition_keys: fields(input.get("PartitionKeys"), "PartitionKeys")?,
-            location: text(sd.and_then(|s| s.get("Location"))),
-            input_format: text(sd.and_then(|s| s.get("InputFormat"))),
-            output_format: text(sd.and_then(|s| s.get("OutputFormat"))),
-            serde_library: text(serde.and_then(|s| s.get("SerializationLibrary"))),
-            serde_parameters: map(serde.and_then(|s| s.get("Parameters"))),
-            parameters: map(input.get("Parameters")),
-        })
+        let sd = input.storage_descriptor;
+        TableShape {
+            name: input.name,
+            table_type: Some(input.table_type),
+            columns: fields(&sd.columns),
+            partition_keys: fields(&input.partition_keys),
+            location: Some(sd.location),
+            input_format: Some(sd.input_format),
+            output_format: Some(sd.output_format),
+            serde_library: Some(sd.serde_info.serialization_library),
+            serde_parameters: sd.serde_info.parameters,
+            parameters: input.parameters,
+        }
     }
 
     /// The shape of a table as `GetTable` returns it.

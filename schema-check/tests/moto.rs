@@ -38,7 +38,7 @@ fn checked_in() -> TableShape {
         "schemas/glue/track_observations.json"
     );
     let text = std::fs::read_to_string(path).expect("the checked-in Glue definition");
-    TableShape::from_definition(&serde_json::from_str(&text).unwrap(), BUCKET).unwrap()
+    TableShape::from_definition(&schemas::glue::parse(&text).unwrap(), BUCKET)
 }
 
 async fn deploy(glue: &aws_sdk_glue::Client) {

@@ -1,46 +1,30 @@
 //! The Arrow schema of the Parquet files, derived from the Avro schema. Partition keys are not in
-//! it: Firehose puts them in the S3 path, not in the files.
+//! it: Firehose puts them in the S3 path, not in the files. Types come from the Hive type of each
+//! field ([`crate::glue::HiveType::arrow_type`], the one Hive-to-Arrow mapping); what Avro adds is
+//! nullability, which Hive does not have.
 
 use apache_avro::Schema;
-use arrow_schema::{DataType, Field, Schema as ArrowSchema, TimeUnit};
+use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use std::sync::Arc;
 
 /// The Arrow schema of the Parquet files, one field per Avro field, in schema order.
 pub fn arrow_schema() -> ArrowSchema {
     let fields: Vec<Field> = crate::fields()
         .iter()
-        .map(|f| {
-            let (data_type, nullable) = arrow_type(&f.schema);
-            Field::new(&f.name, data_type, nullable)
-        })
+        .map(|f| field(&f.name, &f.schema))
         .collect();
     ArrowSchema::new(fields)
 }
 
-/// The Arrow type of an Avro type, and whether it is nullable.
-fn arrow_type(schema: &Schema) -> (DataType, bool) {
-    match schema {
-        Schema::Boolean => (DataType::Boolean, false),
-        Schema::Int => (DataType::Int32, false),
-        Schema::Long => (DataType::Int64, false),
-        Schema::Double => (DataType::Float64, false),
-        Schema::String => (DataType::Utf8, false),
-        Schema::TimestampMillis => (
-            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-            false,
-        ),
-        Schema::Date => (DataType::Date32, false),
-        Schema::Array(a) => {
-            let (item, item_nullable) = arrow_type(&a.items);
-            (
-                DataType::List(Arc::new(Field::new("item", item, item_nullable))),
-                false,
-            )
-        }
-        Schema::Union(u) => {
-            let inner = crate::non_null_branch(u);
-            (arrow_type(inner).0, true)
-        }
-        other => unreachable!("track_observation.avsc uses no {other:?}; extend arrow.rs with it"),
-    }
+/// The field of an Avro type: nullable when it is a `["null", T]` union, list items likewise.
+fn field(name: &str, schema: &Schema) -> Field {
+    let (inner, nullable) = match schema {
+        Schema::Union(u) => (crate::non_null_branch(u), true),
+        other => (other, false),
+    };
+    let data_type = match inner {
+        Schema::Array(a) => DataType::List(Arc::new(field("item", &a.items))),
+        other => crate::glue::hive_type(other).arrow_type(),
+    };
+    Field::new(name, data_type, nullable)
 }

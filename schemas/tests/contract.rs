@@ -39,7 +39,7 @@ fn glue_columns_have_hive_types_and_no_partition_keys() {
             .find(|c| c.name == n)
             .unwrap_or_else(|| panic!("no column {n}"))
             .hive_type
-            .clone()
+            .to_string()
     };
     assert_eq!(ty("event_at"), "timestamp");
     assert_eq!(ty("observed_at"), "timestamp");
@@ -57,15 +57,15 @@ fn glue_columns_have_hive_types_and_no_partition_keys() {
             "{key} must be a partition key, not a column"
         );
     }
-    let def = glue::table_definition();
-    let keys: Vec<&str> = def["TableInput"]["PartitionKeys"]
-        .as_array()
-        .unwrap()
+    let def = glue::generate();
+    let keys: Vec<&str> = def
+        .table_input
+        .partition_keys
         .iter()
-        .map(|k| k["Name"].as_str().unwrap())
+        .map(|k| k.name.as_str())
         .collect();
     assert_eq!(keys, ["source", "dt"]);
-    let params = &def["TableInput"]["Parameters"];
+    let params = &def.table_input.parameters;
     assert_eq!(params["projection.enabled"], "true");
     assert_eq!(
         params["projection.source.values"],

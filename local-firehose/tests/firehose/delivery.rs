@@ -59,7 +59,7 @@ fn strip_nullability(dt: &DataType) -> DataType {
 
 #[test]
 fn glue_derived_schema_agrees_with_the_schema_crate() {
-    let converter = local_firehose::Converter::from_glue(&schemas::glue::table_definition()).unwrap();
+    let converter = local_firehose::Converter::from_glue(schemas::glue::table());
     let from_glue = converter.schema();
     let from_avro = schemas::arrow::arrow_schema();
     let names =
@@ -117,9 +117,7 @@ async fn delivers_backup_parquet_partitions_and_processing_failures() {
 
     // Parquet: the Glue schema, one folder per partition, Firehose object names, expected rows.
     let expected = expected_rows(&lines);
-    let glue_schema = local_firehose::Converter::from_glue(&schemas::glue::table_definition())
-        .unwrap()
-        .schema();
+    let glue_schema = local_firehose::Converter::from_glue(schemas::glue::table()).schema();
     let stream = firehose.stream_name().to_owned();
     let mut seen = BTreeSet::new();
     for (key, batch) in lake.parquet() {
@@ -506,7 +504,7 @@ async fn shutdown_flushes_every_buffer() {
 #[test]
 fn parquet_columns_hold_the_transform_output() {
     // One converted row read back: lists, dates and timestamps survive the round trip.
-    let converter = local_firehose::Converter::from_glue(&schemas::glue::table_definition()).unwrap();
+    let converter = local_firehose::Converter::from_glue(schemas::glue::table());
     let line = fixture_lines("sources.envelopes.jsonl")[0].clone();
     let rows = expected_rows(std::slice::from_ref(&line));
     assert_eq!(rows.len(), 1);
