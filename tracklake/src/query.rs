@@ -97,10 +97,11 @@ pub async fn run(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
         None => local_athena::built_in_queries(),
     };
     if args.list {
-        for q in &queries {
-            println!("{:<20} {}", q.name, q.question);
-        }
-        return ExitCode::SUCCESS;
+        let list: String = queries
+            .iter()
+            .map(|q| format!("{:<20} {}\n", q.name, q.question))
+            .collect();
+        return print_out(&list);
     }
     let lake = args.lake.unwrap_or(default_lake);
     let athena = match LocalAthena::open_with_queries(&lake, queries).await {
@@ -117,14 +118,12 @@ pub async fn run(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
         athena.run_named(text.trim()).await
     };
     match result.and_then(|batches| format_batches(&batches, args.format.into())) {
-        Ok(out) => {
+        Ok(mut out) => {
             // CSV and JSON end with a newline already; another would be an empty CSV row.
-            if out.ends_with('\n') {
-                print!("{out}");
-            } else {
-                println!("{out}");
+            if !out.ends_with('\n') {
+                out.push('\n');
             }
-            ExitCode::SUCCESS
+            print_out(&out)
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -143,5 +142,20 @@ mod tests {
         assert!(!is_sql(" top_tracks\n"));
         assert!(is_sql("SELECT 1"));
         assert!(is_sql("select count(*) from track_observations"));
+    }
+}
+
+/// Writes the result to stdout. A reader that stops early (`tracklake query ... | head`) closes
+/// the pipe: that ends the output, it is not an error (`print!` would panic on it).
+fn print_out(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the result to stdout: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

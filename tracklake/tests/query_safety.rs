@@ -251,3 +251,30 @@ fn query_at_the_depth_limit_runs() {
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout, "total\n999\n");
 }
+
+/// `tracklake query ... | head`: the reader closes the pipe early; that ends the output quietly
+/// (exit 0), it is no panic.
+#[test]
+fn query_into_a_pipe_closed_early_ends_quietly() {
+    let dir = lake();
+    let mut child = tracklake(dir.path())
+        .args([
+            "query",
+            "--lake",
+            "lake",
+            "--format",
+            "csv",
+            "SELECT * FROM track_observations",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the query has written anything, as `head` does once it has
+    // its lines.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
