@@ -132,19 +132,6 @@ pub async fn run(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_sql;
-
-    #[test]
-    fn a_single_word_is_a_name_anything_longer_is_sql() {
-        assert!(!is_sql("top_tracks"));
-        assert!(!is_sql(" top_tracks\n"));
-        assert!(is_sql("SELECT 1"));
-        assert!(is_sql("select count(*) from track_observations"));
-    }
-}
-
 /// Writes the result to stdout. A reader that stops early (`tracklake query ... | head`) closes
 /// the pipe: that ends the output, it is not an error (`print!` would panic on it).
 fn print_out(text: &str) -> ExitCode {
@@ -157,5 +144,18 @@ fn print_out(text: &str) -> ExitCode {
             eprintln!("error: cannot write the result to stdout: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sql;
+
+    #[test]
+    fn a_single_word_is_a_name_anything_longer_is_sql() {
+        assert!(!is_sql("top_tracks"));
+        assert!(!is_sql(" top_tracks\n"));
+        assert!(is_sql("SELECT 1"));
+        assert!(is_sql("select count(*) from track_observations"));
     }
 }
