@@ -71,8 +71,8 @@ pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("TRACKLAKE_PYTHON") {
         return PathBuf::from(p);
     }
-    // Both including crates sit one folder below the workspace root.
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    // Both including crates sit two folders below the workspace root (stand-ins/<crate>).
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
     if venv.exists() {
         return venv;
     }

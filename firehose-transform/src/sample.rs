@@ -1,6 +1,6 @@
 //! Realistic sample envelopes and Firehose events, shared by the tests, the benchmark and the
 //! fuzz target. The Spotify objects follow the 2026 shapes of the vendored OpenAPI description
-//! (`spotify-sandbox/openapi/spotify-web-api.yml`)
+//! (`stand-ins/spotify-sandbox/openapi/spotify-web-api.yml`)
 //! as a Development Mode app receives them (no popularity, no available_markets).
 
 use serde_json::{json, Value};

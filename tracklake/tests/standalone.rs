@@ -25,11 +25,11 @@ const SKIPPED: &[(&str, &str)] = &[
     ("tracklake/tests/standalone.rs", "the guard itself"),
     // Third-party text, vendored unchanged (see its README); its own links are not ours to fix.
     (
-        "spotify-sandbox/openapi/spotify-web-api.yml",
+        "stand-ins/spotify-sandbox/openapi/spotify-web-api.yml",
         "vendored upstream file",
     ),
     (
-        "spotify-sandbox/openapi/LICENSE-sonallux-spotify-web-api",
+        "stand-ins/spotify-sandbox/openapi/LICENSE-sonallux-spotify-web-api",
         "vendored licence text",
     ),
     ("Cargo.lock", "generated"),
@@ -230,10 +230,10 @@ fn outside_citations(
             .collect();
         // Relative to the file (include_str!, #[path], markdown), or to the crate for
         // `env!("CARGO_MANIFEST_DIR")` joins. A file outside any member crate (the top-level
-        // `bench/`) is compiled into a member through `#[path]`, so its manifest dir is one level
-        // below the root.
+        // `bench/`) is compiled into a stand-in's bench through `#[path]`, so its manifest dir is
+        // two levels below the root.
         let member = if crate_dir.as_os_str().is_empty() {
-            Path::new("member")
+            Path::new("stand-ins/member")
         } else {
             crate_dir
         };

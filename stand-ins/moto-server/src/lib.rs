@@ -91,7 +91,7 @@ pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("TRACKLAKE_PYTHON") {
         return PathBuf::from(p);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
 }
 
 fn free_port() -> u16 {

@@ -6,7 +6,7 @@
 //! Python: `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else `python3`;
 //! DuckDB is skipped, with a message, when `import duckdb` fails there.
 
-#[path = "../../bench/duckdb_process.rs"]
+#[path = "../../../bench/duckdb_process.rs"]
 mod duckdb_process;
 
 use std::io::Read as _;

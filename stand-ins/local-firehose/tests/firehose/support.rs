@@ -146,7 +146,7 @@ pub async fn send_all(client: &Client, stream: &str, lines: &[Vec<u8>]) {
 pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../firehose-transform/tests/fixtures")
+            .join("../../firehose-transform/tests/fixtures")
             .join(name),
     )
     .unwrap()

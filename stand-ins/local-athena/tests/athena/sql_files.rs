@@ -7,7 +7,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use local_athena::{built_in_queries, named_queries, parse_query, AthenaError};
 
 fn sql_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sql")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sql")
 }
 
 #[test]

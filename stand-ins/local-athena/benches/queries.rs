@@ -11,7 +11,7 @@
 //! DuckDB is asked with `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else
 //! `python3`; without the `duckdb` module the DuckDB column says so and is skipped.
 
-#[path = "../../bench/duckdb_process.rs"]
+#[path = "../../../bench/duckdb_process.rs"]
 mod duckdb_process;
 #[path = "../tests/athena/lake.rs"]
 #[allow(dead_code)]

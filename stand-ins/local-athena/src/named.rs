@@ -37,28 +37,31 @@ impl NamedQuery {
 /// The queries of `sql/`, compiled in, so the binary works from any folder. Order matters: views
 /// come before the queries that read them.
 const BUILT_IN: &[(&str, &str)] = &[
-    ("sql/dedupe.sql", include_str!("../../sql/dedupe.sql")),
+    ("sql/dedupe.sql", include_str!("../../../sql/dedupe.sql")),
     (
         "sql/listening_by_hour.sql",
-        include_str!("../../sql/listening_by_hour.sql"),
+        include_str!("../../../sql/listening_by_hour.sql"),
     ),
-    ("sql/top_tracks.sql", include_str!("../../sql/top_tracks.sql")),
-    ("sql/top_artists.sql", include_str!("../../sql/top_artists.sql")),
+    ("sql/top_tracks.sql", include_str!("../../../sql/top_tracks.sql")),
+    (
+        "sql/top_artists.sql",
+        include_str!("../../../sql/top_artists.sql"),
+    ),
     (
         "sql/new_discoveries.sql",
-        include_str!("../../sql/new_discoveries.sql"),
+        include_str!("../../../sql/new_discoveries.sql"),
     ),
     (
         "sql/top_list_movement.sql",
-        include_str!("../../sql/top_list_movement.sql"),
+        include_str!("../../../sql/top_list_movement.sql"),
     ),
     (
         "sql/playlist_churn.sql",
-        include_str!("../../sql/playlist_churn.sql"),
+        include_str!("../../../sql/playlist_churn.sql"),
     ),
     (
         "sql/popularity_trend.sql",
-        include_str!("../../sql/popularity_trend.sql"),
+        include_str!("../../../sql/popularity_trend.sql"),
     ),
 ];
 
