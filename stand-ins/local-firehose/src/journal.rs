@@ -174,8 +174,11 @@ impl Journal {
                 .append(true)
                 .open(&path)
                 .map_err(io(&path, "cannot create a segment"))?;
-            file.write_all(MAGIC)
-                .map_err(io(&path, "cannot write a segment"))?;
+            if let Err(e) = file.write_all(MAGIC) {
+                // Leave no headless file behind: the next batch creates this name again.
+                let _ = std::fs::remove_file(&path);
+                return Err(io(&path, "cannot write a segment")(e));
+            }
             inner.writer = Some((first, file, MAGIC.len() as u64, std::time::Instant::now()));
             inner.segments.insert(
                 first,
@@ -213,9 +216,17 @@ impl Journal {
         }
         let (first, file, size, _) = inner.writer.as_mut().expect("a segment is open");
         let first = *first;
-        let path = self.dir.join(format!("seg-{first:020}.log"));
-        file.write_all(&buf).map_err(io(&path, "cannot append"))?;
-        file.sync_data().map_err(io(&path, "cannot sync"))?;
+        let written = file
+            .write_all(&buf)
+            .map_err(|e| ("cannot append", e))
+            .and_then(|()| file.sync_data().map_err(|e| ("cannot sync", e)));
+        if let Err((what, e)) = written {
+            // The segment may now end in a partial entry, where recovery stops reading: seal it so
+            // that no later batch is appended behind it. This batch is refused, so not lost.
+            let path = inner.segments[&first].path.clone();
+            Self::seal_open(&mut inner);
+            return Err(io(&path, what)(e));
+        }
         *size += buf.len() as u64;
         let full = *size >= SEGMENT_BYTES;
         inner.next_seq = seq;
