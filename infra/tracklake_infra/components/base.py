@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import pulumi
+import pulumi_aws as aws
 
+from .. import iam
 from ..config import Settings
 from ..names import Names
 
@@ -80,3 +82,44 @@ class Component(pulumi.ComponentResource):
             depends_on=list(depends_on) or None,
             ignore_changes=list(ignore_changes) or None,
         )
+
+    def service_role(self, key: str, ctx: Context, service: str,
+                     condition: Optional[dict[str, Any]] = None) -> aws.iam.Role:
+        """The role `key` of ROLE_KEYS, assumed by `service` (under `condition`, if any)."""
+        return self.keep(aws.iam.Role(
+            f"{key}-role", name=ctx.names.role(key), description=ROLE_KEYS[key],
+            assume_role_policy=iam.assume_role(service, condition), opts=self.child(named=True)))
+
+    def rust_lambda(
+        self,
+        key: str,
+        ctx: Context,
+        *,
+        name: str,
+        description: str,
+        code: Any,
+        role: aws.iam.Role,
+        timeout: int,
+        memory_size: int,
+        log_group: aws.cloudwatch.LogGroup,
+        policy: pulumi.Resource,
+        environment: Optional[dict[str, Any]] = None,
+    ) -> aws.lambda_.Function:
+        """A Lambda function of this workspace's Rust binaries (`bootstrap` on the OS-only runtime),
+        logging as text to its own group; created after its log group and its role's policy so
+        that its first invocation can log."""
+        return self.keep(aws.lambda_.Function(
+            key,
+            name=name,
+            description=description,
+            runtime=RUNTIME,
+            architectures=[ctx.settings.lambda_architecture],
+            handler=HANDLER,
+            code=pulumi.FileArchive(str(code)),
+            role=role.arn,
+            timeout=timeout,
+            memory_size=memory_size,
+            logging_config={"log_format": "Text", "log_group": log_group.name},
+            environment={"variables": environment} if environment is not None else None,
+            opts=self.child(named=True, depends_on=[log_group, policy]),
+        ))

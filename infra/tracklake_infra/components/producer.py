@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from .. import iam
 from .. import contracts
-from .base import HANDLER, ROLE_KEYS, RUNTIME, Component, Context
+from .base import Component, Context
 
 # At most one producer run at a time, from the platform's side: neither the scheduler nor Lambda
 # starts a second run of one tick. The scheduler does not retry an invocation it could not deliver
@@ -83,9 +83,7 @@ class Producer(Component):
             opts=self.child(ignore_changes=["secretString", "versionStages"]),
         ))
 
-        self.role = role = self.keep(aws.iam.Role(
-            "producer-role", name=names.role("producer"), description=ROLE_KEYS["producer"],
-            assume_role_policy=iam.assume_role("lambda.amazonaws.com"), opts=self.child(named=True)))
+        self.role = role = self.service_role("producer", ctx, "lambda.amazonaws.com")
         state_object = pulumi.Output.concat(bucket.arn, "/", settings.state_key)
         lock_object = pulumi.Output.concat(bucket.arn, "/", settings.state_key, STATE_LOCK_SUFFIX)
         self.policy = policy = self.keep(aws.iam.RolePolicy(
@@ -106,19 +104,17 @@ class Producer(Component):
             ),
             opts=self.child(),
         ))
-        self.function = function = self.keep(aws.lambda_.Function(
-            "producer",
+        self.function = function = self.rust_lambda(
+            "producer", ctx,
             name=function_name,
             description="Pulls Spotify track data and delivers it to Firehose",
-            runtime=RUNTIME,
-            architectures=[settings.lambda_architecture],
-            handler=HANDLER,
-            code=pulumi.FileArchive(str(code)),
-            role=role.arn,
+            code=code,
+            role=role,
             timeout=settings.producer_timeout_seconds,
             memory_size=settings.producer_memory_mb,
-            logging_config={"log_format": "Text", "log_group": logs.name},
-            environment={"variables": {
+            log_group=logs,
+            policy=policy,
+            environment={
                 ENV["STREAM"]: stream.name,
                 ENV["STATE_BUCKET"]: bucket.bucket,
                 ENV["STATE_KEY"]: settings.state_key,
@@ -127,9 +123,8 @@ class Producer(Component):
                 ENV["SEARCH_QUERIES"]: json.dumps(settings.search_queries),
                 ENV["MARKET"]: settings.market,
                 ENV["REQUEST_BUDGET"]: str(settings.request_budget),
-            }},
-            opts=self.child(named=True, depends_on=[logs, policy]),
-        ))
+            },
+        )
         # No retry of a failed run either: the next tick is the retry, so a failing run (e.g. a
         # refresh token Spotify refused) is not repeated within minutes.
         self.keep(aws.lambda_.FunctionEventInvokeConfig(
@@ -141,11 +136,8 @@ class Producer(Component):
         self.dead_letter_queue = dlq = self.keep(aws.sqs.Queue(
             "schedule-dlq", name=names.dead_letter_queue, message_retention_seconds=DLQ_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True, opts=self.child(named=True)))
-        self.scheduler_role = scheduler_role = self.keep(aws.iam.Role(
-            "scheduler-role", name=names.role("scheduler"), description=ROLE_KEYS["scheduler"],
-            assume_role_policy=iam.assume_role("scheduler.amazonaws.com",
-                                               {"StringEquals": {"aws:SourceAccount": ctx.account_id}}),
-            opts=self.child(named=True)))
+        self.scheduler_role = scheduler_role = self.service_role(
+            "scheduler", ctx, "scheduler.amazonaws.com", {"StringEquals": {"aws:SourceAccount": ctx.account_id}})
         self.scheduler_policy = scheduler_policy = self.keep(aws.iam.RolePolicy(
             "scheduler-policy", role=scheduler_role.id,
             policy=iam.document(

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from .. import contracts, iam
 from ..config import Settings
-from .base import ROLE_KEYS, Component, Context
+from .base import Component, Context
 
 # Firehose writes its own delivery errors to these streams of its log group.
 FIREHOSE_LOG_STREAMS = ("DestinationDelivery", "BackupDelivery")
@@ -140,11 +140,8 @@ class Stream(Component):
         for stream_name in FIREHOSE_LOG_STREAMS:
             self.keep(aws.cloudwatch.LogStream(f"firehose-logs-{stream_name}", name=stream_name,
                                                log_group_name=logs.name, opts=self.child(named=True)))
-        self.role = role = self.keep(aws.iam.Role(
-            "firehose-role", name=names.role("firehose"), description=ROLE_KEYS["firehose"],
-            assume_role_policy=iam.assume_role("firehose.amazonaws.com",
-                                               {"StringEquals": {"sts:ExternalId": ctx.account_id}}),
-            opts=self.child(named=True)))
+        self.role = role = self.service_role(
+            "firehose", ctx, "firehose.amazonaws.com", {"StringEquals": {"sts:ExternalId": ctx.account_id}})
         object_roots = sorted({
             contracts.fixed_root(delivery[prefix])
             for prefix in ("processed_prefix", "error_output_prefix", "raw_backup_prefix", "raw_backup_error_output_prefix")

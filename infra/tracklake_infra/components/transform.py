@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from .base import HANDLER, ROLE_KEYS, RUNTIME, Component, Context
+from .base import Component, Context
 
 
 class Transform(Component):
@@ -24,26 +24,21 @@ class Transform(Component):
         self.log_group = logs = self.keep(aws.cloudwatch.LogGroup(
             "transform-logs", name=names.lambda_log_group(function_name), retention_in_days=settings.log_retention_days,
             opts=self.child(named=True)))
-        self.role = role = self.keep(aws.iam.Role(
-            "transform-role", name=names.role("transform"), description=ROLE_KEYS["transform"],
-            assume_role_policy=iam.assume_role("lambda.amazonaws.com"), opts=self.child(named=True)))
+        self.role = role = self.service_role("transform", ctx, "lambda.amazonaws.com")
         self.policy = policy = self.keep(aws.iam.RolePolicy(
             "transform-policy", role=role.id,
             policy=iam.document(iam.log_writer("OwnLogs", logs.arn)),
             opts=self.child(),
         ))
-        self.function = function = self.keep(aws.lambda_.Function(
-            "transform",
+        self.function = function = self.rust_lambda(
+            "transform", ctx,
             name=function_name,
             description="Normalizes Spotify envelopes into track_observation records for Firehose",
-            runtime=RUNTIME,
-            architectures=[settings.lambda_architecture],
-            handler=HANDLER,
-            code=pulumi.FileArchive(str(code)),
-            role=role.arn,
+            code=code,
+            role=role,
             timeout=settings.transform_timeout_seconds,
             memory_size=settings.transform_memory_mb,
-            logging_config={"log_format": "Text", "log_group": logs.name},
-            opts=self.child(named=True, depends_on=[logs, policy]),
-        ))
+            log_group=logs,
+            policy=policy,
+        )
         self.register_outputs({"function": function.name, "arn": function.arn})
