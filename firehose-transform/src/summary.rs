@@ -2,7 +2,7 @@
 //! Embedded Metric Format (EMF), which CloudWatch Logs turns into metrics with no API call.
 
 use schemas::names::transform_metrics as metric;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 use crate::normalize::{DropReason, FailReason};
@@ -83,26 +83,12 @@ impl Summary {
                 self.reasons.get(reason).copied().unwrap_or(0),
             ));
         }
-        let definitions: Vec<Value> = metrics
-            .iter()
-            .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-            .collect();
-        let mut doc = Map::new();
-        doc.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [[metric::DIMENSION]],
-                    "Metrics": definitions,
-                }]
-            }),
-        );
-        doc.insert(metric::DIMENSION.into(), function_name.into());
-        for (name, value) in metrics {
-            doc.insert(name, value.into());
-        }
-        Value::Object(doc)
+        schemas::emf::document(
+            METRIC_NAMESPACE,
+            metric::DIMENSION,
+            function_name,
+            timestamp_ms,
+            metrics,
+        )
     }
 }

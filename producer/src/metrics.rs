@@ -4,7 +4,7 @@
 //! `schemas/names.json`.
 
 use schemas::names::producer_metrics as metric;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::run::RunReport;
 
@@ -64,28 +64,13 @@ impl RunMetrics {
     /// One EMF document with dimension `FunctionName`. Every metric is present, zero or not, so
     /// that alarms (and "no delivery" alarms in particular) always have data points.
     pub fn emf(&self, timestamp_ms: i64, function_name: &str) -> Value {
-        let pairs = self.pairs();
-        let definitions: Vec<Value> = pairs
-            .iter()
-            .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-            .collect();
-        let mut doc = Map::new();
-        doc.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRIC_NAMESPACE,
-                    "Dimensions": [[metric::DIMENSION]],
-                    "Metrics": definitions,
-                }]
-            }),
-        );
-        doc.insert(metric::DIMENSION.into(), function_name.into());
-        for (name, value) in pairs {
-            doc.insert(name.into(), value.into());
-        }
-        Value::Object(doc)
+        schemas::emf::document(
+            METRIC_NAMESPACE,
+            metric::DIMENSION,
+            function_name,
+            timestamp_ms,
+            self.pairs(),
+        )
     }
 }
 
@@ -111,6 +96,7 @@ impl From<&RunReport> for RunMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_metrics_are_those_of_names_json() {

@@ -12,10 +12,12 @@
 //! | caller input in errors, bounded       | [`echo`]                      |
 //! | backward-compatibility guard          | [`evolution`], `versions/`    |
 //! | names shared with `infra/` (env, metrics, zips) | [`names`], `names.json` |
+//! | the metrics log line (CloudWatch EMF) | [`emf`]                       |
 
 pub mod arrow;
 pub mod delivery;
 pub mod echo;
+pub mod emf;
 pub mod envelope;
 pub mod evolution;
 pub mod glue;
