@@ -25,7 +25,7 @@ def _names(group: str) -> dict[str, str]:
     return {k: v for k, v in entries.items() if k != "doc"}
 
 
-# The producer Lambda's environment variables (producer/src/lambda.rs reads them).
+# The producer's environment variables (producer/src/settings.rs reads them, for the Lambda and the CLI).
 PRODUCER_ENV = _names("producer_environment")
 # The producer's CloudWatch metrics (producer/src/metrics.rs writes them).
 PRODUCER_METRICS = _names("producer_metrics")

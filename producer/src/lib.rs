@@ -6,12 +6,14 @@
 //! - [`auth`]: `tracklake auth`: authorization code with PKCE, loopback redirect, refresh-token
 //!   stores (a local file, or Secrets Manager with the client id and secret);
 //! - [`backoff`]: exponential backoff with full jitter, shared by every retry loop;
-//! - [`lambda`]: the Lambda's configuration from the environment, its AWS clients, one invocation,
-//!   and which outcomes make the invocation an error;
+//! - [`lambda`]: the Lambda's AWS clients, one invocation with its run lock, which outcomes make
+//!   the invocation an error, and its serde summary;
 //! - [`logging`]: `RUST_LOG`, capped so that no level prints the AWS credentials;
 //! - [`metrics`]: a run's counts as CloudWatch EMF metrics (namespace `tracklake/producer`);
 //! - [`pacing`]: the `dt` partitions recently opened, so that runs in quick succession stay
 //!   within Firehose's active partition quota;
+//! - [`settings`]: the producer's settings, one struct for the CLI and the Lambda, with one
+//!   environment layer (the CLI's TOML file goes under it);
 //! - [`run`]: one run: pull the due sources, deliver, move the state only past what was delivered;
 //! - [`sink`]: PutRecordBatch within Firehose's limits, resending only the failed records;
 //! - [`sources`]: the five sources, each pulling envelope lines and the state they earn;
@@ -26,6 +28,7 @@ pub mod logging;
 pub mod metrics;
 pub mod pacing;
 pub mod run;
+pub mod settings;
 pub mod sink;
 pub mod sources;
 pub mod spotify;

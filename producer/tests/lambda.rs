@@ -22,7 +22,8 @@ use chrono::{DateTime, Utc};
 use firehose_transform::sample;
 use moto_server::MotoServer;
 use producer::backoff::Backoff;
-use producer::lambda::{invoke, Clients, Invocation, InvocationError, LambdaConfig, Skipped};
+use producer::lambda::{invoke, Clients, Invocation, InvocationError, Skipped};
+use producer::settings::Settings;
 use producer::sink::{FirehoseSink, SinkConfig};
 use producer::state::lock::LockBody;
 use producer::state::RUN_LOCK_SUFFIX;
@@ -97,7 +98,7 @@ fn sink(firehose: &FakeFirehose) -> FirehoseSink {
 }
 
 /// The configuration as the function's environment gives it.
-fn config(spotify: &MockServer) -> LambdaConfig {
+fn config(spotify: &MockServer) -> Settings {
     let vars: HashMap<&str, String> = HashMap::from([
         ("TRACKLAKE_STREAM", STREAM.to_string()),
         ("TRACKLAKE_STATE_BUCKET", BUCKET.to_string()),
@@ -106,7 +107,7 @@ fn config(spotify: &MockServer) -> LambdaConfig {
         ("SPOTIFY_API_BASE", format!("{}/v1", spotify.uri())),
         ("SPOTIFY_ACCOUNTS_BASE", spotify.uri()),
     ]);
-    LambdaConfig::from_env(|name| vars.get(name).cloned()).unwrap()
+    Settings::lambda_from_env(|name| vars.get(name).cloned()).unwrap()
 }
 
 fn token(refresh: Option<&str>) -> ResponseTemplate {
@@ -177,7 +178,7 @@ fn accepted(firehose: &FakeFirehose) -> usize {
 }
 
 /// An invocation now, with five minutes left before Lambda's deadline.
-async fn invoke_now(config: &LambdaConfig, clients: &Clients) -> Invocation {
+async fn invoke_now(config: &Settings, clients: &Clients) -> Invocation {
     let now = Utc::now();
     invoke(config, clients, now, now + chrono::Duration::minutes(5)).await
 }
@@ -526,7 +527,7 @@ async fn unreadable_secret_is_an_error_before_any_request() {
     };
 
     let mut missing = config(&server);
-    missing.secret_id = "no/such/secret".into();
+    missing.secrets.secret_id = "no/such/secret".into();
     let invocation = invoke_now(&missing, &clients).await;
     assert!(
         matches!(invocation.error, Some(InvocationError::Secret(_))),

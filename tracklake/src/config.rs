@@ -1,119 +1,70 @@
-//! The CLI's configuration: one TOML file (`--config`, else `tracklake.toml` when present, else
-//! the defaults), then environment overrides for what differs between machines. Secrets (the
-//! client secret, the refresh token) come from the environment only, so the file can be checked
-//! in or shared without leaking them.
+//! The CLI's configuration: the producer's settings ([`producer::settings::Settings`], the one
+//! struct the Lambda reads too) from one TOML file (`--config`, else `tracklake.toml` when
+//! present, else the defaults) under the producer's environment layer, plus the CLI's own
+//! `[local]` section and `TRACKLAKE_LAKE`. Secrets (the client secret, the refresh token) come
+//! from the environment only, so the file can be checked in or shared without leaking them.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use producer::sink::SinkConfig;
+use producer::settings::{
+    FirehoseSettings, SecretsSettings, Settings, SettingsError, SpotifySettings, StateSettings,
+};
 use producer::sources::SourcesConfig;
-use producer::spotify::{SpotifyConfig, DEFAULT_ACCOUNTS_BASE, DEFAULT_API_BASE, DEFAULT_REQUEST_BUDGET};
+use producer::spotify::{SpotifyConfig, DEFAULT_REQUEST_BUDGET};
 use serde::Deserialize;
+
+pub use producer::settings::{FirehoseTarget, ENV_CLIENT_ID};
 
 /// The file read when `--config` is not given, if it exists in the current folder.
 pub const DEFAULT_CONFIG_FILE: &str = "tracklake.toml";
 
-/// Where the state lives when neither the file nor `TRACKLAKE_STATE` says.
-pub const DEFAULT_STATE_FILE: &str = "tracklake-state.json";
-pub const DEFAULT_SECRETS_FILE: &str = "tracklake-secrets.json";
-pub const ENV_SECRETS: &str = "TRACKLAKE_SECRETS";
-
-pub const ENV_CLIENT_ID: &str = "SPOTIFY_CLIENT_ID";
+/// The CLI's secrets, read from the environment only (never settings: see the module docs).
 pub const ENV_CLIENT_SECRET: &str = "SPOTIFY_CLIENT_SECRET";
 pub const ENV_REFRESH_TOKEN: &str = "SPOTIFY_REFRESH_TOKEN";
-pub const ENV_API_BASE: &str = "SPOTIFY_API_BASE";
-pub const ENV_ACCOUNTS_BASE: &str = "SPOTIFY_ACCOUNTS_BASE";
-pub const ENV_STREAM: &str = "TRACKLAKE_STREAM";
-pub const ENV_STATE: &str = "TRACKLAKE_STATE";
-pub const ENV_FIREHOSE_TARGET: &str = "TRACKLAKE_FIREHOSE";
+/// The local pipeline's lake folder (`[local] lake`): the CLI's own, not a producer setting.
 pub const ENV_LAKE: &str = "TRACKLAKE_LAKE";
 
 /// The lake folder of the embedded local pipeline when neither the file nor `TRACKLAKE_LAKE` says.
 pub const DEFAULT_LAKE: &str = "lake";
 
-/// Everything `tracklake run` needs, besides the secrets and the AWS settings (those follow the
+/// Everything `tracklake` needs, besides the secrets and the AWS settings (those follow the
 /// AWS SDK's standard configuration: `AWS_REGION`, credentials, `AWS_ENDPOINT_URL_FIREHOSE`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "File")]
 pub struct Config {
-    pub spotify: SpotifySection,
-    pub firehose: FirehoseSection,
-    pub state: StateSection,
-    pub secrets: SecretsSection,
-    /// The embedded local pipeline: where its lake is, and the sandbox's data.
+    /// The producer's settings: the file's `[spotify]`, `[firehose]`, `[sources]`, `[state]` and
+    /// `[secrets]`.
+    pub producer: Settings,
+    /// `[local]`: the embedded local pipeline: where its lake is, and the sandbox's data.
     pub local: LocalSection,
-    /// Which sources run and how often (see `producer::sources::SourcesConfig`).
-    pub sources: SourcesConfig,
 }
 
-/// The Spotify app and how hard to use it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The file's layout: the producer's sections and the CLI's `[local]`. Unknown keys are refused,
+/// in every section, so a misspelt setting fails loudly instead of being ignored.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct SpotifySection {
-    /// The app's client id (not a secret); `SPOTIFY_CLIENT_ID` overrides it.
-    pub client_id: Option<String>,
-    /// Web API root; `SPOTIFY_API_BASE` overrides it (tests and the local sandbox).
-    pub api_base: String,
-    /// Accounts service root; `SPOTIFY_ACCOUNTS_BASE` overrides it.
-    pub accounts_base: String,
-    /// Requests one cycle may make, token requests included.
-    pub request_budget: u32,
+#[derive(Default)]
+struct File {
+    spotify: SpotifySettings,
+    firehose: FirehoseSettings,
+    state: StateSettings,
+    secrets: SecretsSettings,
+    local: LocalSection,
+    sources: SourcesConfig,
 }
 
-impl Default for SpotifySection {
-    fn default() -> Self {
-        SpotifySection {
-            client_id: None,
-            api_base: DEFAULT_API_BASE.to_string(),
-            accounts_base: DEFAULT_ACCOUNTS_BASE.to_string(),
-            request_budget: DEFAULT_REQUEST_BUDGET,
-        }
-    }
-}
-
-/// The delivery stream. The endpoint, region and credentials are the AWS SDK's business.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FirehoseSection {
-    /// Delivery stream name; `TRACKLAKE_STREAM` overrides it. Defaults to the stream of
-    /// `schemas/delivery.json` (the local Firehose's; a deployed stack's stream is named after
-    /// the stack, `pulumi stack output deliveryStream`).
-    pub stream: String,
-    /// Most PutRecordBatch calls any one record is part of before it counts as failed.
-    pub max_attempts: u32,
-    /// `local` (default): start the local Firehose in-process, delivering into the lake folder.
-    /// `aws`: the AWS SDK's configured endpoint (AWS, or `AWS_ENDPOINT_URL_FIREHOSE`).
-    /// `TRACKLAKE_FIREHOSE` overrides it.
-    pub target: FirehoseTarget,
-}
-
-impl Default for FirehoseSection {
-    fn default() -> Self {
-        FirehoseSection {
-            stream: schemas::delivery::settings().stream_name,
-            max_attempts: SinkConfig::default().retry.max_attempts,
-            target: FirehoseTarget::Local,
-        }
-    }
-}
-
-/// Where `tracklake run` delivers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FirehoseTarget {
-    Local,
-    Aws,
-}
-
-impl std::str::FromStr for FirehoseTarget {
-    type Err = ConfigError;
-
-    fn from_str(text: &str) -> Result<Self, ConfigError> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "local" => Ok(FirehoseTarget::Local),
-            "aws" => Ok(FirehoseTarget::Aws),
-            _ => Err(ConfigError::Target(text.to_string())),
+impl From<File> for Config {
+    fn from(file: File) -> Config {
+        Config {
+            producer: Settings {
+                spotify: file.spotify,
+                firehose: file.firehose,
+                sources: file.sources,
+                state: file.state,
+                secrets: file.secrets,
+            },
+            local: file.local,
         }
     }
 }
@@ -138,43 +89,6 @@ impl Default for LocalSection {
             lake: PathBuf::from(DEFAULT_LAKE),
             sandbox_seed: spotify_sandbox::SandboxConfig::default().seed,
             sandbox_now: None,
-        }
-    }
-}
-
-/// Where the producer keeps its watermarks between cycles.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StateSection {
-    /// Local JSON state file; `TRACKLAKE_STATE` overrides it.
-    pub path: PathBuf,
-}
-
-impl Default for StateSection {
-    fn default() -> Self {
-        StateSection {
-            path: PathBuf::from(DEFAULT_STATE_FILE),
-        }
-    }
-}
-
-/// Where `tracklake auth` keeps the user's refresh token, and its loopback redirect.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecretsSection {
-    /// Local JSON file holding the refresh token, readable by its owner only;
-    /// `TRACKLAKE_SECRETS` overrides it. Keep it out of version control.
-    pub path: PathBuf,
-    /// Port of the redirect `http://127.0.0.1:PORT/callback`; register exactly that URI in the
-    /// Spotify app's settings (Spotify refuses `localhost`).
-    pub redirect_port: u16,
-}
-
-impl Default for SecretsSection {
-    fn default() -> Self {
-        SecretsSection {
-            path: PathBuf::from(DEFAULT_SECRETS_FILE),
-            redirect_port: producer::auth::DEFAULT_REDIRECT_PORT,
         }
     }
 }
@@ -222,8 +136,9 @@ pub enum ConfigError {
     )]
     ZeroBudget { path: String },
 
-    #[error("{ENV_FIREHOSE_TARGET}={0:?} is not a Firehose target: write `local` (the local Firehose, into the lake folder) or `aws` (the AWS SDK's endpoint)")]
-    Target(String),
+    /// A variable of the producer's environment layer, refused as the Lambda refuses it.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 impl Config {
@@ -246,7 +161,7 @@ impl Config {
             // Not `e.to_string()`: that quotes the offending line, value included.
             message: redact_quoted(e.message().trim()),
         })?;
-        if config.spotify.request_budget == 0 {
+        if config.producer.spotify.request_budget == 0 {
             return Err(ConfigError::ZeroBudget {
                 path: path.to_string(),
             });
@@ -269,40 +184,28 @@ impl Config {
         Config::parse(&text, &shown)
     }
 
-    /// Applies the environment overrides. `env` looks a variable up (`std::env::var(..).ok()`
-    /// outside tests); an empty value counts as unset, as a shell's `VAR=` usually means.
+    /// Applies the environment: the producer's layer ([`Settings::apply_env`], the Lambda's
+    /// too), then `TRACKLAKE_LAKE`. `env` looks a variable up (`std::env::var(..).ok()` outside
+    /// tests); values are trimmed and an empty value counts as unset, as a shell's `VAR=` usually
+    /// means.
     pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let env = |name: &str| env(name).filter(|v| !v.is_empty());
-        if let Some(target) = env(ENV_FIREHOSE_TARGET) {
-            self.firehose.target = target.parse()?;
-        }
-        if let Some(lake) = env(ENV_LAKE) {
+        self.producer.apply_env(&env)?;
+        if let Some(lake) = env(ENV_LAKE)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+        {
             self.local.lake = PathBuf::from(lake);
-        }
-        if let Some(id) = env(ENV_CLIENT_ID) {
-            self.spotify.client_id = Some(id);
-        }
-        if let Some(base) = env(ENV_API_BASE) {
-            self.spotify.api_base = base;
-        }
-        if let Some(base) = env(ENV_ACCOUNTS_BASE) {
-            self.spotify.accounts_base = base;
-        }
-        if let Some(stream) = env(ENV_STREAM) {
-            self.firehose.stream = stream;
-        }
-        if let Some(path) = env(ENV_STATE) {
-            self.state.path = PathBuf::from(path);
-        }
-        if let Some(path) = env(ENV_SECRETS) {
-            self.secrets.path = PathBuf::from(path);
         }
         Ok(())
     }
 
     /// Whether `run` reads the local Spotify sandbox: when no Spotify app is configured.
     pub fn uses_sandbox(&self) -> bool {
-        self.spotify.client_id.as_deref().is_none_or(str::is_empty)
+        self.producer
+            .spotify
+            .client_id
+            .as_deref()
+            .is_none_or(str::is_empty)
     }
 
     /// The Spotify client's settings, with the secret from the environment: the refresh-token
@@ -316,30 +219,20 @@ impl Config {
     ) -> Result<SpotifyConfig, ConfigError> {
         let env = |name: &str| env(name).filter(|v| !v.is_empty());
         let client_id = self
+            .producer
             .spotify
             .client_id
             .clone()
             .filter(|id| !id.is_empty())
             .ok_or(ConfigError::MissingCredentials)?;
-        let mut config = if let Some(token) = env(ENV_REFRESH_TOKEN).or(stored_refresh_token) {
+        let credentials = if let Some(token) = env(ENV_REFRESH_TOKEN).or(stored_refresh_token) {
             SpotifyConfig::refresh_token(client_id, token)
         } else if let Some(secret) = env(ENV_CLIENT_SECRET) {
             SpotifyConfig::client_credentials(client_id, secret)
         } else {
             return Err(ConfigError::MissingCredentials);
         };
-        // The client joins paths onto the bases itself; a trailing slash would double it.
-        config.api_base = self.spotify.api_base.trim_end_matches('/').to_string();
-        config.accounts_base = self.spotify.accounts_base.trim_end_matches('/').to_string();
-        config.request_budget = self.spotify.request_budget;
-        Ok(config)
-    }
-
-    /// The sink's settings: the defaults, with the configured number of attempts.
-    pub fn sink_config(&self) -> SinkConfig {
-        let mut config = SinkConfig::default();
-        config.retry.max_attempts = self.firehose.max_attempts;
-        config
+        Ok(self.producer.spotify.client_config(credentials))
     }
 }
 
@@ -403,7 +296,12 @@ pub fn parse_every(text: &str) -> Result<Duration, String> {
 mod tests {
     use std::collections::HashMap;
 
-    use producer::spotify::Credentials;
+    use producer::settings::{
+        DEFAULT_STATE_FILE, ENV_ACCOUNTS_BASE, ENV_API_BASE, ENV_FIREHOSE_TARGET, ENV_MARKET,
+        ENV_PARTITION_BUDGET, ENV_REQUEST_BUDGET, ENV_SECRET_ID, ENV_SOURCES, ENV_STATE_BUCKET,
+        ENV_STATE_FILE as ENV_STATE, ENV_STREAM,
+    };
+    use producer::spotify::{Credentials, DEFAULT_API_BASE};
     use schemas::Source;
 
     use super::*;
@@ -418,15 +316,18 @@ mod tests {
     fn the_example_config_parses_and_says_what_it_documents() {
         let text = include_str!("../../tracklake.example.toml");
         let config = Config::parse(text, "tracklake.example.toml").unwrap();
-        assert_eq!(config.spotify.client_id, None);
-        assert_eq!(config.spotify.api_base, DEFAULT_API_BASE);
-        assert_eq!(config.spotify.request_budget, 500);
-        assert_eq!(config.firehose.stream, schemas::delivery::settings().stream_name);
-        assert_eq!(config.state.path, PathBuf::from(DEFAULT_STATE_FILE));
-        assert_eq!(config.firehose.target, FirehoseTarget::Local);
+        assert_eq!(config.producer.spotify.client_id, None);
+        assert_eq!(config.producer.spotify.api_base, DEFAULT_API_BASE);
+        assert_eq!(config.producer.spotify.request_budget, 500);
+        assert_eq!(
+            config.producer.firehose.stream,
+            schemas::delivery::settings().stream_name
+        );
+        assert_eq!(config.producer.state.path, PathBuf::from(DEFAULT_STATE_FILE));
+        assert_eq!(config.producer.firehose.target, FirehoseTarget::Local);
         assert_eq!(config.local, LocalSection::default());
         assert_eq!(
-            config.sources.enabled,
+            config.producer.sources.enabled,
             [
                 Source::RecentlyPlayed,
                 Source::TopTracks,
@@ -434,9 +335,12 @@ mod tests {
                 Source::Playlist
             ]
         );
-        assert_eq!(config.sources.pacing, producer::pacing::PacingConfig::default());
         assert_eq!(
-            config.sources.min_interval(Source::TopTracks),
+            config.producer.sources.pacing,
+            producer::pacing::PacingConfig::default()
+        );
+        assert_eq!(
+            config.producer.sources.min_interval(Source::TopTracks),
             Duration::from_secs(86_400)
         );
     }
@@ -496,13 +400,16 @@ mod tests {
         }
         // The [secrets] table says where the secrets file is: it is not itself a secret.
         let config = Config::parse("[secrets]\npath = \"s.json\"\n", "x").unwrap();
-        assert_eq!(config.secrets.path, PathBuf::from("s.json"));
+        assert_eq!(config.producer.secrets.path, PathBuf::from("s.json"));
     }
 
     #[test]
     fn a_market_is_a_two_letter_country_code() {
         let config = Config::parse("[sources]\nmarket = \"gb\"\n", "x.toml").unwrap();
-        assert_eq!(config.sources.market.as_ref().map(|m| m.as_str()), Some("GB"));
+        assert_eq!(
+            config.producer.sources.market.as_ref().map(|m| m.as_str()),
+            Some("GB")
+        );
         let err = Config::parse("[sources]\nmarket = \"United Kingdom\"\n", "x.toml").unwrap_err();
         assert!(err.to_string().contains("ISO 3166-1 alpha-2"), "{err}");
     }
@@ -525,16 +432,54 @@ mod tests {
                 (ENV_LAKE, "/tmp/lake"),
             ]))
             .unwrap();
-        assert_eq!(config.firehose.target, FirehoseTarget::Aws);
+        assert_eq!(config.producer.firehose.target, FirehoseTarget::Aws);
         assert_eq!(config.local.lake, PathBuf::from("/tmp/lake"));
-        assert_eq!(config.spotify.client_id.as_deref(), Some("env-id"));
-        assert_eq!(config.firehose.stream, "env-stream");
-        assert_eq!(config.state.path, PathBuf::from("/tmp/s.json"));
+        assert_eq!(config.producer.spotify.client_id.as_deref(), Some("env-id"));
+        assert_eq!(config.producer.firehose.stream, "env-stream");
+        assert_eq!(config.producer.state.path, PathBuf::from("/tmp/s.json"));
         let spotify = config
             .spotify_config_with(env(&[(ENV_CLIENT_SECRET, "s")]), None)
             .unwrap();
         assert_eq!(spotify.api_base, "http://127.0.0.1:1/v1");
         assert_eq!(spotify.accounts_base, "http://127.0.0.1:1");
+    }
+
+    /// The file is a layer under the producer's environment layer, the Lambda's own: what the
+    /// environment gives reaches the CLI over the file, trimmed and checked as the Lambda does.
+    #[test]
+    fn the_environment_reaches_the_cli_as_it_reaches_the_lambda() {
+        let mut config = Config::parse(
+            "[spotify]\nrequest_budget = 100\n[sources]\nenabled = [\"playlist\"]\n\
+             [sources.pacing]\npartition_budget = 300\n",
+            "x",
+        )
+        .unwrap();
+        let vars = [
+            (ENV_REQUEST_BUDGET, " 7 "),
+            (ENV_SOURCES, " search "),
+            (ENV_MARKET, " gb"),
+            (ENV_PARTITION_BUDGET, "20\n"),
+            (ENV_STREAM, " stream "),
+        ];
+        config.apply_env(env(&vars)).unwrap();
+        let mut lambda_vars = vars.to_vec();
+        lambda_vars.extend([(ENV_STATE_BUCKET, "b"), (ENV_SECRET_ID, "s")]);
+        let lambda = Settings::lambda_from_env(env(&lambda_vars)).unwrap();
+        assert_eq!(config.producer.spotify.request_budget, 7);
+        assert_eq!(config.producer.sources.enabled, [Source::Search]);
+        assert_eq!(config.producer.sources.pacing.partition_budget, 20);
+        assert_eq!(config.producer.firehose.stream, "stream");
+        assert_eq!(config.producer.spotify, lambda.spotify);
+        assert_eq!(config.producer.sources, lambda.sources);
+        assert_eq!(config.producer.firehose, lambda.firehose);
+
+        let bad = [(ENV_MARKET, "USA")];
+        let cli = Config::default().apply_env(env(&bad)).unwrap_err();
+        let mut lambda_vars = bad.to_vec();
+        lambda_vars.extend([(ENV_STREAM, "s"), (ENV_STATE_BUCKET, "b"), (ENV_SECRET_ID, "s")]);
+        let lambda = Settings::lambda_from_env(env(&lambda_vars)).unwrap_err();
+        assert_eq!(cli.to_string(), lambda.to_string());
+        assert!(cli.to_string().contains(ENV_MARKET), "{cli}");
     }
 
     #[test]
@@ -573,7 +518,7 @@ mod tests {
     fn no_client_id_means_the_sandbox_and_a_bad_target_is_refused() {
         let mut config = Config::default();
         assert!(config.uses_sandbox());
-        assert_eq!(config.firehose.target, FirehoseTarget::Local);
+        assert_eq!(config.producer.firehose.target, FirehoseTarget::Local);
         config.apply_env(env(&[(ENV_CLIENT_ID, "")])).unwrap();
         assert!(config.uses_sandbox(), "an empty id is no id");
         config.apply_env(env(&[(ENV_CLIENT_ID, "id")])).unwrap();

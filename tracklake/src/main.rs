@@ -197,7 +197,8 @@ async fn spotify_side(config: &Config) -> Result<SpotifySide, String> {
             now: config.local.sandbox_now,
             ..SandboxConfig::default()
         };
-        let (sandbox, spotify) = local::start_sandbox(sandbox_config, config.spotify.request_budget).await?;
+        let (sandbox, spotify) =
+            local::start_sandbox(sandbox_config, config.producer.spotify.request_budget).await?;
         eprintln!(
             "no Spotify app configured ({}): reading the local Spotify sandbox at {}",
             config::ENV_CLIENT_ID,
@@ -210,7 +211,7 @@ async fn spotify_side(config: &Config) -> Result<SpotifySide, String> {
             secrets: None,
         });
     }
-    let secrets = LocalFileSecretStore::new(config.secrets.path.clone());
+    let secrets = LocalFileSecretStore::new(config.producer.secrets.path.clone());
     let stored = secrets
         .load()
         .await
@@ -223,7 +224,7 @@ async fn spotify_side(config: &Config) -> Result<SpotifySide, String> {
     Ok(SpotifySide {
         spotify,
         sandbox: None,
-        state: config.state.path.clone(),
+        state: config.producer.state.path.clone(),
         secrets: Some(secrets),
     })
 }
@@ -243,7 +244,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
         Err(e) => return fail(e),
     };
     let spotify = side.spotify.clone();
-    let (firehose, sink) = match config.firehose.target {
+    let (firehose, sink) = match config.producer.firehose.target {
         FirehoseTarget::Local => {
             let firehose = match local::start_firehose(&lake).await {
                 Ok(firehose) => firehose,
@@ -253,16 +254,23 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
                 "Firehose target `local`: delivering through the local Firehose into {}",
                 lake.display()
             );
-            let sink =
-                FirehoseSink::local(&firehose.endpoint(), firehose.stream_name(), config.sink_config());
+            let sink = FirehoseSink::local(
+                &firehose.endpoint(),
+                firehose.stream_name(),
+                config.producer.firehose.sink_config(),
+            );
             // This Firehose delivers every buffer at the end of each cycle, so no partition
             // outlives the cycle that opened it: the pacing window does not apply.
-            config.sources.pacing.window_secs = 0;
+            config.producer.sources.pacing.window_secs = 0;
             (Some(firehose), sink)
         }
         FirehoseTarget::Aws => (
             None,
-            FirehoseSink::from_env(config.firehose.stream.clone(), config.sink_config()).await,
+            FirehoseSink::from_env(
+                config.producer.firehose.stream.clone(),
+                config.producer.firehose.sink_config(),
+            )
+            .await,
         ),
     };
     // The sandbox's state lives inside the lake, which may not exist yet.
@@ -313,7 +321,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
         };
         // The sandbox's clock may be pinned (a reproducible demo): observe at its time.
         let now = side.sandbox.as_ref().map_or_else(Utc::now, Sandbox::now);
-        let cycle = run_once(&client, &sink, &store, &config.sources, now);
+        let cycle = run_once(&client, &sink, &store, &config.producer.sources, now);
         tokio::pin!(cycle);
         let report = if interrupted {
             cycle.await
@@ -374,7 +382,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
         if let (Some(token), Some(secrets)) = (new_token, &side.secrets) {
             match secrets.save(&token).await {
                 Ok(()) => {
-                    tracing::info!(path = %config.secrets.path.display(), "stored Spotify's new refresh token")
+                    tracing::info!(path = %config.producer.secrets.path.display(), "stored Spotify's new refresh token")
                 }
                 Err(e) => tracing::error!(error = %e, "could not store Spotify's new refresh token"),
             }
@@ -382,7 +390,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
                 tracing::warn!(
                     "{} is set, so it overrides the new token stored in {}; unset it",
                     config::ENV_REFRESH_TOKEN,
-                    config.secrets.path.display()
+                    config.producer.secrets.path.display()
                 );
             }
         }
@@ -469,7 +477,13 @@ async fn auth(config_path: Option<PathBuf>, port: Option<u16>, secret_id: Option
         Ok(config) => config,
         Err(code) => return code,
     };
-    let Some(client_id) = config.spotify.client_id.clone().filter(|id| !id.is_empty()) else {
+    let Some(client_id) = config
+        .producer
+        .spotify
+        .client_id
+        .clone()
+        .filter(|id| !id.is_empty())
+    else {
         eprintln!(
             "error: set {} (or spotify.client_id in the config file) to your Spotify app's client id",
             config::ENV_CLIENT_ID
@@ -477,8 +491,13 @@ async fn auth(config_path: Option<PathBuf>, port: Option<u16>, secret_id: Option
         return ExitCode::FAILURE;
     };
     let mut auth = AuthConfig::new(client_id);
-    auth.accounts_base = config.spotify.accounts_base.trim_end_matches('/').to_string();
-    auth.redirect_port = port.unwrap_or(config.secrets.redirect_port);
+    auth.accounts_base = config
+        .producer
+        .spotify
+        .accounts_base
+        .trim_end_matches('/')
+        .to_string();
+    auth.redirect_port = port.unwrap_or(config.producer.secrets.redirect_port);
     let port = auth.redirect_port;
     let show = |url: &str| {
         eprintln!(
@@ -496,10 +515,10 @@ async fn auth(config_path: Option<PathBuf>, port: Option<u16>, secret_id: Option
             )
         }
         None => {
-            let store = LocalFileSecretStore::new(config.secrets.path.clone());
+            let store = LocalFileSecretStore::new(config.producer.secrets.path.clone());
             (
                 authorize(&auth, &store, show).await,
-                config.secrets.path.display().to_string(),
+                config.producer.secrets.path.display().to_string(),
             )
         }
     };

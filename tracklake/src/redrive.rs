@@ -623,7 +623,7 @@ async fn redrive(
     // 4. Send in rounds, each opening at most the pacing budget of dt partitions, so that the
     //    redrive itself never pushes records into activePartitionExceeded; each round is marked
     //    as soon as the stream has it, so an interrupted redrive resends at most one round.
-    let pacing = &config.sources.pacing;
+    let pacing = &config.producer.sources.pacing;
     let rounds = rounds(&originals, pacing.partition_budget);
     let mut outcome: Vec<Option<LeftReason>> = vec![None; originals.len()];
     let mut docs_of: Vec<Vec<usize>> = vec![Vec::new(); originals.len()];
@@ -661,10 +661,18 @@ async fn redrive(
             }
         };
         let sink = match &local {
-            Some(firehose) => {
-                FirehoseSink::local(&firehose.endpoint(), firehose.stream_name(), config.sink_config())
+            Some(firehose) => FirehoseSink::local(
+                &firehose.endpoint(),
+                firehose.stream_name(),
+                config.producer.firehose.sink_config(),
+            ),
+            None => {
+                FirehoseSink::from_env(
+                    config.producer.firehose.stream.clone(),
+                    config.producer.firehose.sink_config(),
+                )
+                .await
             }
-            None => FirehoseSink::from_env(config.firehose.stream.clone(), config.sink_config()).await,
         };
         for (r, round) in rounds.iter().enumerate() {
             if r > 0 && local.is_none() {

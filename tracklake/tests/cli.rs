@@ -228,6 +228,38 @@ async fn a_run_with_budget_zero_says_why() {
     assert_eq!(accepted(&firehose), 0);
 }
 
+/// The CLI reads the producer's environment as the Lambda does: values trimmed (a stream name
+/// with spaces around it reaches the stream), settings the file does not set reachable through
+/// the environment, and a bad value refused by the variable's name before any request.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_environment_is_read_as_the_lambda_reads_it() {
+    let server = spotify().await;
+    mount_plays(&server, Duration::ZERO).await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| Reply::accept_all(records)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tracklake(&server, &firehose, dir.path(), true);
+    command
+        .env("TRACKLAKE_STREAM", format!("  {STREAM} \n"))
+        .env("TRACKLAKE_SOURCES", " recently_played ")
+        .env("TRACKLAKE_FIREHOSE_MAX_ATTEMPTS", " 3 ");
+    let out = output(command).await;
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(accepted(&firehose), 2);
+
+    let mut command = tracklake(&server, &firehose, dir.path(), true);
+    command.env("TRACKLAKE_REQUEST_BUDGET", " 0 ");
+    let requests_before = server.received_requests().await.unwrap().len();
+    let out = output(command).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains("TRACKLAKE_REQUEST_BUDGET is not valid") && stderr.contains("above zero"),
+        "{stderr}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), requests_before);
+}
+
 /// A not-before far ahead (Spotify's back-off, saved in the state) makes the run do nothing: it
 /// says until when and why on stdout, and exits 75, neither success nor failure.
 #[tokio::test(flavor = "multi_thread")]

@@ -1,16 +1,16 @@
 //! The producer Lambda (`bootstrap` in `target/lambda/producer/bootstrap.zip`), invoked by
-//! EventBridge Scheduler. A thin adapter over [`producer::lambda`]: the configuration is read and
-//! the AWS clients are built once per process, then each invocation runs [`invoke`] and writes
-//! one summary log line and one EMF metrics line to stdout (CloudWatch Logs collects it). The
-//! invocation's deadline from the runtime bounds how long its run lock is held.
-//! The scheduler's event carries nothing the run needs, so it is accepted as any JSON.
+//! EventBridge Scheduler. A thin adapter over [`producer::lambda`]: the settings are read and the
+//! AWS clients built once per process; the handler turns each event into one [`invoke`] and
+//! returns its response. The scheduler's event carries nothing the run needs, so it is accepted
+//! as any JSON; only its context is read (the deadline, which bounds the run lock, and the
+//! function's name, the metrics' dimension).
 
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
-use lambda_runtime::{service_fn, Context, LambdaEvent};
-use producer::lambda::{invoke, Clients, LambdaConfig};
-use producer::state::lock::LAMBDA_MAX_RUN;
+use chrono::Utc;
+use lambda_runtime::{service_fn, LambdaEvent};
+use producer::lambda::{deadline, invoke, Clients};
+use producer::settings::Settings;
 use serde_json::Value;
 
 fn main() -> ExitCode {
@@ -22,8 +22,8 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let config = match LambdaConfig::from_env(|name| std::env::var(name).ok()) {
-        Ok(config) => config,
+    let settings = match Settings::lambda_from_env(|name| std::env::var(name).ok()) {
+        Ok(settings) => settings,
         Err(e) => {
             // A failed init: Lambda reports it on every invocation until the environment is fixed.
             tracing::error!(error = %e, "invalid configuration");
@@ -38,18 +38,15 @@ fn main() -> ExitCode {
         }
     };
     let served = runtime.block_on(async {
-        let clients = Clients::from_env(&config).await;
+        let clients = Clients::from_env(&settings).await;
         tracing::info!(
-            stream = %config.stream,
-            state = %format!("s3://{}/{}", config.state_bucket, config.state_key),
-            sources = ?config.sources.enabled,
+            stream = %settings.firehose.stream,
+            state = %format!("s3://{}/{}", settings.state.bucket, settings.state.key),
+            sources = ?settings.sources.enabled,
             "producer ready"
         );
-        let (config, clients) = (&config, &clients);
-        lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-            handle(config, clients, &event.context).await
-        }))
-        .await
+        let (settings, clients) = (&settings, &clients);
+        lambda_runtime::run(service_fn(move |event| handler(settings, clients, event))).await
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -60,27 +57,15 @@ fn main() -> ExitCode {
     }
 }
 
-async fn handle(
-    config: &LambdaConfig,
+async fn handler(
+    settings: &Settings,
     clients: &Clients,
-    context: &Context,
+    event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
     let now = Utc::now();
-    // The runtime's deadline in Unix milliseconds; the lock caps whatever it says, and assumes
-    // the longest invocation if it says nothing usable.
-    let deadline = i64::try_from(context.deadline)
-        .ok()
-        .and_then(DateTime::from_timestamp_millis)
-        .unwrap_or(now + LAMBDA_MAX_RUN);
-    let invocation = invoke(config, clients, now, deadline).await;
-    invocation.log_summary();
-    // EMF must be a line of its own on stdout, not wrapped in a log record.
-    let function_name = &context.env_config.function_name;
-    println!("{}", invocation.emf(Utc::now().timestamp_millis(), function_name));
-    match invocation.error {
-        Some(e) => Err(e.into()),
-        None => Ok(invocation.summary()),
-    }
+    let invocation = invoke(settings, clients, now, deadline(now, event.context.deadline)).await;
+    invocation.log(&event.context.env_config.function_name);
+    Ok(invocation.response()?)
 }
 
 /// JSON lines on stdout without ANSI colours: CloudWatch Logs stores them as they are. No level
