@@ -11,14 +11,6 @@
 //!
 //! The Lambda has no file: [`Settings::lambda_from_env`] is layers 1 and 3 plus the variables a
 //! deployed function cannot do without.
-//!
-//! Most settings reach both front-ends. A few are one-sided on purpose, and their docs say why:
-//! [`SpotifySettings::client_id`], [`FirehoseSettings::target`], [`StateSettings::path`] and
-//! [`SecretsSettings`]'s `path` and `redirect_port` are the CLI's; [`StateSettings::bucket`],
-//! [`StateSettings::key`] and [`SecretsSettings::secret_id`] are the Lambda's (the file cannot set
-//! them, so a CLI user never believes they do something). Secrets are never settings: the CLI
-//! reads its client secret and refresh token from the environment or its secrets file, the Lambda
-//! from its Secrets Manager secret.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -51,7 +43,20 @@ pub const DEFAULT_SECRETS_FILE: &str = "tracklake-secrets.json";
 
 /// Everything the producer is told, besides the secrets and the AWS SDK's own configuration
 /// (region, credentials, `AWS_ENDPOINT_URL_*`). Each field's docs name its file key and its
-/// variable. See the module docs for the layers and the one-sided settings.
+/// variable; the module docs say how the layers stack.
+///
+/// Every setting reaches both front-ends, except these, one-sided on purpose:
+/// - the CLI's only: [`SpotifySettings::client_id`] (the Lambda's is in its secret, beside the
+///   refresh token issued to it), [`FirehoseSettings::target`] (the Lambda has no local
+///   Firehose beside it), [`StateSettings::path`] and [`SecretsSettings::path`] (a Lambda has no
+///   disk that outlives it), [`SecretsSettings::redirect_port`] (authorizing needs the user's
+///   browser);
+/// - the Lambda's only: [`StateSettings::bucket`], [`StateSettings::key`] and
+///   [`SecretsSettings::secret_id`], where a deployed stack keeps what the CLI keeps in files.
+///   The file cannot set them, so a CLI user never believes they do something.
+///
+/// Secrets are never settings: the CLI reads its client secret and refresh token from the
+/// environment or its secrets file, the Lambda from its Secrets Manager secret.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     /// `[spotify]`: the app and how hard to use it.

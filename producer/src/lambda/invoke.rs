@@ -52,7 +52,7 @@ pub fn deadline(now: DateTime<Utc>, context_deadline_ms: u64) -> DateTime<Utc> {
 /// there is one (the user's data and search), else client credentials (search only; the
 /// user's sources are skipped with a reason). `None` when the secret has neither: it still
 /// awaits `tracklake auth`.
-pub fn lambda_spotify_config(settings: &Settings, secret: SpotifySecret) -> Option<SpotifyConfig> {
+pub fn spotify_config(settings: &Settings, secret: SpotifySecret) -> Option<SpotifyConfig> {
     let credentials = match (secret.refresh_token, secret.client_secret) {
         (Some(token), _) => SpotifyConfig::refresh_token(secret.client_id, token),
         (None, Some(client_secret)) => SpotifyConfig::client_credentials(secret.client_id, client_secret),
@@ -123,7 +123,7 @@ async fn run_locked(settings: &Settings, clients: &Clients, now: DateTime<Utc>) 
         Ok(secret) => secret,
         Err(e) => return failed(InvocationError::Secret(e)),
     };
-    let Some(spotify) = lambda_spotify_config(settings, secret) else {
+    let Some(spotify) = spotify_config(settings, secret) else {
         return Invocation::skipped(Skipped::AwaitingAuthorization {
             secret_id: settings.secrets.secret_id.clone(),
         });

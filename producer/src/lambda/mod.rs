@@ -40,5 +40,5 @@ mod invoke;
 mod outcome;
 mod summary;
 
-pub use invoke::{deadline, invoke, lambda_spotify_config, Clients};
+pub use invoke::{deadline, invoke, spotify_config, Clients};
 pub use outcome::{Invocation, InvocationError, Skipped};

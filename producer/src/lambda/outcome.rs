@@ -189,3 +189,40 @@ impl Invocation {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The handler returns the invocation's error when it has one (the `Errors` alarm counts it),
+    /// else the summary; a skip is a success whose summary says why.
+    #[test]
+    fn the_response_is_the_error_else_the_summary() {
+        let failed = Invocation::failed(InvocationError::Undelivered {
+            undelivered: 2,
+            rejected: 1,
+            failed: 1,
+        });
+        let err = failed.response().unwrap_err();
+        assert!(
+            matches!(err, InvocationError::Undelivered { undelivered: 2, .. }),
+            "{err}"
+        );
+
+        let skipped = Invocation::skipped(Skipped::AwaitingAuthorization {
+            secret_id: "tracklake/spotify".into(),
+        });
+        let metrics = skipped.metrics();
+        assert_eq!((metrics.awaiting_authorization, metrics.runs_failed), (1, 0));
+        let response = skipped.response().unwrap();
+        assert_eq!(response["ok"], true, "{response}");
+        assert_eq!(response["skipped"], "awaiting_authorization", "{response}");
+        assert!(
+            response["message"]
+                .as_str()
+                .unwrap()
+                .contains("tracklake auth --secret-id tracklake/spotify"),
+            "{response}"
+        );
+    }
+}
