@@ -201,18 +201,27 @@ def check_functions(w: World, settings: dict[str, Any]) -> None:
         "TRACKLAKE_SEARCH_QUERIES": json.dumps(settings["search_queries"]),
         "TRACKLAKE_MARKET": settings["market"],
         "TRACKLAKE_REQUEST_BUDGET": str(settings["request_budget"]),
+        **{name: str(settings[key]) for name, key in (
+            ("TRACKLAKE_SEARCH_MAX_RESULTS", "search_max_results"),
+            ("TRACKLAKE_PARTITION_BUDGET", "partition_budget"),
+            ("TRACKLAKE_PACING_WINDOW_SECS", "pacing_window_secs"),
+            ("TRACKLAKE_FIREHOSE_MAX_ATTEMPTS", "firehose_max_attempts"),
+        ) if settings.get(key) is not None},
+        **({"TRACKLAKE_MIN_INTERVAL_SECS": json.dumps(settings["min_interval_secs"])}
+           if settings.get("min_interval_secs") else {}),
     }
-    # Every variable the program sets is one the producer reads (schemas/names.json). Left unset:
-    # the two Spotify bases (tests and the local sandbox only); the CLI's own (the client id,
-    # which the secret holds for the Lambda, the Firehose target, the state and secrets files);
-    # and the tunables whose defaults fit the stream this program creates (its buffering in
-    # schemas/delivery.json, the default partition quota).
+    # Every variable the program sets is one the producer reads (schemas/names.json). Never set:
+    # the two Spotify bases (tests and the local sandbox only) and the CLI's own (the client id,
+    # which the secret holds for the Lambda, the Firehose target, the state and secrets files).
+    # Set only when the stack sets them: the tunables whose defaults fit the stream this program
+    # creates (its buffering in schemas/delivery.json, the default partition quota).
     shared = contracts.PRODUCER_ENV
-    not_set = {"API_BASE", "ACCOUNTS_BASE", "CLIENT_ID", "FIREHOSE_TARGET", "STATE_FILE", "SECRETS_FILE",
-               "FIREHOSE_MAX_ATTEMPTS", "SEARCH_MAX_RESULTS", "MIN_INTERVAL_SECS", "PARTITION_BUDGET",
-               "PACING_WINDOW_SECS"}
-    assert not_set <= set(shared)
-    assert set(env) == {v for k, v in shared.items() if k not in not_set}
+    never = {"API_BASE", "ACCOUNTS_BASE", "CLIENT_ID", "FIREHOSE_TARGET", "STATE_FILE", "SECRETS_FILE"}
+    optional = {"FIREHOSE_MAX_ATTEMPTS", "SEARCH_MAX_RESULTS", "MIN_INTERVAL_SECS", "PARTITION_BUDGET",
+                "PACING_WINDOW_SECS"}
+    assert never | optional <= set(shared)
+    always = {v for k, v in shared.items() if k not in never | optional}
+    assert always <= set(env) <= always | {shared[k] for k in optional}
 
 
 def check_schedule_and_secret(w: World, settings: dict[str, Any]) -> None:

@@ -92,7 +92,8 @@ def test_new_sql_files_become_named_queries_without_code(mocks, zips, tmp_path, 
 def test_config_reaches_the_resources(mocks, zips):
     settings = dict(SETTINGS, schedule_rate="1 hour", freshness_hours=48, state_key="producer-state/run.json",
                     sources=["recently_played", "search"], search_queries=["lofi"], market="SE",
-                    request_budget=50)
+                    request_budget=50, search_max_results=30, min_interval_secs={"top_tracks": 3600, "search": 0},
+                    partition_budget=200, pacing_window_secs=600, firehose_max_attempts=4)
 
     def check(w):
         checks.check_functions(w, settings)
@@ -100,7 +101,9 @@ def test_config_reaches_the_resources(mocks, zips):
         checks.check_iam(w, settings)
         checks.check_alarms(w, settings)
     return deploy(mocks, zips, scheduleRate="1 hour", freshnessHours="48", stateKey="producer-state/run.json",
-                  sources='["recently_played", "search"]', searchQueries='["lofi"]', market="se", requestBudget="50").apply(check)
+                  sources='["recently_played", "search"]', searchQueries='["lofi"]', market="se", requestBudget="50",
+                  searchMaxResults="30", minIntervalSecs='{"top_tracks": 3600, "search": 0}', partitionBudget="200",
+                  pacingWindowSecs="600", firehoseMaxAttempts="4").apply(check)
 
 
 @pulumi.runtime.test
@@ -262,6 +265,11 @@ def test_a_zip_lambda_cannot_run_stops_the_program(mocks, zips):
     ("logRetentionDays", "31", "logRetentionDays"),
     ("stateKey", "state.json", "stateKey"),
     ("market", "Sweden", "market"),
+    ("searchMaxResults", "1001", "searchMaxResults must be 1-1000"),
+    ("minIntervalSecs", '{"radio": 60}', "minIntervalSecs has"),
+    ("minIntervalSecs", '{"search": -1}', "minIntervalSecs has"),
+    ("partitionBudget", "0", "partitionBudget must be at least 1"),
+    ("firehoseMaxAttempts", "0", "firehoseMaxAttempts must be at least 1"),
     ("lambdaArchitecture", "aarch64", "lambdaArchitecture is 'aarch64'; use one of arm64, x86_64"),
 ])
 def test_bad_config_is_refused_with_the_key_named(zips, key, value, needle):

@@ -4,6 +4,7 @@ come from schemas/delivery.json, shared with the local Firehose, so the two cann
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,9 @@ from . import contracts
 NAMESPACE = "tracklake"
 DEFAULT_SOURCES = ["recently_played", "top_tracks", "saved_tracks", "playlist"]
 KNOWN_SOURCES = {"recently_played", "top_tracks", "saved_tracks", "playlist", "search"}
+# Search results readable per query: Spotify refuses offsets past 1000 (docs/spotify-web-api.md#paging;
+# the producer's SEARCH_RESULT_CAP).
+SEARCH_RESULT_CAP = 1000
 # Athena's per-query cutoff must be at least 10 MB (Athena API: BytesScannedCutoffPerQuery).
 ATHENA_MIN_CUTOFF_BYTES = 10_000_000
 # CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
@@ -49,6 +53,19 @@ class Settings:
     market: str = ""
     # Spotify requests per producer run (TRACKLAKE_REQUEST_BUDGET).
     request_budget: int = 500
+    # Optional producer settings, passed only when set: the producer's defaults fit the stream
+    # this program creates (its buffering from schemas/delivery.json, the default partition quota).
+    # Results read per search query, 1-1000 (TRACKLAKE_SEARCH_MAX_RESULTS).
+    search_max_results: Optional[int] = None
+    # Minimum seconds between two pulls of a source, e.g. {"top_tracks": 86400}
+    # (TRACKLAKE_MIN_INTERVAL_SECS); a source left out keeps its default.
+    min_interval_secs: dict[str, int] = field(default_factory=dict)
+    # Partitions the saved-tracks backfill may keep active, and for how many seconds one counts
+    # as active (TRACKLAKE_PARTITION_BUDGET, TRACKLAKE_PACING_WINDOW_SECS).
+    partition_budget: Optional[int] = None
+    pacing_window_secs: Optional[int] = None
+    # The most PutRecordBatch calls one record is part of (TRACKLAKE_FIREHOSE_MAX_ATTEMPTS).
+    firehose_max_attempts: Optional[int] = None
     # Days a deleted secret can be restored (0 deletes at once; 7-30 otherwise).
     secret_recovery_days: int = 7
     # S3 key of the producer state (TRACKLAKE_STATE_KEY).
@@ -96,6 +113,18 @@ class Settings:
         head, _, _ = self.state_key.rpartition("/")
         return f"{head}/" if head else ""
 
+    def producer_options(self) -> dict[str, str]:
+        """The optional producer settings that are set, as environment values keyed by their
+        names' keys in schemas/names.json."""
+        values = {
+            "SEARCH_MAX_RESULTS": self.search_max_results,
+            "MIN_INTERVAL_SECS": json.dumps(self.min_interval_secs) if self.min_interval_secs else None,
+            "PARTITION_BUDGET": self.partition_budget,
+            "PACING_WINDOW_SECS": self.pacing_window_secs,
+            "FIREHOSE_MAX_ATTEMPTS": self.firehose_max_attempts,
+        }
+        return {k: str(v) for k, v in values.items() if v is not None}
+
     def validate(self) -> "Settings":
         def fail(key: str, problem: str) -> None:
             raise ConfigError(f"{NAMESPACE}:{key} {problem} (set it with `pulumi config set {NAMESPACE}:{key} ...`)")
@@ -116,6 +145,18 @@ class Settings:
             fail("market", f"is {self.market!r}; use an ISO 3166-1 alpha-2 country code such as US")
         if self.request_budget < 1:
             fail("requestBudget", "must be at least 1")
+        # The producer refuses the same values at its start; refused here, before a deployment.
+        if self.search_max_results is not None and not 1 <= self.search_max_results <= SEARCH_RESULT_CAP:
+            fail("searchMaxResults", f"must be 1-{SEARCH_RESULT_CAP} (Spotify refuses offsets past {SEARCH_RESULT_CAP})")
+        bad = {k: v for k, v in self.min_interval_secs.items()
+               if k not in KNOWN_SOURCES or not isinstance(v, int) or isinstance(v, bool) or v < 0}
+        if bad:
+            fail("minIntervalSecs", f"has {bad}; map sources from {sorted(KNOWN_SOURCES)} to whole seconds, 0 or more")
+        for key, value, least in (("partitionBudget", self.partition_budget, 1),
+                                  ("pacingWindowSecs", self.pacing_window_secs, 0),
+                                  ("firehoseMaxAttempts", self.firehose_max_attempts, 1)):
+            if value is not None and value < least:
+                fail(key, f"must be at least {least}")
         if not self.state_prefix:
             fail("stateKey", "must be inside a folder (e.g. state/producer.json) so IAM can stop at it")
         for key, days in (("logRetentionDays", self.log_retention_days),):
@@ -152,6 +193,11 @@ def load() -> Settings:
         search_queries=c.get_object("searchQueries") or [],
         market=(c.get("market") or "").strip().upper(),
         request_budget=get_int("requestBudget", defaults.request_budget),
+        search_max_results=c.get_int("searchMaxResults"),
+        min_interval_secs=c.get_object("minIntervalSecs") or {},
+        partition_budget=c.get_int("partitionBudget"),
+        pacing_window_secs=c.get_int("pacingWindowSecs"),
+        firehose_max_attempts=c.get_int("firehoseMaxAttempts"),
         secret_recovery_days=get_int("secretRecoveryDays", defaults.secret_recovery_days),
         state_key=c.get("stateKey") or defaults.state_key,
         log_retention_days=get_int("logRetentionDays", defaults.log_retention_days),

@@ -123,6 +123,7 @@ class Producer(Component):
                 ENV["SEARCH_QUERIES"]: json.dumps(settings.search_queries),
                 ENV["MARKET"]: settings.market,
                 ENV["REQUEST_BUDGET"]: str(settings.request_budget),
+                **{ENV[key]: value for key, value in settings.producer_options().items()},
             },
         )
         # No retry of a failed run either: the next tick is the retry, so a failing run (e.g. a
