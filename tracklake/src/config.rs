@@ -42,9 +42,8 @@ pub struct Config {
 
 /// The file's layout: the producer's sections and the CLI's `[local]`. Unknown keys are refused,
 /// in every section, so a misspelt setting fails loudly instead of being ignored.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-#[derive(Default)]
 struct File {
     spotify: SpotifySettings,
     firehose: FirehoseSettings,
