@@ -21,7 +21,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use lambda_zips::{Function, FunctionConfig, Outcome};
 use local_firehose::{BufferHints, BufferingOverrides, FirehoseConfig, Output, Processor};
 use moto_server::MotoServer;
@@ -124,37 +123,12 @@ async fn the_transform_zip_answers_firehose_events_with_the_golden_records() {
     );
 }
 
-fn credentials() -> Credentials {
-    Credentials::new(
-        moto_server::ACCESS_KEY_ID,
-        moto_server::SECRET_ACCESS_KEY,
-        None,
-        None,
-        "moto",
-    )
-}
-
 /// The lake bucket (the producer's state lives in it) and the Spotify secret, as the Pulumi
 /// program creates them, with a refresh token stored as infra/README.md tells the user to.
 async fn aws(moto: &MotoServer, secret: &Value) -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .endpoint_url(moto.endpoint())
-            .region(Region::new(moto_server::REGION))
-            .credentials_provider(credentials())
-            .force_path_style(true)
-            .behavior_version(BehaviorVersion::latest())
-            .build(),
-    );
+    let s3 = moto.s3_client();
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let secrets = aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .endpoint_url(moto.endpoint())
-            .region(aws_sdk_secretsmanager::config::Region::new(moto_server::REGION))
-            .credentials_provider(credentials())
-            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-            .build(),
-    );
+    let secrets = aws_sdk_secretsmanager::Client::new(&moto.sdk_config());
     secrets
         .create_secret()
         .name(SECRET_ID)

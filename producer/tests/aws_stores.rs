@@ -16,7 +16,6 @@
 //! - `secrets_manager_*`: `SecretsManagerStore` reads the contract's JSON and writes a rotated
 //!   refresh token back, keeping every other key; errors name the secret, never its value.
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use moto_server::MotoServer;
 use producer::auth::{SecretStore, SecretStoreError, SecretsManagerStore};
 use producer::spotify::Secret;
@@ -28,35 +27,12 @@ const BUCKET: &str = "tracklake-state-test";
 const KEY: &str = "state/producer.json";
 const SECRET_ID: &str = "tracklake/spotify";
 
-fn credentials() -> Credentials {
-    Credentials::new(
-        moto_server::ACCESS_KEY_ID,
-        moto_server::SECRET_ACCESS_KEY,
-        None,
-        None,
-        "moto",
-    )
-}
-
 fn s3(moto: &MotoServer) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
-        .endpoint_url(moto.endpoint())
-        .region(Region::new(moto_server::REGION))
-        .credentials_provider(credentials())
-        .force_path_style(true)
-        .behavior_version(BehaviorVersion::latest())
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    moto.s3_client()
 }
 
 fn secrets(moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
-    let config = aws_sdk_secretsmanager::Config::builder()
-        .endpoint_url(moto.endpoint())
-        .region(aws_sdk_secretsmanager::config::Region::new(moto_server::REGION))
-        .credentials_provider(credentials())
-        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-        .build();
-    aws_sdk_secretsmanager::Client::from_conf(config)
+    aws_sdk_secretsmanager::Client::new(&moto.sdk_config())
 }
 
 async fn bucket(moto: &MotoServer) -> aws_sdk_s3::Client {

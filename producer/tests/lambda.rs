@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_firehose::config::retry::RetryConfig;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -40,36 +39,11 @@ const SECRET_ID: &str = "tracklake/spotify";
 const FUNCTION: &str = "tracklake-producer";
 const PLAYED: [&str; 2] = ["2026-11-24T07:50:00.500Z", "2026-11-24T07:40:00Z"];
 
-fn credentials() -> Credentials {
-    Credentials::new(
-        moto_server::ACCESS_KEY_ID,
-        moto_server::SECRET_ACCESS_KEY,
-        None,
-        None,
-        "moto",
-    )
-}
-
 /// moto with the state bucket and the secret, as `infra/` creates them (plus a refresh token).
 async fn aws(moto: &MotoServer, secret: Value) -> (aws_sdk_s3::Client, aws_sdk_secretsmanager::Client) {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .endpoint_url(moto.endpoint())
-            .region(Region::new(moto_server::REGION))
-            .credentials_provider(credentials())
-            .force_path_style(true)
-            .behavior_version(BehaviorVersion::latest())
-            .build(),
-    );
+    let s3 = moto.s3_client();
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let secrets = aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .endpoint_url(moto.endpoint())
-            .region(aws_sdk_secretsmanager::config::Region::new(moto_server::REGION))
-            .credentials_provider(credentials())
-            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-            .build(),
-    );
+    let secrets = aws_sdk_secretsmanager::Client::new(&moto.sdk_config());
     secrets
         .create_secret()
         .name(SECRET_ID)

@@ -2,7 +2,6 @@
 //! `aws-sdk-glue` client creates the table from the checked-in definition with `CreateTable`,
 //! drifts it with `UpdateTable`, and the check must name every difference.
 
-use aws_sdk_glue::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_glue::types::DatabaseInput;
 use moto_server::MotoServer;
 use schema_check::{
@@ -14,19 +13,7 @@ const DATABASE: &str = "tracklake";
 const BUCKET: &str = "tracklake-lake-test";
 
 fn client(moto: &MotoServer) -> aws_sdk_glue::Client {
-    let config = aws_sdk_glue::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(moto_server::REGION))
-        .credentials_provider(Credentials::new(
-            moto_server::ACCESS_KEY_ID,
-            moto_server::SECRET_ACCESS_KEY,
-            None,
-            None,
-            "moto",
-        ))
-        .endpoint_url(moto.endpoint())
-        .build();
-    aws_sdk_glue::Client::from_conf(config)
+    aws_sdk_glue::Client::new(&moto.sdk_config())
 }
 
 /// The table as checked in (`schemas/glue/track_observations.json`, read from disk as `infra/`

@@ -394,24 +394,8 @@ async fn redrive_from_an_s3_bucket_through_the_configured_stream() {
     const BUCKET: &str = "tracklake-redrive-test";
     let moto = moto_server::MotoServer::start();
     // The local Firehose's S3 store reads the standard AWS configuration, as the binary does.
-    std::env::set_var("AWS_ACCESS_KEY_ID", moto_server::ACCESS_KEY_ID);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", moto_server::SECRET_ACCESS_KEY);
-    std::env::set_var("AWS_REGION", moto_server::REGION);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .endpoint_url(moto.endpoint())
-            .region(aws_sdk_s3::config::Region::new(moto_server::REGION))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                moto_server::ACCESS_KEY_ID,
-                moto_server::SECRET_ACCESS_KEY,
-                None,
-                None,
-                "moto",
-            ))
-            .force_path_style(true)
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .build(),
-    );
+    moto.set_credentials_in_environment();
+    let s3 = moto.s3_client();
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     let into_bucket = || Destination::S3 {
         bucket: BUCKET.into(),

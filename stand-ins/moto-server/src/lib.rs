@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+
 /// How long moto may take to start answering (it imports every AWS service model at start).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -76,6 +78,35 @@ impl MotoServer {
     /// The endpoint URL to give the AWS SDK (`http://127.0.0.1:PORT`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The SDK configuration for this server (endpoint, region, dummy credentials), from which
+    /// any service's client is made: `aws_sdk_glue::Client::new(&moto.sdk_config())`.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        let credentials = Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "moto");
+        aws_config::SdkConfig::builder()
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    /// An S3 client for this server. Path-style addressing: moto on a loopback port cannot
+    /// serve virtual-hosted bucket names (`<bucket>.127.0.0.1`).
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk_config())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// Points the standard AWS configuration chain (the environment) at this server's dummy
+    /// credentials and region, for code under test that builds its clients from it.
+    pub fn set_credentials_in_environment(&self) {
+        std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+        std::env::set_var("AWS_REGION", REGION);
     }
 }
 

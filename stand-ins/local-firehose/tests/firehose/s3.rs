@@ -1,4 +1,3 @@
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use local_firehose::{FirehoseConfig, Output};
 use moto_server::MotoServer;
 
@@ -11,24 +10,8 @@ async fn delivers_into_an_s3_bucket() {
     let moto = MotoServer::start();
     // The store reads the standard AWS configuration chain, as `tracklake firehose` would; this
     // is the only test of the binary that reads these variables.
-    std::env::set_var("AWS_ACCESS_KEY_ID", moto_server::ACCESS_KEY_ID);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", moto_server::SECRET_ACCESS_KEY);
-    std::env::set_var("AWS_REGION", moto_server::REGION);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .endpoint_url(moto.endpoint())
-            .region(Region::new(moto_server::REGION))
-            .credentials_provider(Credentials::new(
-                moto_server::ACCESS_KEY_ID,
-                moto_server::SECRET_ACCESS_KEY,
-                None,
-                None,
-                "moto",
-            ))
-            .force_path_style(true)
-            .behavior_version(BehaviorVersion::latest())
-            .build(),
-    );
+    moto.set_credentials_in_environment();
+    let s3 = moto.s3_client();
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
 
     // Its own journal folder: the default one, under the system's temporary folder, is shared by
