@@ -1041,6 +1041,44 @@ async fn binary_serves_scheduled_invocations_with_json_logs_and_emf_on_stdout() 
     }
 }
 
+/// The function reads the producer's environment layer, the CLI's too: a setting the Lambda once
+/// took only from its defaults (the sink's attempts per record), given with spaces around it,
+/// bounds the invocation's PutRecordBatch calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_takes_every_setting_from_the_shared_environment_layer() {
+    let moto = MotoServer::start();
+    let (_s3, _secrets) = aws(&moto, user_secret("first-token")).await;
+    let server = spotify().await;
+    Mock::given(method("POST"))
+        .and(path("/api/token"))
+        .respond_with(token(None))
+        .mount(&server)
+        .await;
+    let firehose = FakeFirehose::start(STREAM, |_, records| {
+        Reply::Records(vec![
+            Some(("InternalFailure", "broken".to_string()));
+            records.len()
+        ])
+    })
+    .await;
+    let (addr, mut answers) = runtime_api::start(vec![("req-1", SCHEDULER_EVENT)]).await;
+
+    let mut command = binary(addr, &moto, &firehose, &server);
+    command
+        .env("TRACKLAKE_FIREHOSE_MAX_ATTEMPTS", " 2 ")
+        .env("TRACKLAKE_STREAM", format!(" {STREAM}\n"));
+    let mut child = command.spawn().unwrap();
+    let (first, body) = next_answer(&mut answers).await;
+    child.kill().await.unwrap();
+    assert_eq!(first, "req-1/error", "{body}");
+    assert!(body.contains("2 records were pulled but not delivered"), "{body}");
+    assert_eq!(
+        firehose.calls().len(),
+        2,
+        "one call and one resend, not the default six"
+    );
+}
+
 /// The binary answers both kinds of skip with a successful response saying why it did not run,
 /// one log line and the skip's metric: first a live run lock, then (lock gone) the infra's
 /// placeholder secret.
