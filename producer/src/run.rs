@@ -91,7 +91,8 @@ pub struct SourceReport {
 }
 
 impl SourceReport {
-    fn new(source: Source, outcome: SourceOutcome) -> Self {
+    /// A source's report before anything is counted.
+    pub fn new(source: Source, outcome: SourceOutcome) -> Self {
         SourceReport {
             source,
             outcome,

@@ -32,19 +32,7 @@ const STREAM: &str = "tracklake-raw";
 const USER: &str = "alice";
 
 async fn spotify() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "token", "token_type": "Bearer", "expires_in": 3600
-        })))
-        .mount(&server)
-        .await;
-    api("/me")
-        .respond_with(ok(json!({"id": USER, "type": "user"})))
-        .mount(&server)
-        .await;
-    server
+    test_support::spotify_mock::with_user(USER).await
 }
 
 fn config_for(server: &MockServer, config: SpotifyConfig) -> SpotifyClient {
@@ -267,16 +255,7 @@ async fn undelivered_record_keeps_its_sources_watermark_while_the_others_advance
     // The newest saved track never gets through.
     let marker = ADDED[0].as_bytes().to_vec();
     let firehose = FakeFirehose::start(STREAM, move |_, records| {
-        Reply::Records(
-            records
-                .iter()
-                .map(|r| {
-                    r.windows(marker.len())
-                        .any(|w| w == marker)
-                        .then(|| ("ServiceUnavailableException", "Slow down.".to_string()))
-                })
-                .collect(),
-        )
+        Reply::fail_records_containing(records, &marker)
     })
     .await;
     let dir = tempfile::tempdir().unwrap();

@@ -20,15 +20,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const USER: &str = "alice";
 
 async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "token", "token_type": "Bearer", "expires_in": 3600
-        })))
-        .mount(&server)
-        .await;
-    server
+    test_support::spotify_mock::with_token().await
 }
 
 fn client(server: &MockServer) -> SpotifyClient {

@@ -45,6 +45,21 @@ impl Reply {
         Reply::Records(vec![None; records.len()])
     }
 
+    /// Fails each record that contains `marker` as Firehose fails a record it cannot take now
+    /// (`ServiceUnavailableException`), and accepts the others: a record that never gets through.
+    pub fn fail_records_containing(records: &[Vec<u8>], marker: &[u8]) -> Self {
+        Reply::Records(
+            records
+                .iter()
+                .map(|r| {
+                    r.windows(marker.len())
+                        .any(|w| w == marker)
+                        .then(|| ("ServiceUnavailableException", "Slow down.".to_string()))
+                })
+                .collect(),
+        )
+    }
+
     pub fn throttled() -> Self {
         Reply::Error {
             status: 400,

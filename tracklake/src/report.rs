@@ -147,16 +147,9 @@ mod tests {
             started_at: at,
             deferred_until: None,
             sources: vec![SourceReport {
-                source: Source::SavedTracks,
-                outcome: SourceOutcome::NotReached,
-                pulled: 0,
-                delivered: 0,
-                resent: 0,
-                rejected: 0,
-                failed: 0,
-                truncated: false,
                 error: Some("quota exceeded".into()),
                 note: Some("library backfill pending".into()),
+                ..SourceReport::new(Source::SavedTracks, SourceOutcome::NotReached)
             }],
             requests: BTreeMap::from([(
                 "/me/tracks".to_string(),

@@ -23,20 +23,7 @@ const REFRESH: &str = "sup3r-s3cret-refresh-token";
 const PLAYED: [&str; 2] = ["2026-11-24T07:50:00.500Z", "2026-11-24T07:40:00Z"];
 
 async fn spotify() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "token", "token_type": "Bearer", "expires_in": 3600
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/me"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "alice", "type": "user"})))
-        .mount(&server)
-        .await;
-    server
+    test_support::spotify_mock::with_user("alice").await
 }
 
 fn plays() -> Value {
@@ -307,16 +294,7 @@ async fn a_record_that_can_never_be_delivered_makes_the_run_fail() {
     mount_plays(&server, Duration::ZERO).await;
     let marker = PLAYED[0].as_bytes().to_vec();
     let firehose = FakeFirehose::start(STREAM, move |_, records| {
-        Reply::Records(
-            records
-                .iter()
-                .map(|r| {
-                    r.windows(marker.len())
-                        .any(|w| w == marker)
-                        .then(|| ("ServiceUnavailableException", "Slow down.".to_string()))
-                })
-                .collect(),
-        )
+        Reply::fail_records_containing(records, &marker)
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
