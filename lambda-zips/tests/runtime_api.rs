@@ -126,17 +126,8 @@ async fn the_transform_zip_answers_firehose_events_with_the_golden_records() {
 /// The lake bucket (the producer's state lives in it) and the Spotify secret, as the Pulumi
 /// program creates them, with a refresh token stored as infra/README.md tells the user to.
 async fn aws(moto: &MotoServer, secret: &Value) -> aws_sdk_s3::Client {
-    let s3 = moto.s3_client();
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let secrets = aws_sdk_secretsmanager::Client::new(&moto.sdk_config());
-    secrets
-        .create_secret()
-        .name(SECRET_ID)
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .unwrap();
-    s3
+    moto.create_secret(SECRET_ID, &secret.to_string()).await;
+    moto.create_bucket(BUCKET).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -36,9 +36,7 @@ fn secrets(moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
 }
 
 async fn bucket(moto: &MotoServer) -> aws_sdk_s3::Client {
-    let client = s3(moto);
-    client.create_bucket().bucket(BUCKET).send().await.unwrap();
-    client
+    moto.create_bucket(BUCKET).await
 }
 
 async fn object(client: &aws_sdk_s3::Client) -> Value {

@@ -41,16 +41,8 @@ const PLAYED: [&str; 2] = ["2026-11-24T07:50:00.500Z", "2026-11-24T07:40:00Z"];
 
 /// moto with the state bucket and the secret, as `infra/` creates them (plus a refresh token).
 async fn aws(moto: &MotoServer, secret: Value) -> (aws_sdk_s3::Client, aws_sdk_secretsmanager::Client) {
-    let s3 = moto.s3_client();
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let secrets = aws_sdk_secretsmanager::Client::new(&moto.sdk_config());
-    secrets
-        .create_secret()
-        .name(SECRET_ID)
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .unwrap();
+    let s3 = moto.create_bucket(BUCKET).await;
+    let secrets = moto.create_secret(SECRET_ID, &secret.to_string()).await;
     (s3, secrets)
 }
 

@@ -395,8 +395,7 @@ async fn redrive_from_an_s3_bucket_through_the_configured_stream() {
     let moto = moto_server::MotoServer::start();
     // The local Firehose's S3 store reads the standard AWS configuration, as the binary does.
     moto.set_credentials_in_environment();
-    let s3 = moto.s3_client();
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let s3 = moto.create_bucket(BUCKET).await;
     let into_bucket = || Destination::S3 {
         bucket: BUCKET.into(),
         endpoint: Some(moto.endpoint()),

@@ -101,6 +101,30 @@ impl MotoServer {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// Creates `bucket` and answers the S3 client that did.
+    pub async fn create_bucket(&self, bucket: &str) -> aws_sdk_s3::Client {
+        let s3 = self.s3_client();
+        s3.create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("moto did not create the bucket {bucket}: {e:?}"));
+        s3
+    }
+
+    /// Creates the secret `id` holding `value` and answers the Secrets Manager client that did.
+    pub async fn create_secret(&self, id: &str, value: &str) -> aws_sdk_secretsmanager::Client {
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.sdk_config());
+        secrets
+            .create_secret()
+            .name(id)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("moto did not create the secret {id}: {e:?}"));
+        secrets
+    }
+
     /// Points the standard AWS configuration chain (the environment) at this server's dummy
     /// credentials and region, for code under test that builds its clients from it.
     pub fn set_credentials_in_environment(&self) {

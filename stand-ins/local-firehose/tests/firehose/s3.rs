@@ -11,8 +11,7 @@ async fn delivers_into_an_s3_bucket() {
     // The store reads the standard AWS configuration chain, as `tracklake firehose` would; this
     // is the only test of the binary that reads these variables.
     moto.set_credentials_in_environment();
-    let s3 = moto.s3_client();
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let s3 = moto.create_bucket(BUCKET).await;
 
     // Its own journal folder: the default one, under the system's temporary folder, is shared by
     // every local Firehose of this bucket name on the machine.
