@@ -1,11 +1,11 @@
-//! The producer: pulls track data from the Spotify Web API and streams every observation into
-//! Firehose as a raw envelope (`schemas::RawEnvelope`). Two entrypoints call it: the `tracklake`
-//! CLI (local files for the state and the refresh token) and the `producer` Lambda binary
-//! (`src/bin/producer.rs`, over [`lambda`]: S3 state, Secrets Manager, EMF metrics).
+//! The producer: pulls track data from the Spotify Web API (through the `spotify-client` crate) and
+//! streams every observation into Firehose as a raw envelope (`schemas::RawEnvelope`). Two
+//! entrypoints call it: the `tracklake` CLI (local files for the state and the refresh token) and
+//! the `producer` Lambda binary (`src/bin/producer.rs`, over [`lambda`]: S3 state, Secrets
+//! Manager, EMF metrics).
 //!
-//! - [`auth`]: `tracklake auth`: authorization code with PKCE, loopback redirect, refresh-token
-//!   stores (a local file, or Secrets Manager with the client id and secret);
-//! - [`backoff`]: exponential backoff with full jitter, shared by every retry loop;
+//! - [`auth`]: `tracklake auth` (the authorization code flow of `spotify_client::accounts`) and the
+//!   refresh-token stores (a local file, or Secrets Manager with the client id and secret);
 //! - [`lambda`]: the Lambda's AWS clients, one invocation with its run lock, which outcomes make
 //!   the invocation an error, and its serde summary;
 //! - [`logging`]: `RUST_LOG`, capped so that no level prints the AWS credentials;
@@ -17,12 +17,10 @@
 //! - [`run`]: one run: pull the due sources, deliver, move the state only past what was delivered;
 //! - [`sink`]: PutRecordBatch within Firehose's limits, resending only the failed records;
 //! - [`sources`]: the five sources, each pulling envelope lines and the state they earn;
-//! - [`spotify`]: the HTTP client: tokens, rate limits, quotas, bounded retries;
 //! - [`state`]: watermarks, snapshots and not-before between runs, saved atomically, overlap-safe
 //!   (a local file, or an S3 object written with a conditional put).
 
 pub mod auth;
-pub mod backoff;
 pub mod lambda;
 pub mod logging;
 pub mod metrics;
@@ -31,5 +29,4 @@ pub mod run;
 pub mod settings;
 pub mod sink;
 pub mod sources;
-pub mod spotify;
 pub mod state;

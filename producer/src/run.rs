@@ -26,8 +26,8 @@ use schemas::Source;
 use crate::pacing;
 use crate::sink::{FirehoseSink, SinkError};
 use crate::sources::{self, SourcesConfig, SAVED_TRACKS_DATES_PER_RUN};
-use crate::spotify::{Credentials, EndpointStats, SpotifyClient, SpotifyError};
 use crate::state::{RunSummary, StateError, StateStore};
+use spotify_client::{Credentials, EndpointStats, SpotifyClient, SpotifyError};
 
 /// The order sources run in. Recently played first: Spotify keeps only the last 50 plays
 /// (docs/spotify-web-api.md#recently-played), so it is the one source whose records are lost for
@@ -368,7 +368,7 @@ pub async fn run_once<S: StateStore>(
             if let Some(e) = &user_error {
                 // Without the user's id the user's sources fail the same way; say so on each.
                 entry.error = Some(format!("could not read the user (GET /me): {e}"));
-                report.reauthorization_required |= matches!(e, SpotifyError::ReauthorizationRequired { .. });
+                report.reauthorization_required |= e.needs_reauthorization();
                 report.sources.push(entry);
                 continue;
             }
@@ -409,7 +409,7 @@ pub async fn run_once<S: StateStore>(
                 // One broken source (a 403 on a playlist, a malformed page) must not starve the
                 // others: each source has its own state, so the rest can still move on.
                 tracing::warn!(source = source.as_str(), error = %e, "pull failed; continuing with the next source");
-                report.reauthorization_required |= matches!(e, SpotifyError::ReauthorizationRequired { .. });
+                report.reauthorization_required |= e.needs_reauthorization();
                 entry.error = Some(e.to_string());
                 report.sources.push(entry);
                 continue;

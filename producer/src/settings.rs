@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::sink::SinkConfig;
 use crate::sources::{Market, SourcesConfig, SEARCH_RESULT_CAP};
-use crate::spotify::{SpotifyConfig, DEFAULT_ACCOUNTS_BASE, DEFAULT_API_BASE, DEFAULT_REQUEST_BUDGET};
+use spotify_client::{SpotifyConfig, DEFAULT_ACCOUNTS_BASE, DEFAULT_API_BASE, DEFAULT_REQUEST_BUDGET};
 
 /// The environment variables of [`Settings::apply_env`]: named once, in `schemas/names.json`.
 pub use schemas::names::producer_environment::{
@@ -225,7 +225,7 @@ impl Default for SecretsSettings {
     fn default() -> Self {
         SecretsSettings {
             path: PathBuf::from(DEFAULT_SECRETS_FILE),
-            redirect_port: crate::auth::DEFAULT_REDIRECT_PORT,
+            redirect_port: spotify_client::accounts::DEFAULT_REDIRECT_PORT,
             secret_id: String::new(),
         }
     }

@@ -44,7 +44,7 @@ pub const LOCAL_REGION: &str = "us-east-1";
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::backoff::Backoff;
+use spotify_client::backoff::Backoff;
 
 /// PutRecordBatch takes at most 500 records per call; not adjustable
 /// [Firehose API reference, PutRecordBatch; Firehose quotas].

@@ -1,16 +1,15 @@
-//! `tracklake auth` as a library: PKCE, the authorization URL, the loopback redirect, the code
-//! exchange and the refresh-token file. wiremock plays Spotify's accounts service; the test plays
-//! the browser by sending the redirect to the loopback listener with reqwest.
+//! `tracklake auth` as a library: the whole flow (authorization URL, loopback redirect, code
+//! exchange) ending in the refresh-token file. wiremock plays Spotify's accounts service; the test
+//! plays the browser by sending the redirect to the loopback listener with reqwest. PKCE and the
+//! authorization URL on their own are tested with `spotify-client`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use producer::auth::{
-    authorize, code_challenge, random_state, AuthConfig, AuthError, LocalFileSecretStore, Pkce, SecretStore,
-    SCOPES,
-};
-use producer::spotify::Secret;
+use producer::auth::{authorize, AuthConfig, AuthError, LocalFileSecretStore, SecretStore};
 use reqwest::Url;
+use spotify_client::accounts::{code_challenge, AuthorizationError, TokenError, Tokens, SCOPES};
+use spotify_client::Secret;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -53,11 +52,7 @@ async fn run_flow(
     config: &AuthConfig,
     store: &LocalFileSecretStore,
     redirect_query: impl FnOnce(&HashMap<String, String>) -> Vec<(&'static str, String)>,
-) -> (
-    Result<producer::auth::Tokens, AuthError>,
-    String,
-    reqwest::Response,
-) {
+) -> (Result<Tokens, AuthError>, String, reqwest::Response) {
     let (tx, rx) = tokio::sync::oneshot::channel::<String>();
     let flow = authorize(config, store, move |url| tx.send(url.to_string()).unwrap());
     let browser = async {
@@ -76,116 +71,10 @@ fn good_redirect(params: &HashMap<String, String>) -> Vec<(&'static str, String)
 }
 
 #[test]
-fn challenge_matches_rfc_7636_appendix_b() {
-    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    // RFC 7636 Appendix B's value (checked with Python's hashlib too; a truncated variant that
-    // circulates, "E9Melhoa2OwvFrS8jfcy…", is not it).
-    let expected = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-    assert_eq!(code_challenge(verifier), expected);
-    assert_eq!(Pkce::from_verifier(verifier).unwrap().challenge(), expected);
-}
-
-/// The verifier and the state come from the OS's CSPRNG (`getrandom`): full length and alphabet on
-/// every draw, never a repeat over many draws, and an error, not a weaker fallback, when the OS
-/// has no generator. That failure cannot be caused honestly on a working machine, so the last part
-/// hands `Pkce::generate_with` a stand-in source that fails as `getrandom` does.
-#[test]
-fn pkce_uses_the_os_csprng() {
-    const DRAWS: usize = 20_000;
-    let base64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let mut verifiers = std::collections::HashSet::new();
-    let mut states = std::collections::HashSet::new();
-    let mut seen = std::collections::HashSet::new();
-    for _ in 0..DRAWS {
-        let pkce = Pkce::generate().expect("the OS's generator is available here");
-        let verifier = pkce.verifier().expose().to_string();
-        // 64 bytes base64url without padding: 86 characters, 512 bits.
-        assert_eq!(verifier.len(), 86, "{verifier}");
-        assert!(verifier.chars().all(base64url), "{verifier}");
-        seen.extend(verifier.chars());
-        assert!(verifiers.insert(verifier), "a verifier repeated");
-        let state = random_state().expect("the OS's generator is available here");
-        // 32 bytes: 43 characters, 256 bits.
-        assert_eq!(state.len(), 43, "{state}");
-        assert!(state.chars().all(base64url), "{state}");
-        assert!(states.insert(state), "a state repeated");
-    }
-    // Every one of the 64 base64url characters turns up: the bytes are not from a narrow source.
-    assert_eq!(seen.len(), 64);
-
-    let err = Pkce::generate_with(|_| Err(getrandom::Error::UNSUPPORTED)).unwrap_err();
-    assert!(matches!(err, AuthError::NoRandomness(_)), "{err:?}");
-    let message = err.to_string();
-    assert!(
-        message.contains("random number generator is not available"),
-        "{message}"
-    );
-    assert!(message.contains("tracklake auth"), "{message}");
-}
-
-#[test]
-fn generated_verifiers_follow_rfc_7636_and_differ() {
-    let a = Pkce::generate().unwrap();
-    let b = Pkce::generate().unwrap();
-    for pkce in [&a, &b] {
-        let v = pkce.verifier().expose();
-        assert!((43..=128).contains(&v.len()), "length {}", v.len());
-        assert!(v.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)));
-        assert_eq!(pkce.challenge(), code_challenge(v));
-        assert!(
-            !format!("{pkce:?}").contains(v),
-            "the verifier leaks through Debug"
-        );
-    }
-    assert_ne!(a.verifier(), b.verifier());
-    assert!(matches!(
-        Pkce::from_verifier("too-short"),
-        Err(AuthError::InvalidVerifier { .. })
-    ));
-    let bad_char = format!("{}!", "a".repeat(50));
-    assert!(matches!(
-        Pkce::from_verifier(bad_char),
-        Err(AuthError::InvalidVerifier { .. })
-    ));
-}
-
-#[test]
-fn authorization_url_carries_every_parameter() {
-    let url = producer::auth::authorization_url(
-        "https://accounts.spotify.com/",
-        "cid",
-        "http://127.0.0.1:8888/callback",
-        "the-challenge",
-        "the-state",
-    )
-    .unwrap();
-    let parsed = Url::parse(&url).unwrap();
-    assert_eq!(parsed.host_str(), Some("accounts.spotify.com"));
-    assert_eq!(parsed.path(), "/authorize");
-    let q = query(&url);
-    assert_eq!(q["client_id"], "cid");
-    assert_eq!(q["response_type"], "code");
-    assert_eq!(q["redirect_uri"], "http://127.0.0.1:8888/callback");
-    assert_eq!(q["code_challenge_method"], "S256");
-    assert_eq!(q["code_challenge"], "the-challenge");
-    assert_eq!(q["state"], "the-state");
-    let scopes: Vec<&str> = q["scope"].split(' ').collect();
-    for scope in [
-        "user-read-recently-played",
-        "user-top-read",
-        "user-library-read",
-        "playlist-read-private",
-        "playlist-read-collaborative",
-    ] {
-        assert!(scopes.contains(&scope), "missing scope {scope}");
-    }
-}
-
-#[test]
 fn default_redirect_is_a_fixed_loopback_ip_literal() {
     assert_eq!(AuthConfig::new("cid").redirect_port, 8888);
     assert_eq!(
-        producer::auth::redirect_uri(8888),
+        spotify_client::accounts::redirect_uri(8888),
         "http://127.0.0.1:8888/callback"
     );
 }
@@ -277,7 +166,13 @@ async fn wrong_state_is_refused_and_nothing_is_exchanged_or_stored() {
     })
     .await;
 
-    assert!(matches!(result, Err(AuthError::StateMismatch)), "{result:?}");
+    assert!(
+        matches!(
+            result,
+            Err(AuthError::Authorization(AuthorizationError::StateMismatch))
+        ),
+        "{result:?}"
+    );
     assert_eq!(page.status(), 400);
     assert_eq!(store.load().await.unwrap(), None);
 }
@@ -298,7 +193,10 @@ async fn access_denied_is_a_typed_error() {
     .await;
 
     let error = result.unwrap_err();
-    assert!(matches!(error, AuthError::AccessDenied), "{error:?}");
+    assert!(
+        matches!(error, AuthError::Authorization(AuthorizationError::AccessDenied)),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("tracklake auth"));
     assert_eq!(page.status(), 400);
 }
@@ -338,7 +236,13 @@ async fn no_redirect_times_out() {
     };
     let result = authorize(&config, &store, |_| {}).await;
     let error = result.unwrap_err();
-    assert!(matches!(error, AuthError::CallbackTimeout { .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            AuthError::Authorization(AuthorizationError::CallbackTimeout { .. })
+        ),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("http://127.0.0.1:"));
 }
 
@@ -355,7 +259,7 @@ async fn missing_refresh_token_is_an_error_and_nothing_is_stored() {
     let (result, _, _) = run_flow(&config(&accounts), &store, good_redirect).await;
 
     assert!(
-        matches!(result, Err(AuthError::MissingRefreshToken)),
+        matches!(result, Err(AuthError::Token(TokenError::MissingRefreshToken))),
         "{result:?}"
     );
     assert_eq!(store.load().await.unwrap(), None);
@@ -374,7 +278,10 @@ async fn no_secret_appears_in_errors() {
     let (result, _, _) = run_flow(&config(&accounts), &store, good_redirect).await;
     let rejected = result.unwrap_err();
     assert!(
-        matches!(rejected, AuthError::ExchangeRejected { status: 400, .. }),
+        matches!(
+            rejected,
+            AuthError::Token(TokenError::Rejected { status: 400, .. })
+        ),
         "{rejected:?}"
     );
 
@@ -386,7 +293,7 @@ async fn no_secret_appears_in_errors() {
     let (result, _, _) = run_flow(&config(&accounts), &store, good_redirect).await;
     let invalid = result.unwrap_err();
     assert!(
-        matches!(invalid, AuthError::InvalidTokenResponse { .. }),
+        matches!(invalid, AuthError::Token(TokenError::InvalidResponse { .. })),
         "{invalid:?}"
     );
 
@@ -401,7 +308,7 @@ async fn no_secret_appears_in_errors() {
             }
         }
     }
-    let tokens = producer::auth::Tokens {
+    let tokens = Tokens {
         access_token: Secret::new(ACCESS),
         refresh_token: Secret::new(REFRESH),
         expires_in: Duration::from_secs(1),

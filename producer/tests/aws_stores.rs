@@ -18,10 +18,10 @@
 
 use moto_server::MotoServer;
 use producer::auth::{SecretStore, SecretStoreError, SecretsManagerStore};
-use producer::spotify::Secret;
 use producer::state::lock::{Acquired, HeldLock, LockBody, Released, S3RunLock};
 use producer::state::{S3StateStore, State, StateError, StateStore, StateVersion, RUN_LOCK_SUFFIX};
 use serde_json::{json, Value};
+use spotify_client::Secret;
 
 const BUCKET: &str = "tracklake-state-test";
 const KEY: &str = "state/producer.json";

@@ -14,8 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_firehose::config::retry::RetryConfig;
-use producer::backoff::Backoff;
 use producer::sink::{FirehoseSink, RejectReason, SinkConfig, SinkError, SinkReport, MAX_RECORD_BYTES};
+use spotify_client::backoff::Backoff;
 use test_support::fake_firehose::{FakeFirehose, Reply};
 
 const STREAM: &str = "tracklake-raw";

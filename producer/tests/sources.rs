@@ -10,10 +10,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use firehose_transform::normalize::{normalize_bytes, DropReason, Verdict};
 use firehose_transform::sample;
 use producer::sources::{self, SourcesConfig};
-use producer::spotify::{SpotifyClient, SpotifyConfig};
 use producer::state::State;
 use schemas::{RawEnvelope, Source, Timestamp};
 use serde_json::{json, Value};
+use spotify_client::{SpotifyClient, SpotifyConfig};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -18,9 +18,9 @@ use local_firehose::{FirehoseConfig, Output};
 use producer::run::run_once;
 use producer::sink::{FirehoseSink, SinkConfig};
 use producer::sources::SourcesConfig;
-use producer::spotify::{SpotifyClient, SpotifyConfig};
 use producer::state::LocalFileStore;
 use schemas::Source;
+use spotify_client::{SpotifyClient, SpotifyConfig};
 use spotify_sandbox::SandboxConfig;
 
 /// Average plays per day of the synthetic listener: heavy, so a million plays span ~3 years.

@@ -11,8 +11,8 @@ use producer::settings::{
     FirehoseSettings, SecretsSettings, Settings, SettingsError, SpotifySettings, StateSettings,
 };
 use producer::sources::SourcesConfig;
-use producer::spotify::{SpotifyConfig, DEFAULT_REQUEST_BUDGET};
 use serde::Deserialize;
+use spotify_client::{SpotifyConfig, DEFAULT_REQUEST_BUDGET};
 
 pub use producer::settings::{FirehoseTarget, ENV_CLIENT_ID};
 
@@ -300,8 +300,8 @@ mod tests {
         ENV_PARTITION_BUDGET, ENV_REQUEST_BUDGET, ENV_SECRET_ID, ENV_SOURCES, ENV_STATE_BUCKET,
         ENV_STATE_FILE as ENV_STATE, ENV_STREAM,
     };
-    use producer::spotify::{Credentials, DEFAULT_API_BASE};
     use schemas::Source;
+    use spotify_client::{Credentials, DEFAULT_API_BASE};
 
     use super::*;
 

@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use arrow::record_batch::RecordBatch;
 use local_athena::{format_batches, LocalAthena, OutputFormat};
 use local_firehose::{DeliveryStats, FirehoseConfig, LocalFirehose, Output};
-use producer::spotify::SpotifyConfig;
+use spotify_client::SpotifyConfig;
 use spotify_sandbox::{Sandbox, SandboxConfig};
 
 /// The named queries the main command prints after a run, with the rows shown of each.

@@ -28,8 +28,8 @@ use clap::{Parser, Subcommand};
 use producer::auth::{authorize, AuthConfig, LocalFileSecretStore, SecretStore, SecretsManagerStore};
 use producer::run::run_once;
 use producer::sink::FirehoseSink;
-use producer::spotify::{SpotifyClient, SpotifyConfig};
 use producer::state::{LocalFileStore, StateStore};
+use spotify_client::{SpotifyClient, SpotifyConfig};
 use spotify_sandbox::{Sandbox, SandboxConfig};
 use tokio::time::Instant;
 

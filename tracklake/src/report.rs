@@ -135,8 +135,8 @@ mod tests {
 
     use chrono::{TimeZone, Utc};
     use producer::run::{RunTotals, SourceReport};
-    use producer::spotify::EndpointStats;
     use schemas::Source;
+    use spotify_client::EndpointStats;
 
     use super::*;
 

@@ -12,7 +12,7 @@ use aws_sdk_secretsmanager::Client;
 use serde_json::{Map, Value};
 
 use super::{SecretStore, SecretStoreError};
-use crate::spotify::Secret;
+use spotify_client::{json_error_position, Secret};
 
 /// Service error text quoted in errors is cut to this many characters.
 const MAX_DETAIL_CHARS: usize = 300;
@@ -58,12 +58,7 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, String> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(doc)) => Ok(doc),
         Ok(_) => Err("not a JSON object".to_string()),
-        Err(e) => Err(format!(
-            "{:?} error at line {} column {}",
-            e.classify(),
-            e.line(),
-            e.column()
-        )),
+        Err(e) => Err(json_error_position(&e)),
     }
 }
 

@@ -6,9 +6,9 @@ use crate::auth::{SecretStore, SecretsManagerStore, SpotifySecret};
 use crate::run::run_once;
 use crate::settings::Settings;
 use crate::sink::FirehoseSink;
-use crate::spotify::{SpotifyClient, SpotifyConfig};
 use crate::state::lock::{lock_expiry, Acquired, Released, S3RunLock, LAMBDA_MAX_RUN};
 use crate::state::S3StateStore;
+use spotify_client::{SpotifyClient, SpotifyConfig};
 
 use super::{Invocation, InvocationError, Skipped};
 

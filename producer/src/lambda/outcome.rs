@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::auth::SecretStoreError;
 use crate::metrics::RunMetrics;
 use crate::run::RunReport;
-use crate::spotify::SpotifyError;
 use crate::state::lock::LockError;
+use spotify_client::SpotifyError;
 
 /// Why an invocation returns an error. No variant holds a secret.
 #[derive(Debug, thiserror::Error)]

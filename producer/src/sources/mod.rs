@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::pacing::PacingConfig;
-use crate::spotify::{SpotifyClient, SpotifyError};
 use crate::state::State;
+use spotify_client::{SpotifyClient, SpotifyError};
 
 pub use playlist::playlist;
 pub use recently_played::recently_played;

@@ -10,8 +10,8 @@ use schemas::{Context, Source};
 use serde::Deserialize;
 
 use super::{is_null, line, observed_at, observed_dates, parse, Items, Pull, StateChanges, LIST_PAGE_SIZE};
-use crate::spotify::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
 use crate::state::State;
+use spotify_client::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
 
 const LIST_ENDPOINT: &str = "/me/playlists";
 

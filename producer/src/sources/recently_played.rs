@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use schemas::{Context, Source};
 
 use super::{is_null, line, observed_at, parse, EntryTimes, Items, Pull, StateChanges, LIST_PAGE_SIZE};
-use crate::spotify::{SpotifyClient, SpotifyError};
 use crate::state::State;
+use spotify_client::{SpotifyClient, SpotifyError};
 
 const ENDPOINT: &str = "/me/player/recently-played";
 

@@ -17,8 +17,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use schemas::{Context, Source, Timestamp};
 
 use super::{is_null, line, observed_at, parse, EntryTimes, Items, Pull, StateChanges, LIST_PAGE_SIZE};
-use crate::spotify::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
 use crate::state::State;
+use spotify_client::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
 
 const ENDPOINT: &str = "/me/tracks";
 

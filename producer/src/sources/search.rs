@@ -7,7 +7,7 @@ use super::{
     is_null, line, observed_at, observed_dates, parse, NestedTracks, Pull, SourcesConfig, StateChanges,
     SEARCH_PAGE_SIZE, SEARCH_RESULT_CAP,
 };
-use crate::spotify::{Pager, SpotifyClient, SpotifyError, SEARCH_PAGES};
+use spotify_client::{Pager, SpotifyClient, SpotifyError, SEARCH_PAGES};
 
 const ENDPOINT: &str = "/search";
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use schemas::{Context, Source};
 
 use super::{is_null, line, observed_at, observed_dates, parse, Items, Pull, StateChanges, LIST_PAGE_SIZE};
-use crate::spotify::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
+use spotify_client::{Pager, SpotifyClient, SpotifyError, LIST_PAGES};
 
 const ENDPOINT: &str = "/me/top/tracks";
 

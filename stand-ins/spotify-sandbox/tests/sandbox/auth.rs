@@ -1,21 +1,12 @@
-//! The accounts service: PKCE authorize and exchange through the producer's own auth code,
-//! refresh rotation and revocation, client credentials, token expiry by the sandbox clock.
-
-use std::time::Duration;
+//! The stand-in accounts service itself: the redirect URIs and clients it accepts, client
+//! credentials, token expiry by the sandbox clock. The real client's code exchange, refresh
+//! rotation and revocation against it are tested with `spotify-client`.
 
 use chrono::Duration as TimeDelta;
-use producer::auth::{authorization_url, exchange_code, AuthConfig, AuthError, Pkce};
-use producer::spotify::{Secret, SpotifyError};
 use serde_json::Value;
+use spotify_client::accounts::{authorization_url, Pkce};
 
 use crate::{app_token, config, get, http, now, sandbox, user_client, user_token};
-
-fn auth_config(sandbox: &spotify_sandbox::Sandbox) -> AuthConfig {
-    let mut config = AuthConfig::new(sandbox.client_id());
-    config.accounts_base = sandbox.accounts_base();
-    config.request_timeout = Duration::from_secs(5);
-    config
-}
 
 /// Follows the authorization URL like a browser whose user clicks "Agree": the 302's `code`.
 async fn authorize(url: &str) -> (u16, Option<String>) {
@@ -26,72 +17,6 @@ async fn authorize(url: &str) -> (u16, Option<String>) {
         .get("location")
         .map(|l| l.to_str().unwrap().to_string());
     (status, location)
-}
-
-fn query_value(url: &str, key: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v.to_string())
-}
-
-#[tokio::test]
-async fn pkce_authorize_and_exchange_with_the_producers_auth_code() {
-    let sandbox = sandbox(config()).await;
-    let pkce = Pkce::generate().unwrap();
-    let redirect = "http://127.0.0.1:8888/callback";
-    let url = authorization_url(
-        &sandbox.accounts_base(),
-        sandbox.client_id(),
-        redirect,
-        pkce.challenge(),
-        "state-123",
-    )
-    .unwrap();
-    let (status, location) = authorize(&url).await;
-    assert_eq!(status, 302);
-    let location = location.unwrap();
-    assert!(location.starts_with(redirect));
-    assert_eq!(query_value(&location, "state").as_deref(), Some("state-123"));
-    let code = Secret::new(query_value(&location, "code").unwrap());
-
-    // The wrong verifier is refused and spends the code, as a one-time code must.
-    let other = Pkce::generate().unwrap();
-    let err = exchange_code(&auth_config(&sandbox), &code, redirect, &other)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, AuthError::ExchangeRejected { error, .. } if error == "invalid_grant"),
-        "{err}"
-    );
-
-    let (_, location) = authorize(&url).await;
-    let code = Secret::new(query_value(&location.unwrap(), "code").unwrap());
-    let tokens = exchange_code(&auth_config(&sandbox), &code, redirect, &pkce)
-        .await
-        .unwrap();
-    let (status, _, me) = get(&sandbox, tokens.access_token.expose(), "/me").await;
-    assert_eq!(status, 200);
-    assert_eq!(me["id"], sandbox.user_id());
-    // The code works once.
-    let err = exchange_code(&auth_config(&sandbox), &code, redirect, &pkce)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AuthError::ExchangeRejected { .. }));
-
-    // The new refresh token works with the producer's client.
-    let mut client_config =
-        producer::spotify::SpotifyConfig::refresh_token(sandbox.client_id(), tokens.refresh_token.expose());
-    client_config.api_base = sandbox.api_base();
-    client_config.accounts_base = sandbox.accounts_base();
-    let client = producer::spotify::SpotifyClient::new(client_config).unwrap();
-    assert_eq!(
-        producer::sources::current_user_id(&client).await.unwrap(),
-        sandbox.user_id()
-    );
-    sandbox.shutdown().await;
 }
 
 #[tokio::test]
@@ -108,44 +33,6 @@ async fn authorize_refuses_localhost_and_unknown_clients() {
         let (status, location) = authorize(&url).await;
         assert_eq!((status, location), (400, None), "{client} {redirect}");
     }
-    sandbox.shutdown().await;
-}
-
-#[tokio::test]
-async fn refresh_sometimes_rotates_and_revoked_tokens_need_reauthorization() {
-    let sandbox = sandbox(config()).await;
-    let mut rotated = 0;
-    for _ in 0..20 {
-        let body = format!(
-            "grant_type=refresh_token&refresh_token={}&client_id={}",
-            sandbox.refresh_token(),
-            sandbox.client_id()
-        );
-        let response = http()
-            .post(format!("{}/api/token", sandbox.accounts_base()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let json: Value = response.json().await.unwrap();
-        assert_eq!(json["expires_in"], 3600);
-        if json.get("refresh_token").is_some() {
-            rotated += 1;
-        }
-    }
-    assert!(
-        rotated > 0 && rotated < 20,
-        "sometimes a new refresh token, sometimes not: {rotated}"
-    );
-
-    sandbox.revoke_refresh_token(sandbox.refresh_token());
-    let (client, _) = user_client(&sandbox);
-    let err = producer::sources::current_user_id(&client).await.unwrap_err();
-    assert!(
-        matches!(err, SpotifyError::ReauthorizationRequired { .. }),
-        "{err}"
-    );
     sandbox.shutdown().await;
 }
 
@@ -179,8 +66,8 @@ async fn tokens_expire_after_an_hour_of_sandbox_time() {
     let (status, _, body) = get(&sandbox, &token, "/me").await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["message"], "The access token expired");
-    // The producer's client renews the token on its own.
+    // The real client renews the token on its own.
     let (client, _) = user_client(&sandbox);
-    assert!(producer::sources::current_user_id(&client).await.is_ok());
+    assert!(client.get_json("/me", &[]).await.is_ok());
     sandbox.shutdown().await;
 }

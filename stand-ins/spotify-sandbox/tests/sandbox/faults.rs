@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use producer::sources;
-use producer::spotify::SpotifyError;
 use producer::state::State;
+use spotify_client::SpotifyError;
 use spotify_sandbox::{Faults, SandboxConfig};
 
 use crate::{config, get, now, sandbox, user_client, user_token};

@@ -1,11 +1,7 @@
 //! Integration tests of the Spotify sandbox, one binary. Modules:
 //!
-//! - `producer_sources`: the producer's real client and sources against the sandbox: pagination to the
-//!   end, the recently-played cursor, saved-tracks watermark, playlist snapshot skipping, search
-//!   ranks; every line through the real `firehose_transform` normalizer and checked against the
-//!   served ledger;
-//! - `auth`: client credentials, PKCE authorize + code exchange, refresh (rotation, revocation),
-//!   token expiry by the sandbox clock;
+//! - `auth`: the redirect URIs and clients the accounts service accepts, client credentials, token
+//!   expiry by the sandbox clock;
 //! - `limits`: page limits, search limits, Spotify's error bodies, endpoints gone for new apps;
 //! - `faults`: each fault switch, its determinism, and the producer getting through faults;
 //! - `determinism`: same seed, same data; another seed, other data; time moves the history;
@@ -15,7 +11,6 @@ mod auth;
 mod determinism;
 mod faults;
 mod limits;
-mod producer_sources;
 mod schema;
 
 use std::pin::Pin;
@@ -23,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use producer::spotify::{Sleeper, SpotifyClient, SpotifyConfig};
 use serde_json::Value;
+use spotify_client::{Sleeper, SpotifyClient, SpotifyConfig};
 use spotify_sandbox::{Sandbox, SandboxConfig};
 
 /// The fixed clock most tests use.
@@ -34,17 +29,7 @@ pub fn now() -> DateTime<Utc> {
 
 /// A small, fast world with a fixed clock.
 pub fn config() -> SandboxConfig {
-    SandboxConfig {
-        now: Some(now()),
-        tracks: 600,
-        artists: 60,
-        // A library saved within the last ~12 weeks: fewer UTC dates than the producer takes in
-        // one run (SAVED_TRACKS_DATES_PER_RUN, 100), so one pull reads it all; the spreading of
-        // longer libraries over runs is tested in the producer and the tracklake end-to-end test.
-        library_since: chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
-        saves_per_day: 2.0,
-        ..SandboxConfig::default()
-    }
+    SandboxConfig::small(now())
 }
 
 pub async fn sandbox(config: SandboxConfig) -> Sandbox {
@@ -62,7 +47,7 @@ impl Sleeper for RecordingSleeper {
     }
 }
 
-/// The producer's client for the sandbox user (refresh-token grant), waits recorded not slept.
+/// The real client for the sandbox user (refresh-token grant), waits recorded not slept.
 pub fn user_client(sandbox: &Sandbox) -> (SpotifyClient, Arc<RecordingSleeper>) {
     let mut config = SpotifyConfig::refresh_token(sandbox.client_id(), sandbox.refresh_token());
     config.api_base = sandbox.api_base();

@@ -71,6 +71,17 @@ impl From<&str> for Secret {
     }
 }
 
+/// Where a JSON document that may hold a secret failed to parse, without serde's message: that
+/// message can quote a value, and the value may be a token.
+pub fn json_error_position(error: &serde_json::Error) -> String {
+    format!(
+        "{:?} error at line {} column {}",
+        error.classify(),
+        error.line(),
+        error.column()
+    )
+}
+
 /// How the client gets an access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credentials {
@@ -80,11 +91,11 @@ pub enum Credentials {
     ClientCredentials { client_secret: Secret },
     /// User token from an earlier authorization code with PKCE grant (`tracklake auth`), renewed
     /// with `grant_type=refresh_token` and the client id (PKCE apps send no secret). Spotify may
-    /// answer with a new refresh token: see [`super::SpotifyClient::take_new_refresh_token`].
+    /// answer with a new refresh token: see [`crate::SpotifyClient::take_new_refresh_token`].
     RefreshToken { refresh_token: Secret },
 }
 
-/// Settings of a [`super::SpotifyClient`]. `Debug` is safe to log: secrets print redacted.
+/// Settings of a [`crate::SpotifyClient`]. `Debug` is safe to log: secrets print redacted.
 #[derive(Debug, Clone)]
 pub struct SpotifyConfig {
     /// Web API root, without a trailing slash; tests point it at a local server.
@@ -98,13 +109,13 @@ pub struct SpotifyConfig {
     /// Time limit for one HTTP request.
     pub request_timeout: Duration,
     /// Longest `Retry-After` waited inline; longer ones end the run with
-    /// [`super::SpotifyError::RateLimited`].
+    /// [`crate::SpotifyError::RateLimited`].
     pub inline_wait_cap: Duration,
     /// Waits when Spotify gives no usable `Retry-After`, for 5xx and for transport errors; its
     /// `max_attempts` bounds the attempts of one request.
     pub backoff: Backoff,
     /// Requests this run may make, token requests included; then
-    /// [`super::SpotifyError::BudgetExhausted`].
+    /// [`crate::SpotifyError::BudgetExhausted`].
     pub request_budget: u32,
 }
 

@@ -13,12 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use producer::backoff::Backoff;
-use producer::spotify::{
+use serde_json::{json, Value};
+use spotify_client::accounts::TokenError;
+use spotify_client::backoff::Backoff;
+use spotify_client::{
     Pager, Sleeper, SpotifyClient, SpotifyConfig, SpotifyError, LIST_PAGES, QUOTA_EXCEEDED_DEFAULT_WAIT,
     RATE_LIMIT_WINDOW, SEARCH_PAGES,
 };
-use serde_json::{json, Value};
 use wiremock::matchers::{basic_auth, bearer_token, body_string, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -546,7 +547,10 @@ async fn invalid_grant_asks_for_reauthorization_and_is_not_retried() {
     let (client, _) = client(config);
     let err = client.get_json("/me", &[]).await.unwrap_err();
     assert!(
-        matches!(&err, SpotifyError::ReauthorizationRequired { .. }),
+        matches!(
+            &err,
+            SpotifyError::Token(TokenError::ReauthorizationRequired { .. })
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("run `tracklake auth` again"), "{err}");
@@ -727,7 +731,10 @@ async fn secrets_never_appear_in_errors_or_debug_output() {
     let first = client_for(&server);
     errors.push(first.get_json("/me", &[]).await.unwrap_err());
     assert!(
-        matches!(errors[0], SpotifyError::TokenRejected { status: 400, .. }),
+        matches!(
+            errors[0],
+            SpotifyError::Token(TokenError::Rejected { status: 400, .. })
+        ),
         "{:?}",
         errors[0]
     );

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::accounts::TokenError;
+
 /// A failed Spotify call. [`SpotifyError::ends_run_cleanly`] tells the caller which ones mean
 /// "persist what you have and stop until later" rather than "something is broken".
 #[derive(Debug, thiserror::Error)]
@@ -59,21 +61,9 @@ pub enum SpotifyError {
         hint: &'static str,
     },
 
-    #[error(
-        "Spotify's token endpoint refused the app's credentials (HTTP {status}, {error}: {description}); \
-         check the client id and client secret"
-    )]
-    TokenRejected {
-        status: u16,
-        error: String,
-        description: String,
-    },
-
-    #[error(
-        "Spotify rejected the stored refresh token ({description}): it expired (6 months after \
-         authorization) or was revoked; run `tracklake auth` again"
-    )]
-    ReauthorizationRequired { description: String },
+    /// The token endpoint refused or garbled the token request (its own retries are spent).
+    #[error(transparent)]
+    Token(#[from] TokenError),
 
     #[error("{endpoint} answered something that is not the expected JSON: {detail}")]
     InvalidResponse { endpoint: String, detail: String },
@@ -110,6 +100,15 @@ impl SpotifyError {
                 | SpotifyError::QuotaExceeded { .. }
                 | SpotifyError::BudgetExhausted { .. }
                 | SpotifyError::RetriesExhausted { .. }
+        )
+    }
+
+    /// Whether Spotify refused the stored refresh token (expired or revoked): only a new
+    /// `tracklake auth` helps, and the deployed producer raises an alarm for it.
+    pub fn needs_reauthorization(&self) -> bool {
+        matches!(
+            self,
+            SpotifyError::Token(TokenError::ReauthorizationRequired { .. })
         )
     }
 

@@ -4,7 +4,7 @@
 use reqwest::Url;
 use serde_json::Value;
 
-use super::{normalize_endpoint, SpotifyClient, SpotifyError};
+use crate::{normalize_endpoint, SpotifyClient, SpotifyError};
 
 /// The largest `limit` and `offset` an endpoint accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,13 +14,6 @@
 //! - 401: one fresh token and one more try; other 4xx: a typed error at once;
 //! - every request, token requests included, counts against the run's budget.
 
-mod config;
-mod error;
-mod paging;
-mod stats;
-mod token;
-mod wait;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,16 +22,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::{RequestBuilder, StatusCode, Url};
 
-pub use config::{
-    Credentials, Secret, SpotifyConfig, DEFAULT_ACCOUNTS_BASE, DEFAULT_API_BASE, DEFAULT_BACKOFF,
-    DEFAULT_INLINE_WAIT_CAP, DEFAULT_REQUEST_BUDGET, DEFAULT_REQUEST_TIMEOUT,
-};
-pub use error::SpotifyError;
-pub use paging::{Page, PageLimits, Pager, ARTIST_ALBUMS_PAGES, LIST_PAGES, SEARCH_PAGES};
-pub use stats::{normalize_endpoint, EndpointStats};
-/// The token endpoint's form encoder, shared with the PKCE code exchange in [`crate::auth`].
-pub(crate) use token::form;
-pub use wait::{Sleeper, TokioSleeper};
+mod token;
+
+use crate::{normalize_endpoint, EndpointStats, Sleeper, SpotifyConfig, SpotifyError, TokioSleeper};
 
 /// Not-before time after a `QUOTA_EXCEEDED` answer that carries no usable `Retry-After`. Reported
 /// quota waits run to 13–14 hours (docs/spotify-web-api.md#daily-quotas), but the reset time is undisclosed; guessing

@@ -1,16 +1,42 @@
-//! The producer's sources against the sandbox. What the producer makes of the sandbox's answers
-//! must match what the sandbox says it served (its ledger), line for line.
+//! The producer's sources against the Spotify sandbox (the local stand-in for the Web API):
+//! pagination to the end, the recently-played cursor, the saved-tracks watermark, playlist snapshot
+//! skipping, search ranks. What the producer makes of the sandbox's answers must match what the
+//! sandbox says it served (its ledger), line for line, and every line passes the real
+//! `firehose_transform` normalizer.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use chrono::Duration as TimeDelta;
+use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
 use firehose_transform::normalize::{normalize_bytes, DropReason, Verdict};
 use producer::sources::{self, SourcesConfig};
 use producer::state::State;
 use schemas::{RawEnvelope, Source};
-use spotify_sandbox::{ItemType, Place, SourceKind};
+use spotify_client::{SpotifyClient, SpotifyConfig, SpotifyError};
+use spotify_sandbox::{ItemType, Place, Sandbox, SandboxConfig, SourceKind};
 
-use crate::{config, now, sandbox, user_client};
+/// The sandbox's fixed clock.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 20, 30, 0).unwrap()
+}
+
+fn config() -> SandboxConfig {
+    SandboxConfig::small(now())
+}
+
+async fn sandbox(config: SandboxConfig) -> Sandbox {
+    spotify_sandbox::start(config).await.expect("the sandbox starts")
+}
+
+/// The client for the sandbox user (refresh-token grant), as the producer runs it.
+fn user_client(sandbox: &Sandbox) -> SpotifyClient {
+    let mut config = SpotifyConfig::refresh_token(sandbox.client_id(), sandbox.refresh_token());
+    config.api_base = sandbox.api_base();
+    config.accounts_base = sandbox.accounts_base();
+    config.request_timeout = Duration::from_secs(10);
+    config.request_budget = 5000;
+    SpotifyClient::new(config).unwrap()
+}
 
 /// Runs every line through the transform: (kept, dropped as episode, dropped as removed).
 fn transform(lines: &[Vec<u8>]) -> (usize, usize, usize) {
@@ -33,7 +59,7 @@ fn transform(lines: &[Vec<u8>]) -> (usize, usize, usize) {
 #[tokio::test]
 async fn recently_played_takes_the_last_50_then_only_new_plays_as_time_passes() {
     let sandbox = sandbox(config()).await;
-    let (client, _) = user_client(&sandbox);
+    let client = user_client(&sandbox);
     let user = sources::current_user_id(&client).await.unwrap();
     assert_eq!(user, sandbox.user_id());
 
@@ -94,7 +120,7 @@ async fn recently_played_takes_the_last_50_then_only_new_plays_as_time_passes() 
 #[tokio::test]
 async fn saved_tracks_pages_to_the_end_then_stops_at_the_watermark() {
     let sandbox = sandbox(config()).await;
-    let (client, _) = user_client(&sandbox);
+    let client = user_client(&sandbox);
     let mut state = State::default();
     let pull = sources::saved_tracks(&client, &state, now(), Some("u"))
         .await
@@ -134,7 +160,7 @@ async fn saved_tracks_pages_to_the_end_then_stops_at_the_watermark() {
 #[tokio::test]
 async fn playlists_are_read_to_the_end_and_skipped_while_their_snapshot_stays() {
     let sandbox = sandbox(config()).await;
-    let (client, _) = user_client(&sandbox);
+    let client = user_client(&sandbox);
     let user = sandbox.user_id().to_string();
     let mut state = State::default();
     let pull = sources::playlist(&client, &state, now(), &user).await.unwrap();
@@ -208,7 +234,7 @@ async fn playlists_are_read_to_the_end_and_skipped_while_their_snapshot_stays() 
 #[tokio::test]
 async fn top_tracks_cover_three_ranges_in_pages_and_change_by_day() {
     let sandbox = sandbox(config()).await;
-    let (client, _) = user_client(&sandbox);
+    let client = user_client(&sandbox);
     let pull = sources::top_tracks(&client, now(), Some("u")).await.unwrap();
     let ledger = sandbox.served();
     let served: Vec<_> = ledger.of(SourceKind::TopTracks).collect();
@@ -242,12 +268,12 @@ async fn top_tracks_cover_three_ranges_in_pages_and_change_by_day() {
 
 #[tokio::test]
 async fn search_pages_by_ten_up_to_the_offset_cap_with_ranks() {
-    let sandbox = sandbox(spotify_sandbox::SandboxConfig {
+    let sandbox = sandbox(SandboxConfig {
         tracks: 3000,
         ..config()
     })
     .await;
-    let (client, _) = user_client(&sandbox);
+    let client = user_client(&sandbox);
     let config = SourcesConfig {
         enabled: vec![Source::Search],
         search_queries: vec!["genre:jazz".to_string(), "year:1990-2026".to_string()],
@@ -266,13 +292,10 @@ async fn search_pages_by_ten_up_to_the_offset_cap_with_ranks() {
     assert!(jazz > 10 && jazz < 1000, "jazz is a few pages: {jazz}");
     assert_eq!(recent, 1000, "year:1990-2026 is read up to the 1000-result cap");
     assert_eq!(pull.lines.len(), jazz + recent);
-    let token = crate::app_token(&sandbox).await;
-    let (_, _, body) = crate::get(
-        &sandbox,
-        &token,
-        "/search?q=year:1990-2026&type=track&offset=1000&limit=10",
-    )
-    .await;
+    let body = client
+        .get_json("/search?q=year:1990-2026&type=track&offset=1000&limit=10", &[])
+        .await
+        .unwrap();
     assert!(
         body["tracks"]["total"].as_u64().unwrap() > 1010,
         "more than the cap can reach"
@@ -295,11 +318,10 @@ async fn search_pages_by_ten_up_to_the_offset_cap_with_ranks() {
 #[tokio::test]
 async fn a_client_credentials_client_can_search_but_not_read_the_user() {
     let sandbox = sandbox(config()).await;
-    let mut config =
-        producer::spotify::SpotifyConfig::client_credentials(sandbox.client_id(), sandbox.client_secret());
+    let mut config = SpotifyConfig::client_credentials(sandbox.client_id(), sandbox.client_secret());
     config.api_base = sandbox.api_base();
     config.accounts_base = sandbox.accounts_base();
-    let client = producer::spotify::SpotifyClient::new(config).unwrap();
+    let client = SpotifyClient::new(config).unwrap();
     let sources_config = SourcesConfig {
         search_queries: vec!["night".to_string()],
         search_max_results: 25,
@@ -310,9 +332,6 @@ async fn a_client_credentials_client_can_search_but_not_read_the_user() {
         .unwrap();
     assert_eq!(pull.lines.len(), 25);
     let err = sources::current_user_id(&client).await.unwrap_err();
-    assert!(
-        matches!(err, producer::spotify::SpotifyError::Unauthorized { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, SpotifyError::Unauthorized { .. }), "{err}");
     sandbox.shutdown().await;
 }
