@@ -1,10 +1,11 @@
 //! The producer's sources against the Spotify sandbox (the local stand-in for the Web API):
 //! pagination to the end, the recently-played cursor, the saved-tracks watermark, playlist snapshot
-//! skipping, search ranks. What the producer makes of the sandbox's answers must match what the
+//! skipping, search ranks, and every source through mixed faults. What the producer makes of the sandbox's answers must match what the
 //! sandbox says it served (its ledger), line for line, and every line passes the real
 //! `firehose_transform` normalizer.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
@@ -12,8 +13,8 @@ use firehose_transform::normalize::{normalize_bytes, DropReason, Verdict};
 use producer::sources::{self, SourcesConfig};
 use producer::state::State;
 use schemas::{RawEnvelope, Source};
-use spotify_client::{SpotifyClient, SpotifyConfig, SpotifyError};
-use spotify_sandbox::{ItemType, Place, Sandbox, SandboxConfig, SourceKind};
+use spotify_client::{RecordingSleeper, SpotifyClient, SpotifyConfig, SpotifyError};
+use spotify_sandbox::{Faults, ItemType, Place, Sandbox, SandboxConfig, SourceKind};
 
 /// The sandbox's fixed clock.
 fn now() -> DateTime<Utc> {
@@ -28,14 +29,19 @@ async fn sandbox(config: SandboxConfig) -> Sandbox {
     spotify_sandbox::start(config).await.expect("the sandbox starts")
 }
 
-/// The client for the sandbox user (refresh-token grant), as the producer runs it.
-fn user_client(sandbox: &Sandbox) -> SpotifyClient {
+/// The client for the sandbox user (refresh-token grant), as the producer runs it; its waits are
+/// recorded, not slept.
+fn user_client(sandbox: &Sandbox) -> (SpotifyClient, Arc<RecordingSleeper>) {
     let mut config = SpotifyConfig::refresh_token(sandbox.client_id(), sandbox.refresh_token());
     config.api_base = sandbox.api_base();
     config.accounts_base = sandbox.accounts_base();
     config.request_timeout = Duration::from_secs(10);
     config.request_budget = 5000;
-    SpotifyClient::new(config).unwrap()
+    let sleeper = Arc::new(RecordingSleeper::default());
+    (
+        SpotifyClient::with_sleeper(config, sleeper.clone()).unwrap(),
+        sleeper,
+    )
 }
 
 /// Runs every line through the transform: (kept, dropped as episode, dropped as removed).
@@ -59,7 +65,7 @@ fn transform(lines: &[Vec<u8>]) -> (usize, usize, usize) {
 #[tokio::test]
 async fn recently_played_takes_the_last_50_then_only_new_plays_as_time_passes() {
     let sandbox = sandbox(config()).await;
-    let client = user_client(&sandbox);
+    let (client, _) = user_client(&sandbox);
     let user = sources::current_user_id(&client).await.unwrap();
     assert_eq!(user, sandbox.user_id());
 
@@ -120,7 +126,7 @@ async fn recently_played_takes_the_last_50_then_only_new_plays_as_time_passes() 
 #[tokio::test]
 async fn saved_tracks_pages_to_the_end_then_stops_at_the_watermark() {
     let sandbox = sandbox(config()).await;
-    let client = user_client(&sandbox);
+    let (client, _) = user_client(&sandbox);
     let mut state = State::default();
     let pull = sources::saved_tracks(&client, &state, now(), Some("u"))
         .await
@@ -160,7 +166,7 @@ async fn saved_tracks_pages_to_the_end_then_stops_at_the_watermark() {
 #[tokio::test]
 async fn playlists_are_read_to_the_end_and_skipped_while_their_snapshot_stays() {
     let sandbox = sandbox(config()).await;
-    let client = user_client(&sandbox);
+    let (client, _) = user_client(&sandbox);
     let user = sandbox.user_id().to_string();
     let mut state = State::default();
     let pull = sources::playlist(&client, &state, now(), &user).await.unwrap();
@@ -234,7 +240,7 @@ async fn playlists_are_read_to_the_end_and_skipped_while_their_snapshot_stays() 
 #[tokio::test]
 async fn top_tracks_cover_three_ranges_in_pages_and_change_by_day() {
     let sandbox = sandbox(config()).await;
-    let client = user_client(&sandbox);
+    let (client, _) = user_client(&sandbox);
     let pull = sources::top_tracks(&client, now(), Some("u")).await.unwrap();
     let ledger = sandbox.served();
     let served: Vec<_> = ledger.of(SourceKind::TopTracks).collect();
@@ -273,7 +279,7 @@ async fn search_pages_by_ten_up_to_the_offset_cap_with_ranks() {
         ..config()
     })
     .await;
-    let client = user_client(&sandbox);
+    let (client, _) = user_client(&sandbox);
     let config = SourcesConfig {
         enabled: vec![Source::Search],
         search_queries: vec!["genre:jazz".to_string(), "year:1990-2026".to_string()],
@@ -333,5 +339,56 @@ async fn a_client_credentials_client_can_search_but_not_read_the_user() {
     assert_eq!(pull.lines.len(), 25);
     let err = sources::current_user_id(&client).await.unwrap_err();
     assert!(matches!(err, SpotifyError::Unauthorized { .. }), "{err}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_producer_gets_every_source_through_mixed_faults() {
+    let sandbox = sandbox(SandboxConfig {
+        faults: Faults {
+            seed: 2,
+            rate_limit_rate: 0.1,
+            rate_limit_retry_after: Some(1),
+            server_error_rate: 0.1,
+            expired_token_rate: 0.05,
+            ..Faults::default()
+        },
+        ..config()
+    })
+    .await;
+    let (client, sleeper) = user_client(&sandbox);
+    let user = sources::current_user_id(&client).await.unwrap();
+    let state = State::default();
+    let mut lines = 0;
+    lines += sources::recently_played(&client, &state, now(), Some(&user))
+        .await
+        .unwrap()
+        .lines
+        .len();
+    lines += sources::saved_tracks(&client, &state, now(), Some(&user))
+        .await
+        .unwrap()
+        .lines
+        .len();
+    lines += sources::top_tracks(&client, now(), Some(&user))
+        .await
+        .unwrap()
+        .lines
+        .len();
+    lines += sources::playlist(&client, &state, now(), &user)
+        .await
+        .unwrap()
+        .lines
+        .len();
+    let ledger = sandbox.served();
+    assert_eq!(
+        lines,
+        ledger.len(),
+        "every served entry reached the producer once"
+    );
+    assert!(
+        sleeper.waits().contains(&Duration::from_secs(1)),
+        "Retry-After was honoured"
+    );
     sandbox.shutdown().await;
 }

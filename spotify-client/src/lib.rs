@@ -37,4 +37,4 @@ pub use config::{
 pub use error::SpotifyError;
 pub use paging::{Page, PageLimits, Pager, ARTIST_ALBUMS_PAGES, LIST_PAGES, SEARCH_PAGES};
 pub use stats::{normalize_endpoint, EndpointStats};
-pub use wait::{Sleeper, TokioSleeper};
+pub use wait::{RecordingSleeper, Sleeper, TokioSleeper};

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Sleeps for a requested time. The client calls it for every wait before a retry.
@@ -17,5 +18,26 @@ pub struct TokioSleeper;
 impl Sleeper for TokioSleeper {
     fn sleep(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(tokio::time::sleep(wait))
+    }
+}
+
+/// Records each wait asked for and returns at once: for tests that check the client's waits
+/// without sitting through them.
+#[derive(Debug, Default)]
+pub struct RecordingSleeper {
+    waits: Mutex<Vec<Duration>>,
+}
+
+impl RecordingSleeper {
+    /// The waits asked for so far, in order.
+    pub fn waits(&self) -> Vec<Duration> {
+        self.waits.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Sleeper for RecordingSleeper {
+    fn sleep(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        self.waits.lock().unwrap_or_else(|e| e.into_inner()).push(wait);
+        Box::pin(std::future::ready(()))
     }
 }

@@ -7,9 +7,7 @@
 //! - failures: 5xx, timeouts, other 4xx, the request budget, foreign URLs;
 //! - secrets: never in an error's `Display` or `Debug`.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,8 +15,8 @@ use serde_json::{json, Value};
 use spotify_client::accounts::TokenError;
 use spotify_client::backoff::Backoff;
 use spotify_client::{
-    Pager, Sleeper, SpotifyClient, SpotifyConfig, SpotifyError, LIST_PAGES, QUOTA_EXCEEDED_DEFAULT_WAIT,
-    RATE_LIMIT_WINDOW, SEARCH_PAGES,
+    Pager, RecordingSleeper, SpotifyClient, SpotifyConfig, SpotifyError, LIST_PAGES,
+    QUOTA_EXCEEDED_DEFAULT_WAIT, RATE_LIMIT_WINDOW, SEARCH_PAGES,
 };
 use wiremock::matchers::{basic_auth, bearer_token, body_string, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -33,25 +31,6 @@ const TEST_BACKOFF: Backoff = Backoff {
     cap: Duration::from_secs(1),
     max_attempts: 4,
 };
-
-/// Records each requested wait and returns at once.
-#[derive(Default)]
-struct RecordingSleeper {
-    waits: Mutex<Vec<Duration>>,
-}
-
-impl RecordingSleeper {
-    fn waits(&self) -> Vec<Duration> {
-        self.waits.lock().unwrap().clone()
-    }
-}
-
-impl Sleeper for RecordingSleeper {
-    fn sleep(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        self.waits.lock().unwrap().push(wait);
-        Box::pin(std::future::ready(()))
-    }
-}
 
 fn token_response(token: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({

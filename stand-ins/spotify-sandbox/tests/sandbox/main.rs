@@ -3,7 +3,7 @@
 //! - `auth`: the redirect URIs and clients the accounts service accepts, client credentials, token
 //!   expiry by the sandbox clock;
 //! - `limits`: page limits, search limits, Spotify's error bodies, endpoints gone for new apps;
-//! - `faults`: each fault switch, its determinism, and the producer getting through faults;
+//! - `faults`: each fault switch, its determinism, and the real client getting through faults;
 //! - `determinism`: same seed, same data; another seed, other data; time moves the history;
 //! - `schema`: every served shape against the published OpenAPI schemas (the vendored `spotify-sandbox/openapi/spotify-web-api.yml`).
 
@@ -13,13 +13,12 @@ mod faults;
 mod limits;
 mod schema;
 
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
-use spotify_client::{Sleeper, SpotifyClient, SpotifyConfig};
+use spotify_client::{RecordingSleeper, SpotifyClient, SpotifyConfig};
 use spotify_sandbox::{Sandbox, SandboxConfig};
 
 /// The fixed clock most tests use.
@@ -34,17 +33,6 @@ pub fn config() -> SandboxConfig {
 
 pub async fn sandbox(config: SandboxConfig) -> Sandbox {
     spotify_sandbox::start(config).await.expect("the sandbox starts")
-}
-
-/// Records the waits the client asks for instead of sleeping through them.
-#[derive(Default)]
-pub struct RecordingSleeper(pub Mutex<Vec<Duration>>);
-
-impl Sleeper for RecordingSleeper {
-    fn sleep(&self, wait: Duration) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
-        self.0.lock().unwrap().push(wait);
-        Box::pin(async {})
-    }
 }
 
 /// The real client for the sandbox user (refresh-token grant), waits recorded not slept.
