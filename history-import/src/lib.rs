@@ -1,0 +1,275 @@
+//! Reads Spotify's privacy exports into plays (docs/privacy-exports.md).
+//!
+//! Input is what the user has: the zip as downloaded, the folder it unpacks to, or single
+//! files. [`Export::open`] finds the files that hold plays by their names (current and older
+//! names of both packages) and lists the others with the reason they are not read;
+//! [`ExportEntry::read`] reads one file into the plays the lake keeps and counts the rest by
+//! reason ([`LeftOut`]), so that every play read is accounted for.
+//!
+//! Personal data (IP addresses, user agents, user names, device models) is never held: the
+//! parser declares only the fields the lake keeps.
+
+mod files;
+mod plays;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use files::{classify, ExportFile, Ignored, Package};
+pub use plays::{platform_family, LeftOut, Options, Play};
+
+/// Why an export cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}: check that it exists and is readable")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not a readable zip file: download the export again, or unpack it and give the folder"
+    )]
+    Zip {
+        path: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error(
+        "{path} holds no streaming history ({files} files, none named like \
+         Streaming_History_Audio_*.json, endsong_*.json or StreamingHistory*.json): give the \
+         export's zip, the folder it unpacks to, or its streaming history files"
+    )]
+    NoExports { path: PathBuf, files: usize },
+    #[error(
+        "{file} ends early (line {line}, column {column}): the file was cut short; download or \
+         unpack the export again. The files before it were read"
+    )]
+    CutShort {
+        file: String,
+        line: usize,
+        column: usize,
+    },
+    #[error(
+        "{file} is not a streaming history file (line {line}, column {column}); its name says it \
+         is one, its content does not: give the file Spotify sent, unchanged"
+    )]
+    NotPlays {
+        file: String,
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Where a file's bytes are.
+#[derive(Debug, Clone)]
+enum Origin {
+    File(PathBuf),
+    Zip { archive: PathBuf, index: usize },
+}
+
+/// One file of an export that holds plays.
+#[derive(Debug, Clone)]
+pub struct ExportEntry {
+    /// The name shown to the user: the path, or `<zip>:<path inside>`.
+    pub name: String,
+    pub kind: ExportFile,
+    origin: Origin,
+}
+
+/// The files the input holds, sorted by name, and those it does not read.
+#[derive(Debug, Default)]
+pub struct Export {
+    pub entries: Vec<ExportEntry>,
+    /// Files not read, with the reason.
+    pub ignored: Vec<(String, Ignored)>,
+}
+
+/// What one file gave.
+#[derive(Debug, Default)]
+pub struct FileReport {
+    /// Plays in the file.
+    pub read: usize,
+    /// The plays kept, in the file's order.
+    pub plays: Vec<Play>,
+    /// The plays left out, by reason.
+    pub left_out: BTreeMap<LeftOut, usize>,
+}
+
+impl Export {
+    /// Finds the streaming history files in each path (a zip, a folder, or a file).
+    pub fn open(paths: &[impl AsRef<Path>]) -> Result<Export, ImportError> {
+        let mut export = Export::default();
+        for path in paths {
+            let path = path.as_ref();
+            let before = export.entries.len();
+            let seen = export.entries.len() + export.ignored.len();
+            let meta = std::fs::metadata(path).map_err(|source| ImportError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            if meta.is_dir() {
+                export.add_folder(path)?;
+            } else if is_zip(path) {
+                export.add_zip(path)?;
+            } else {
+                export.add_file(path.display().to_string(), Origin::File(path.to_path_buf()));
+            }
+            if export.entries.len() == before {
+                return Err(ImportError::NoExports {
+                    path: path.to_path_buf(),
+                    files: export.entries.len() + export.ignored.len() - seen,
+                });
+            }
+        }
+        export.entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(export)
+    }
+
+    fn add_file(&mut self, name: String, origin: Origin) {
+        match classify(&name) {
+            Ok(kind) => self.entries.push(ExportEntry { name, kind, origin }),
+            Err(why) => self.ignored.push((name, why)),
+        }
+    }
+
+    fn add_folder(&mut self, dir: &Path) -> Result<(), ImportError> {
+        let io = |source| ImportError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut children: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        children.sort();
+        for child in children {
+            if child.is_dir() {
+                self.add_folder(&child)?;
+            } else if is_zip(&child) {
+                self.add_zip(&child)?;
+            } else {
+                self.add_file(child.display().to_string(), Origin::File(child));
+            }
+        }
+        Ok(())
+    }
+
+    fn add_zip(&mut self, archive: &Path) -> Result<(), ImportError> {
+        let zip = open_zip(archive)?;
+        for index in 0..zip.len() {
+            let Some(name) = zip.name_for_index(index) else {
+                continue;
+            };
+            let name = name.map_err(|source| ImportError::Zip {
+                path: archive.to_path_buf(),
+                source,
+            })?;
+            if name.ends_with('/') {
+                continue; // a folder entry
+            }
+            let name = format!("{}:{name}", archive.display());
+            self.add_file(
+                name,
+                Origin::Zip {
+                    archive: archive.to_path_buf(),
+                    index,
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+impl ExportEntry {
+    /// Reads the file's plays: those the lake keeps, and the others counted by reason.
+    pub fn read(&self, options: &Options) -> Result<FileReport, ImportError> {
+        let bytes = self.bytes()?;
+        let mut report = FileReport::default();
+        let mut count = |result: Result<Play, LeftOut>| {
+            report.read += 1;
+            match result {
+                Ok(play) => report.plays.push(play),
+                Err(why) => *report.left_out.entry(why).or_default() += 1,
+            }
+        };
+        match self.kind.package() {
+            Package::ExtendedHistory => {
+                let plays: Vec<plays::ExtendedPlay> = self.parse(&bytes)?;
+                for play in plays {
+                    count(play.into_play(self.kind, options));
+                }
+            }
+            Package::AccountData => {
+                let plays: Vec<plays::AccountPlay> = self.parse(&bytes)?;
+                for play in plays {
+                    count(play.into_play(self.kind));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<Vec<T>, ImportError> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            let (line, column) = (e.line(), e.column());
+            if e.is_eof() {
+                ImportError::CutShort {
+                    file: self.name.clone(),
+                    line,
+                    column,
+                }
+            } else {
+                ImportError::NotPlays {
+                    file: self.name.clone(),
+                    line,
+                    column,
+                    source: e,
+                }
+            }
+        })
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, ImportError> {
+        match &self.origin {
+            Origin::File(path) => std::fs::read(path).map_err(|source| ImportError::Io {
+                path: path.clone(),
+                source,
+            }),
+            Origin::Zip { archive, index } => {
+                let mut zip = open_zip(archive)?;
+                let zip_error = |source| ImportError::Zip {
+                    path: archive.clone(),
+                    source,
+                };
+                let mut file = zip.by_index(*index).map_err(zip_error)?;
+                let mut bytes = Vec::with_capacity(file.size() as usize);
+                file.read_to_end(&mut bytes).map_err(|source| ImportError::Zip {
+                    path: archive.clone(),
+                    source: source.into(),
+                })?;
+                Ok(bytes)
+            }
+        }
+    }
+}
+
+fn is_zip(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+}
+
+fn open_zip(archive: &Path) -> Result<zip::ZipArchive<File>, ImportError> {
+    let file = File::open(archive).map_err(|source| ImportError::Io {
+        path: archive.to_path_buf(),
+        source,
+    })?;
+    zip::ZipArchive::new(file).map_err(|source| ImportError::Zip {
+        path: archive.to_path_buf(),
+        source,
+    })
+}
