@@ -48,14 +48,14 @@ pub enum AuthError {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretStoreError {
     #[error(
-        "could not read the refresh-token file {location}: {source}; check the path and its permissions"
+        "could not read the refresh-token file {location}; check the path and its permissions"
     )]
     Read {
         location: String,
         source: std::io::Error,
     },
 
-    #[error("could not write the refresh-token file {location}: {source}; check free space and permissions")]
+    #[error("could not write the refresh-token file {location}; check free space and permissions")]
     Write {
         location: String,
         source: std::io::Error,

@@ -43,6 +43,20 @@ pub fn never_logs_credentials(metadata: &Metadata<'_>) -> bool {
     })
 }
 
+/// An error as one line, each cause once after it ("context: cause: cause"), for where an error is
+/// kept or logged as text: the run report, the Lambda's summary, log fields. Error messages leave
+/// their cause to `source()`, so `to_string()` alone would drop it.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 /// `RUST_LOG`, or `info` when it is unset or invalid.
 pub fn env_filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
@@ -53,6 +67,18 @@ mod tests {
     use tracing::Level;
 
     use super::*;
+
+    #[test]
+    fn an_error_chain_names_each_cause_once_after_its_context() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("could not read the producer state s3://bucket/state.json; check the permissions")]
+        struct Context(#[source] std::io::Error);
+        let e = Context(std::io::Error::other("access denied"));
+        assert_eq!(
+            error_chain(&e),
+            "could not read the producer state s3://bucket/state.json; check the permissions: access denied"
+        );
+    }
 
     fn allowed(target: &'static str, level: Level) -> bool {
         // A callsite's metadata, built by hand: the filter only reads the target and the level.

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use schemas::Source;
 
+use crate::logging::error_chain;
 use crate::pacing;
 use crate::sink::{FirehoseSink, SinkError};
 use crate::sources::{self, SourcesConfig, SAVED_TRACKS_DATES_PER_RUN};
@@ -126,7 +127,7 @@ pub enum RunError {
     #[error(transparent)]
     SaveState(StateError),
 
-    #[error("{0}; the remaining sources were not pulled")]
+    #[error("the delivery to Firehose stopped; the remaining sources were not pulled")]
     Sink(#[source] SinkError),
 }
 
@@ -497,7 +498,7 @@ pub async fn run_once<S: StateStore>(
         // A sink error may already stand; keep it and log this one, so neither goes unseen.
         match &report.error {
             None => report.error = Some(e),
-            Some(_) => tracing::error!(error = %e, "could not save the producer state"),
+            Some(_) => tracing::error!(error = %error_chain(&e), "could not save the producer state"),
         }
     }
     report

@@ -164,7 +164,7 @@ pub trait StateStore {
 /// Why the state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("could not read the producer state {location}: {source}; check the path and its permissions")]
+    #[error("could not read the producer state {location}; check the path and its permissions")]
     Read {
         location: String,
         #[source]
@@ -194,7 +194,7 @@ pub enum StateError {
     )]
     Conflict { location: String },
 
-    #[error("could not write the producer state {location}: {source}; check free space and permissions")]
+    #[error("could not write the producer state {location}; check free space and permissions")]
     Write {
         location: String,
         #[source]

@@ -13,7 +13,8 @@ mod shape;
 use std::fmt;
 use std::process::ExitCode;
 
-use aws_sdk_glue::error::DisplayErrorContext;
+use aws_sdk_glue::error::SdkError;
+use aws_sdk_glue::operation::get_table::GetTableError;
 
 pub use diff::{compare, Difference, FieldKind, ParameterScope};
 pub use shape::{Field, TableShape};
@@ -35,13 +36,14 @@ pub enum CheckError {
     )]
     TableNotFound { database: String, table: String },
     #[error(
-        "cannot read Glue table {database}.{table}: {message}. Check AWS_REGION and your AWS \
+        "cannot read Glue table {database}.{table}. Check AWS_REGION and your AWS \
          credentials (they need glue:GetTable)"
     )]
     GetTable {
         database: String,
         table: String,
-        message: String,
+        #[source]
+        source: Box<SdkError<GetTableError>>,
     },
     #[error(
         "the deployed table has no s3:// location to take the lake bucket from; pass --bucket \
@@ -162,7 +164,7 @@ pub async fn check(client: &aws_sdk_glue::Client, args: &CheckArgs) -> Result<Re
             return Err(CheckError::GetTable {
                 database: args.database.clone(),
                 table,
-                message: DisplayErrorContext(&e).to_string(),
+                source: Box::new(e),
             })
         }
     };
@@ -212,7 +214,13 @@ pub async fn check_and_print(
             }
         }
         Err(e) => {
+            // The error, then each cause once (the SDK's error says what AWS answered).
             let _ = writeln!(err, "error: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let _ = writeln!(err, "  caused by: {c}");
+                cause = c.source();
+            }
             EXIT_ERROR
         }
     }

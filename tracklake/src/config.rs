@@ -94,7 +94,7 @@ impl Default for LocalSection {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the config file {path}: {source}. Pass an existing file with --config, or none to use the defaults")]
+    #[error("cannot read the config file {path}. Pass an existing file with --config, or none to use the defaults")]
     Read {
         path: String,
         #[source]

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use anyhow::Context as _;
 use arrow::record_batch::RecordBatch;
 use local_athena::{format_batches, LocalAthena, OutputFormat};
 use local_firehose::{DeliveryStats, FirehoseConfig, LocalFirehose, Output};
@@ -31,10 +32,10 @@ pub const SUMMARY_QUERIES: &[(&str, usize)] = &[
 pub async fn start_sandbox(
     config: SandboxConfig,
     request_budget: u32,
-) -> Result<(Sandbox, SpotifyConfig), String> {
+) -> anyhow::Result<(Sandbox, SpotifyConfig)> {
     let sandbox = spotify_sandbox::start(config)
         .await
-        .map_err(|e| format!("cannot start the Spotify sandbox: {e}"))?;
+        .context("cannot start the Spotify sandbox")?;
     let mut spotify = SpotifyConfig::refresh_token(sandbox.client_id(), sandbox.refresh_token());
     spotify.api_base = sandbox.api_base();
     spotify.accounts_base = sandbox.accounts_base();
@@ -43,14 +44,14 @@ pub async fn start_sandbox(
 }
 
 /// Starts the local Firehose delivering into `lake`, with the cloud stream's settings.
-pub async fn start_firehose(lake: &Path) -> Result<LocalFirehose, String> {
+pub async fn start_firehose(lake: &Path) -> anyhow::Result<LocalFirehose> {
     let config = FirehoseConfig {
         output: Output::LocalDir(lake.to_path_buf()),
         ..FirehoseConfig::default()
     };
     local_firehose::start(config)
         .await
-        .map_err(|e| format!("cannot start the local Firehose: {e}"))
+        .context("cannot start the local Firehose")
 }
 
 /// Where the producer keeps its state when it reads the sandbox: inside the lake, so removing
@@ -197,21 +198,21 @@ pub fn render_error_output(errors: &ErrorOutput, lake: &Path) -> String {
 }
 
 /// Runs the summary queries over the lake and renders them as tables.
-pub async fn render_analytics(lake: &Path) -> Result<String, String> {
+pub async fn render_analytics(lake: &Path) -> anyhow::Result<String> {
     let athena = LocalAthena::open(lake)
         .await
-        .map_err(|e| format!("cannot open the lake for queries: {e}"))?;
+        .context("cannot open the lake for queries")?;
     let mut out = String::new();
     for (name, rows) in SUMMARY_QUERIES {
-        let query = athena.named(name).map_err(|e| e.to_string())?;
+        let query = athena.named(name)?;
         // The query as written, cut here: wrapped in `SELECT * FROM (...) LIMIT n`, its ORDER BY
         // would be dropped (SQL keeps no order through a subquery, and DataFusion removes it).
         let batches = athena
             .run_named(name)
             .await
-            .map_err(|e| format!("named query {name}: {e}"))?;
+            .with_context(|| format!("named query {name}"))?;
         let batches = first_rows(batches, *rows);
-        let table = format_batches(&batches, OutputFormat::Table).map_err(|e| e.to_string())?;
+        let table = format_batches(&batches, OutputFormat::Table)?;
         let _ = writeln!(out, "\n{name}: {}", query.question);
         let _ = writeln!(out, "{table}");
     }

@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use anyhow::Context as _;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use producer::auth::{authorize, AuthConfig, LocalFileSecretStore, SecretStore, SecretsManagerStore};
@@ -132,14 +133,19 @@ fn main() -> ExitCode {
             producer::logging::never_logs_credentials,
         ))
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match cli.command {
+    match command(cli.command) {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+/// Runs one command; its error, if any, is reported by `main` with every cause.
+fn command(command: Command) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match command {
         Command::Run { config, every, lake } => runtime.block_on(run(config, every, lake)),
         Command::Auth {
             config,
@@ -151,33 +157,49 @@ fn main() -> ExitCode {
         Command::Query(args) if args.lake.is_some() || args.list => {
             query::run_on_query_stack(args, PathBuf::new())
         }
-        Command::Query(args) => match load_config(None) {
-            Ok(config) => query::run_on_query_stack(args, config.local.lake),
-            Err(code) => code,
-        },
+        Command::Query(args) => query::run_on_query_stack(args, load_config(None)?.local.lake),
         Command::Redrive(args) => runtime.block_on(redrive::run(args)),
         Command::Sandbox(args) => runtime.block_on(serve::sandbox(args)),
-        Command::Firehose(args) => match load_config(None) {
-            Ok(config) => runtime.block_on(serve::firehose(args, config.local.lake)),
-            Err(code) => code,
-        },
+        Command::Firehose(args) => {
+            let lake = load_config(None)?.local.lake;
+            runtime.block_on(serve::firehose(args, lake))
+        }
         Command::Schema {
             action: SchemaAction::Check(args),
-        } => runtime.block_on(schema_check::run(&args)),
+        } => Ok(runtime.block_on(schema_check::run(&args))),
     }
 }
 
-/// The config file and the environment overrides, or the exit code after printing why not.
-fn load_config(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
+/// The config file and the environment overrides.
+fn load_config(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
     let env = |name: &str| std::env::var(name).ok();
-    let mut config = Config::load(path).map_err(fail)?;
-    config.apply_env(env).map_err(fail)?;
+    let mut config = Config::load(path)?;
+    config.apply_env(env)?;
     Ok(config)
 }
 
-fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+/// Reports an error on stderr, its causes each once below it, and returns the failure status.
+fn fail(e: anyhow::Error) -> ExitCode {
+    report_error(&e);
     ExitCode::FAILURE
+}
+
+/// The error, then each cause of its chain once, one a line. Not anyhow's `{:?}`, which adds a
+/// backtrace whenever RUST_BACKTRACE is set: a user needs the causes, not our stack. A cause whose
+/// text its error's message already holds is left out: some libraries' errors print their source
+/// in their own message too (DataFusion's do).
+fn report_error(e: &anyhow::Error) {
+    let mut text = format!("error: {e}");
+    let mut previous = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !previous.contains(&cause) {
+            text.push_str("\n  caused by: ");
+            text.push_str(&cause);
+        }
+        previous = cause;
+    }
+    eprintln!("{text}");
 }
 
 /// Where the Spotify data comes from: the user's app, or the sandbox started for this run.
@@ -189,7 +211,7 @@ struct SpotifySide {
     secrets: Option<LocalFileSecretStore>,
 }
 
-async fn spotify_side(config: &Config) -> Result<SpotifySide, String> {
+async fn spotify_side(config: &Config) -> anyhow::Result<SpotifySide> {
     let env = |name: &str| std::env::var(name).ok();
     if config.uses_sandbox() {
         let sandbox_config = SandboxConfig {
@@ -212,15 +234,9 @@ async fn spotify_side(config: &Config) -> Result<SpotifySide, String> {
         });
     }
     let secrets = LocalFileSecretStore::new(config.producer.secrets.path.clone());
-    let stored = secrets
-        .load()
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|t| t.expose().to_string());
+    let stored = secrets.load().await?.map(|t| t.expose().to_string());
     // Checked before anything touches the network, so a missing secret costs nothing.
-    let spotify = config
-        .spotify_config_with(env, stored)
-        .map_err(|e: ConfigError| e.to_string())?;
+    let spotify = config.spotify_config_with(env, stored)?;
     Ok(SpotifySide {
         spotify,
         sandbox: None,
@@ -229,27 +245,24 @@ async fn spotify_side(config: &Config) -> Result<SpotifySide, String> {
     })
 }
 
-async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option<PathBuf>) -> ExitCode {
+/// `tracklake run`. An error is what stopped it before a cycle could report; a cycle's failures
+/// are in its report and the exit status.
+async fn run(
+    config_path: Option<PathBuf>,
+    every: Option<Duration>,
+    lake: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok();
-    let mut config = match load_config(config_path.as_deref()) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
+    let mut config = load_config(config_path.as_deref())?;
     if let Some(lake) = lake {
         config.local.lake = lake;
     }
     let lake = config.local.lake.clone();
-    let side = match spotify_side(&config).await {
-        Ok(side) => side,
-        Err(e) => return fail(e),
-    };
+    let side = spotify_side(&config).await?;
     let spotify = side.spotify.clone();
     let (firehose, sink) = match config.producer.firehose.target {
         FirehoseTarget::Local => {
-            let firehose = match local::start_firehose(&lake).await {
-                Ok(firehose) => firehose,
-                Err(e) => return fail(e),
-            };
+            let firehose = local::start_firehose(&lake).await?;
             eprintln!(
                 "Firehose target `local`: delivering through the local Firehose into {}",
                 lake.display()
@@ -275,12 +288,12 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
     };
     // The sandbox's state lives inside the lake, which may not exist yet.
     if let Some(parent) = side.state.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Err(e) = std::fs::create_dir_all(parent) {
-            return fail(format!(
-                "cannot create {} for the producer state: {e}; check the permissions or pass another --lake",
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!(
+                "cannot create {} for the producer state; check the permissions or pass another --lake",
                 parent.display()
-            ));
-        }
+            )
+        })?;
     }
     let store = LocalFileStore::new(side.state.clone());
     tracing::info!(
@@ -312,13 +325,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
             Err(_) => None,
         }
         .unwrap_or_else(SystemTime::now);
-        let client = match SpotifyClient::new(spotify.clone()) {
-            Ok(client) => client,
-            Err(e) => {
-                eprintln!("error: cannot build the Spotify client: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+        let client = SpotifyClient::new(spotify.clone()).context("cannot build the Spotify client")?;
         // The sandbox's clock may be pinned (a reproducible demo): observe at its time.
         let now = side.sandbox.as_ref().map_or_else(Utc::now, Sandbox::now);
         let cycle = run_once(&client, &sink, &store, &config.producer.sources, now);
@@ -338,7 +345,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
                             // run pulls this cycle's records again (and the local Firehose's
                             // journal keeps what it accepted, for the next start to deliver).
                             eprintln!("interrupted again: quitting without finishing the cycle");
-                            return ExitCode::from(130);
+                            return Ok(ExitCode::from(130));
                         }
                     }
                 }
@@ -356,10 +363,8 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
                     errors = local::new_error_output(&stats, &mut errors_seen);
                 }
                 Err(e) => {
-                    eprintln!(
-                        "error: the local Firehose could not write to {}: {e}",
-                        lake.display()
-                    );
+                    let context = format!("the local Firehose could not write to {}", lake.display());
+                    report_error(&anyhow::Error::new(e).context(context));
                     ok = false;
                 }
             }
@@ -384,7 +389,10 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
                 Ok(()) => {
                     tracing::info!(path = %config.producer.secrets.path.display(), "stored Spotify's new refresh token")
                 }
-                Err(e) => tracing::error!(error = %e, "could not store Spotify's new refresh token"),
+                Err(e) => tracing::error!(
+                    error = %producer::logging::error_chain(&e),
+                    "could not store Spotify's new refresh token"
+                ),
             }
             if env(config::ENV_REFRESH_TOKEN).is_some() {
                 tracing::warn!(
@@ -399,10 +407,10 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
             "cycle finished"
         );
         let Some(every) = every else {
-            return finish(ok, deferred, firehose, side.sandbox, &lake).await;
+            return Ok(finish(ok, deferred, firehose, side.sandbox, &lake).await);
         };
         if interrupted {
-            return finish(ok, deferred, firehose, side.sandbox, &lake).await;
+            return Ok(finish(ok, deferred, firehose, side.sandbox, &lake).await);
         }
         // Like a schedule: cycles start `every` apart, not `every` after the previous one ended.
         next += every;
@@ -414,7 +422,7 @@ async fn run(config_path: Option<PathBuf>, every: Option<Duration>, lake: Option
             _ = tokio::time::sleep_until(next) => {}
             _ = &mut ctrl_c => {
                 tracing::info!("interrupted between cycles: exiting");
-                return finish(ok, deferred, firehose, side.sandbox, &lake).await;
+                return Ok(finish(ok, deferred, firehose, side.sandbox, &lake).await);
             }
         }
         println!();
@@ -436,13 +444,13 @@ async fn finish(
     }
     if let Some(firehose) = firehose {
         if let Err(e) = firehose.shutdown().await {
-            eprintln!("error: the local Firehose's last flush failed: {e}");
+            report_error(&anyhow::Error::new(e).context("the local Firehose's last flush failed"));
             ok = false;
         }
         match local::render_analytics(lake).await {
             Ok(text) => print!("{text}"),
             Err(e) => {
-                eprintln!("error: {e}");
+                report_error(&e);
                 ok = false;
             }
         }
@@ -472,11 +480,12 @@ fn exit(ok: bool, deferred: bool) -> ExitCode {
     }
 }
 
-async fn auth(config_path: Option<PathBuf>, port: Option<u16>, secret_id: Option<String>) -> ExitCode {
-    let config = match load_config(config_path.as_deref()) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
+async fn auth(
+    config_path: Option<PathBuf>,
+    port: Option<u16>,
+    secret_id: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path.as_deref())?;
     let Some(client_id) = config
         .producer
         .spotify
@@ -484,11 +493,10 @@ async fn auth(config_path: Option<PathBuf>, port: Option<u16>, secret_id: Option
         .clone()
         .filter(|id| !id.is_empty())
     else {
-        eprintln!(
-            "error: set {} (or spotify.client_id in the config file) to your Spotify app's client id",
+        anyhow::bail!(
+            "set {} (or spotify.client_id in the config file) to your Spotify app's client id",
             config::ENV_CLIENT_ID
         );
-        return ExitCode::FAILURE;
     };
     let mut auth = AuthConfig::new(client_id);
     auth.accounts_base = config
@@ -522,11 +530,7 @@ async fn auth(config_path: Option<PathBuf>, port: Option<u16>, secret_id: Option
             )
         }
     };
-    match result {
-        Ok(_) => {
-            println!("authorized: the refresh token is stored in {stored_in}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
-    }
+    result?;
+    println!("authorized: the refresh token is stored in {stored_in}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use local_athena::{format_batches, named_queries, LocalAthena, OutputFormat, QUERY_STACK_BYTES};
 
@@ -58,42 +59,26 @@ fn is_sql(text: &str) -> bool {
 /// Runs the query on threads with the stack the local Athena needs for deeply nested SQL
 /// ([`QUERY_STACK_BYTES`]): the one that parses and plans, and the runtime's workers that execute
 /// (DataFusion evaluates expressions recursively there).
-pub fn run_on_query_stack(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
-    let thread = std::thread::Builder::new()
+pub fn run_on_query_stack(args: QueryArgs, default_lake: PathBuf) -> anyhow::Result<ExitCode> {
+    let handle = std::thread::Builder::new()
         .name("query".into())
         .stack_size(QUERY_STACK_BYTES)
         .spawn(move || {
-            match tokio::runtime::Builder::new_multi_thread()
+            tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .thread_stack_size(QUERY_STACK_BYTES)
                 .build()
-            {
-                Ok(runtime) => runtime.block_on(run(args, default_lake)),
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime of the query: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        });
-    match thread {
-        // A panic has printed its message already.
-        Ok(handle) => handle.join().unwrap_or(ExitCode::FAILURE),
-        Err(e) => {
-            eprintln!("error: cannot start the query thread ({QUERY_STACK_BYTES} bytes of stack): {e}");
-            ExitCode::FAILURE
-        }
-    }
+                .context("cannot start the async runtime of the query")?
+                .block_on(run(args, default_lake))
+        })
+        .with_context(|| format!("cannot start the query thread ({QUERY_STACK_BYTES} bytes of stack)"))?;
+    // A panic has printed its message already.
+    handle.join().unwrap_or(Ok(ExitCode::FAILURE))
 }
 
-pub async fn run(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
+pub async fn run(args: QueryArgs, default_lake: PathBuf) -> anyhow::Result<ExitCode> {
     let queries = match &args.sql_dir {
-        Some(dir) => match named_queries(dir) {
-            Ok(q) => q,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+        Some(dir) => named_queries(dir)?,
         None => local_athena::built_in_queries(),
     };
     if args.list {
@@ -104,46 +89,30 @@ pub async fn run(args: QueryArgs, default_lake: PathBuf) -> ExitCode {
         return print_out(&list);
     }
     let lake = args.lake.unwrap_or(default_lake);
-    let athena = match LocalAthena::open_with_queries(&lake, queries).await {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let athena = LocalAthena::open_with_queries(&lake, queries).await?;
     let text = args.query.unwrap_or_default();
     let result = if is_sql(&text) {
         athena.query(&text).await
     } else {
         athena.run_named(text.trim()).await
     };
-    match result.and_then(|batches| format_batches(&batches, args.format.into())) {
-        Ok(mut out) => {
-            // CSV and JSON end with a newline already; another would be an empty CSV row.
-            if !out.ends_with('\n') {
-                out.push('\n');
-            }
-            print_out(&out)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+    let mut out = format_batches(&result?, args.format.into())?;
+    // CSV and JSON end with a newline already; another would be an empty CSV row.
+    if !out.ends_with('\n') {
+        out.push('\n');
     }
+    print_out(&out)
 }
 
 /// Writes the result to stdout. A reader that stops early (`tracklake query ... | head`) closes
 /// the pipe: that ends the output, it is not an error (`print!` would panic on it).
-fn print_out(text: &str) -> ExitCode {
+fn print_out(text: &str) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: cannot write the result to stdout: {e}");
-            ExitCode::FAILURE
-        }
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write the result to stdout")),
     }
 }
 

@@ -104,34 +104,43 @@ pub struct RedriveArgs {
     pub config: Option<PathBuf>,
 }
 
+/// The store's own error (an I/O error or the S3 SDK's), kept as the cause.
+type StoreCause = Box<dyn std::error::Error + Send + Sync>;
+
 /// What can stop a redrive before it could account for every document.
 #[derive(Debug, thiserror::Error)]
 pub enum RedriveError {
     #[error("no lake at {0}: pass the lake folder with --lake (the folder holding errors/ and raw/), or --bucket for S3")]
     NoLake(String),
-    #[error("cannot list {prefix} in {store}: {message}; check that the lake folder or bucket exists and is readable")]
+    #[error("cannot list {prefix} in {store}; check that the lake folder or bucket exists and is readable")]
     List {
         store: String,
         prefix: String,
-        message: String,
+        #[source]
+        source: StoreCause,
     },
-    #[error("cannot read {key} in {store}: {message}; check the permissions, then redrive again")]
+    #[error("cannot read {key} in {store}; check the permissions, then redrive again")]
     Read {
         store: String,
         key: String,
-        message: String,
+        #[source]
+        source: StoreCause,
     },
-    #[error("cannot write {key} in {store}: {message}; its documents stay unmarked, so the next redrive sends them again")]
+    #[error(
+        "cannot write {key} in {store}; its documents stay unmarked, so the next redrive sends them again"
+    )]
     Write {
         store: String,
         key: String,
-        message: String,
+        #[source]
+        source: StoreCause,
     },
-    #[error("cannot delete {key} in {store}: {message}; its ledger already marks every document, so the next redrive only deletes it")]
+    #[error("cannot delete {key} in {store}; its ledger already marks every document, so the next redrive only deletes it")]
     Delete {
         store: String,
         key: String,
-        message: String,
+        #[source]
+        source: StoreCause,
     },
 }
 
@@ -190,10 +199,10 @@ impl Store {
 
     /// Every key under `prefix`, sorted; files being written (hidden temporary names) left out.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, RedriveError> {
-        let fail = |message: String| RedriveError::List {
+        let fail = |source: StoreCause| RedriveError::List {
             store: self.describe(),
             prefix: prefix.to_owned(),
-            message,
+            source,
         };
         let mut keys: Vec<String> = Vec::new();
         match self {
@@ -201,7 +210,7 @@ impl Store {
                 let start = root.join(prefix);
                 let mut files = Vec::new();
                 if start.is_dir() {
-                    walk(&start, &mut files).map_err(|e| fail(e.to_string()))?;
+                    walk(&start, &mut files).map_err(|e| fail(e.into()))?;
                 }
                 keys.extend(files.into_iter().filter_map(|p| {
                     let rel = p.strip_prefix(root).ok()?;
@@ -218,7 +227,7 @@ impl Store {
                         .set_continuation_token(token.take())
                         .send()
                         .await
-                        .map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+                        .map_err(|e| fail(e.into()))?;
                     keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
                     match page.next_continuation_token() {
                         Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
@@ -233,24 +242,24 @@ impl Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RedriveError> {
-        let fail = |message: String| RedriveError::Read {
+        let fail = |source: StoreCause| RedriveError::Read {
             store: self.describe(),
             key: key.to_owned(),
-            message,
+            source,
         };
         match self {
             Store::Dir(root) => match std::fs::read(root.join(key)) {
                 Ok(body) => Ok(Some(body)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(fail(e.to_string())),
+                Err(e) => Err(fail(e.into())),
             },
             Store::S3 { client, bucket } => match client.get_object().bucket(bucket).key(key).send().await {
                 Ok(out) => {
-                    let body = out.body.collect().await.map_err(|e| fail(e.to_string()))?;
+                    let body = out.body.collect().await.map_err(|e| fail(e.into()))?;
                     Ok(Some(body.into_bytes().to_vec()))
                 }
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-                Err(e) => Err(fail(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())),
+                Err(e) => Err(fail(e.into())),
             },
         }
     }
@@ -258,22 +267,22 @@ impl Store {
     /// Writes a whole object; in a folder through a temporary file renamed into place, so a
     /// killed redrive never leaves half a ledger.
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), RedriveError> {
-        let fail = |message: String| RedriveError::Write {
+        let fail = |source: StoreCause| RedriveError::Write {
             store: self.describe(),
             key: key.to_owned(),
-            message,
+            source,
         };
         match self {
             Store::Dir(root) => {
                 let path = root.join(key);
                 let dir = path.parent().unwrap_or(root);
-                std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+                std::fs::create_dir_all(dir).map_err(|e| fail(e.into()))?;
                 let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("ledger");
                 let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
                 let written = std::fs::write(&tmp, &body).and_then(|()| std::fs::rename(&tmp, &path));
                 if let Err(e) = written {
                     let _ = std::fs::remove_file(&tmp);
-                    return Err(fail(e.to_string()));
+                    return Err(fail(e.into()));
                 }
                 Ok(())
             }
@@ -285,21 +294,21 @@ impl Store {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())),
+                .map_err(|e| fail(e.into())),
         }
     }
 
     async fn delete(&self, key: &str) -> Result<(), RedriveError> {
-        let fail = |message: String| RedriveError::Delete {
+        let fail = |source: StoreCause| RedriveError::Delete {
             store: self.describe(),
             key: key.to_owned(),
-            message,
+            source,
         };
         match self {
             Store::Dir(root) => match std::fs::remove_file(root.join(key)) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(fail(e.to_string())),
+                Err(e) => Err(fail(e.into())),
             },
             Store::S3 { client, bucket } => client
                 .delete_object()
@@ -308,7 +317,7 @@ impl Store {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())),
+                .map_err(|e| fail(e.into())),
         }
     }
 }
@@ -479,22 +488,16 @@ async fn open_store(args: &RedriveArgs, lake: &Path) -> Store {
     }
 }
 
-pub async fn run(args: RedriveArgs) -> ExitCode {
-    let config = match crate::load_config(args.config.as_deref()) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
+pub async fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
+    let config = crate::load_config(args.config.as_deref())?;
     let lake = args.lake.clone().unwrap_or_else(|| config.local.lake.clone());
     let store = open_store(&args, &lake).await;
     if let Store::Dir(root) = &store {
         if !root.is_dir() {
-            return crate::fail(RedriveError::NoLake(root.display().to_string()));
+            return Err(RedriveError::NoLake(root.display().to_string()).into());
         }
     }
-    match redrive(&args, &config, &store).await {
-        Ok(code) => code,
-        Err(e) => crate::fail(e),
-    }
+    Ok(redrive(&args, &config, &store).await?)
 }
 
 async fn redrive(
@@ -654,7 +657,7 @@ async fn redrive(
                 match crate::local::start_firehose(lake).await {
                     Ok(firehose) => Some(firehose),
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        crate::report_error(&e);
                         return Ok(ExitCode::FAILURE);
                     }
                 }
@@ -695,18 +698,17 @@ async fn redrive(
                 outcome[round[failed.index]] = Some(LeftReason::SendFailed(failed.error_code.clone()));
             }
             let mut stop = false;
-            if let Some(fatal) = &report.fatal {
-                eprintln!("error: sending to stream {} stopped: {fatal}", sink.stream_name());
+            if let Some(fatal) = report.fatal {
+                let context = format!("sending to stream {} stopped", sink.stream_name());
+                crate::report_error(&anyhow::Error::new(fatal).context(context));
                 stop = true;
             }
             if let Some(firehose) = &local {
                 // Accepted is not yet written for the in-process stream: mark only what it
                 // wrote. The flush also closes the round's partitions.
                 if let Err(e) = firehose.flush().await {
-                    eprintln!(
-                        "error: the local Firehose could not write to {}: {e}",
-                        store.describe()
-                    );
+                    let context = format!("the local Firehose could not write to {}", store.describe());
+                    crate::report_error(&anyhow::Error::new(e).context(context));
                     round
                         .iter()
                         .for_each(|&i| outcome[i] = Some(LeftReason::NotDelivered));
@@ -746,7 +748,9 @@ async fn redrive(
                     delivery = crate::local::render_delivery(&stats, &store_path(store));
                 }
                 // Every round was flushed already: what is marked was written.
-                Err(e) => eprintln!("error: the local Firehose's last flush failed: {e}"),
+                Err(e) => crate::report_error(
+                    &anyhow::Error::new(e).context("the local Firehose's last flush failed"),
+                ),
             }
         }
     }

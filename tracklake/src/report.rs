@@ -104,7 +104,7 @@ pub fn render(report: &RunReport) -> String {
         let _ = writeln!(out, "Spotify kept failing (5xx or timeouts past the retry limit)");
     }
     if let Some(error) = &report.error {
-        let _ = writeln!(out, "error: {error}");
+        let _ = writeln!(out, "error: {}", producer::logging::error_chain(error));
     }
     out
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use local_firehose::{BufferHints, BufferingOverrides, FirehoseConfig, Output};
@@ -77,14 +78,8 @@ impl SandboxArgs {
     }
 }
 
-pub async fn sandbox(args: SandboxArgs) -> ExitCode {
-    let sandbox = match spotify_sandbox::start(args.config()).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    let sandbox = spotify_sandbox::start(args.config()).await?;
     let stop = crate::signal::stop_requested();
     // These are the sandbox's own made-up credentials, not secrets of any real account.
     println!("Spotify sandbox listening. In another terminal:\n");
@@ -95,7 +90,7 @@ pub async fn sandbox(args: SandboxArgs) -> ExitCode {
     println!("  tracklake run\n\nCtrl-C stops it.");
     stop.await;
     sandbox.shutdown().await;
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Args)]
@@ -140,7 +135,7 @@ fn buffering_every(interval: Duration) -> BufferingOverrides {
     }
 }
 
-pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> ExitCode {
+pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> anyhow::Result<ExitCode> {
     let output = match args.s3_bucket {
         Some(bucket) => Output::S3 {
             bucket,
@@ -159,13 +154,7 @@ pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> ExitCode {
             .unwrap_or_default(),
         ..FirehoseConfig::default()
     };
-    let firehose = match local_firehose::start(config).await {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let firehose = local_firehose::start(config).await?;
     let stop = crate::signal::stop_requested();
     println!(
         "local Firehose for stream {} listening, delivering to {output:?}. In another terminal:\n",
@@ -175,18 +164,11 @@ pub async fn firehose(args: FirehoseArgs, default_lake: PathBuf) -> ExitCode {
     println!("  export TRACKLAKE_FIREHOSE=aws AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local");
     println!("  tracklake run\n\nBuffers deliver on the stream's intervals; Ctrl-C flushes them and stops.");
     stop.await;
-    match firehose.shutdown().await {
-        Ok(stats) => {
-            let lake = match &output {
-                Output::LocalDir(dir) => dir.clone(),
-                Output::S3 { bucket, .. } => PathBuf::from(format!("s3://{bucket}")),
-            };
-            print!("{}", crate::local::render_delivery(&stats, &lake));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: the final flush failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let stats = firehose.shutdown().await.context("the final flush failed")?;
+    let lake = match &output {
+        Output::LocalDir(dir) => dir.clone(),
+        Output::S3 { bucket, .. } => PathBuf::from(format!("s3://{bucket}")),
+    };
+    print!("{}", crate::local::render_delivery(&stats, &lake));
+    Ok(ExitCode::SUCCESS)
 }

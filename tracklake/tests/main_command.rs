@@ -172,3 +172,59 @@ async fn query_with_lake_needs_no_config_file_but_without_it_a_broken_one_is_nam
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("tracklake.toml is not valid"), "{stderr}");
 }
+
+/// The lines of `stderr` from the first that starts with `error: {context}`: that line and the
+/// `caused by:` lines under it.
+fn error_report<'a>(stderr: &'a str, context: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("error: {context}")))
+        .unwrap_or_else(|| panic!("no `error: {context}` line in:\n{stderr}"));
+    let causes = lines[start + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("  caused by: "))
+        .count();
+    lines[start..=start + causes].to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_names_what_failed_then_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = tracklake(dir.path());
+    command.args(["run", "--config", "missing.toml"]);
+    let out = command.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report = error_report(&stderr, "cannot read the config file missing.toml");
+    assert_eq!(
+        report[1..],
+        ["  caused by: No such file or directory (os error 2)"],
+        "{stderr}"
+    );
+    assert!(
+        !report[0].contains("os error"),
+        "the cause is printed once, below:\n{stderr}"
+    );
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
+
+    // A port in use: the local Firehose's error (where it tried to listen) over the system's.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut command = tracklake(dir.path());
+    command.args(["firehose", "--port", &port, "--lake", "lake"]);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), command.output())
+        .await
+        .expect("the firehose command gives up on a port in use")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report = error_report(&stderr, &format!("could not listen on 127.0.0.1:{port}"));
+    assert_eq!(report.len(), 2, "{stderr}");
+    assert!(report[1].contains("in use"), "{stderr}");
+    assert!(
+        !report[0].contains("in use"),
+        "the cause is printed once, below:\n{stderr}"
+    );
+    drop(taken);
+}

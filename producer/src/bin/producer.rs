@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use chrono::Utc;
 use lambda_runtime::{service_fn, LambdaEvent};
 use producer::lambda::{deadline, invoke, Clients};
+use producer::logging::error_chain;
 use producer::settings::Settings;
 use serde_json::Value;
 
@@ -26,7 +27,7 @@ fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(e) => {
             // A failed init: Lambda reports it on every invocation until the environment is fixed.
-            tracing::error!(error = %e, "invalid configuration");
+            tracing::error!(error = %error_chain(&e), "invalid configuration");
             return ExitCode::FAILURE;
         }
     };
@@ -65,7 +66,8 @@ async fn handler(
     let now = Utc::now();
     let invocation = invoke(settings, clients, now, deadline(now, event.context.deadline)).await;
     invocation.log(&event.context.env_config.function_name);
-    Ok(invocation.response()?)
+    // Lambda reports the error's text alone: its causes go into that text.
+    invocation.response().map_err(|e| error_chain(&e).into())
 }
 
 /// JSON lines on stdout without ANSI colours: CloudWatch Logs stores them as they are. No level

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::{SecretStore, SecretsManagerStore, SpotifySecret};
+use crate::logging::error_chain;
 use crate::run::run_once;
 use crate::settings::Settings;
 use crate::sink::FirehoseSink;
@@ -149,7 +150,7 @@ async fn run_locked(settings: &Settings, clients: &Clients, now: DateTime<Utc>) 
                 tracing::info!(secret_id = %settings.secrets.secret_id, "stored Spotify's new refresh token in the secret");
             }
             Err(e) => {
-                tracing::error!(error = %e, "could not store Spotify's new refresh token");
+                tracing::error!(error = %error_chain(&e), "could not store Spotify's new refresh token");
                 rotation_error = Some(e);
             }
         }
@@ -166,7 +167,7 @@ async fn run_locked(settings: &Settings, clients: &Clients, now: DateTime<Utc>) 
     let undelivered = report.totals.rejected + report.totals.failed;
     let error = if let Some(e) = &report.error {
         Some(InvocationError::Run {
-            message: e.to_string(),
+            message: error_chain(e),
         })
     } else if undelivered > 0 {
         Some(InvocationError::Undelivered {

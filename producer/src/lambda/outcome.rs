@@ -33,7 +33,7 @@ pub enum InvocationError {
     },
 
     #[error(
-        "Spotify issued a new refresh token but it could not be stored ({0}); the old one may stop \
+        "Spotify issued a new refresh token but it could not be stored; the old one may stop \
          working: fix the secret's permissions, or run `tracklake auth` again if the next run fails"
     )]
     RotatedTokenNotStored(#[source] SecretStoreError),

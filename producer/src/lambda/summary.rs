@@ -84,7 +84,7 @@ impl Invocation {
     /// `run_in_progress`, `awaiting_authorization`, or null), `awaiting_authorization` and
     /// `error`; a run adds its counts.
     pub fn summary(&self) -> Value {
-        let error = self.error.as_ref().map(ToString::to_string);
+        let error = self.error.as_ref().map(|e| crate::logging::error_chain(e));
         let Some(report) = &self.report else {
             let skipped = self.skipped.as_ref();
             return serde_json::to_value(NoRunSummary {

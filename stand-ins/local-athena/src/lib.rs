@@ -84,7 +84,7 @@ pub enum AthenaError {
     QueryFile { file: PathBuf, reason: String },
     #[error("no named query `{name}`; the named queries are: {}", available.join(", "))]
     UnknownQuery { name: String, available: Vec<String> },
-    #[error("{context} failed: {source}")]
+    #[error("{context} failed")]
     Engine {
         context: String,
         #[source]
@@ -94,13 +94,13 @@ pub enum AthenaError {
     ReadOnly { reason: String },
     #[error("the query nests expressions more than {max} levels deep (e.g. more than {max} additions or ORs in a row); the local query engine refuses it rather than overflow its stack: split it, or use IN (...) instead of a chain of ORs")]
     TooDeep { max: usize },
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot format the result: {0}")]
+    #[error("cannot format the result")]
     Format(#[from] ArrowError),
 }
 

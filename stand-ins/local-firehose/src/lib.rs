@@ -65,7 +65,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Everything that can go wrong running the local Firehose.
 #[derive(Debug, thiserror::Error)]
 pub enum FirehoseError {
-    #[error("could not listen on {addr}: {source}; choose another address, or port 0 for a free one")]
+    #[error("could not listen on {addr}; choose another address, or port 0 for a free one")]
     Bind {
         addr: SocketAddr,
         #[source]

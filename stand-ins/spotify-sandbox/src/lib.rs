@@ -47,7 +47,7 @@ pub enum SandboxError {
     #[error("invalid sandbox configuration: {0}")]
     InvalidConfig(String),
 
-    #[error("the Spotify sandbox could not listen on {addr}: {source}; choose another address or port 0")]
+    #[error("the Spotify sandbox could not listen on {addr}; choose another address or port 0")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
