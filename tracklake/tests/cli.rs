@@ -11,6 +11,7 @@ use base64::Engine;
 use firehose_transform::sample;
 use serde_json::{json, Value};
 use test_support::fake_firehose::{FakeFirehose, Reply};
+use test_support::stand_ins::firehose_endpoint_env;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use wiremock::matchers::{method, path};
@@ -70,14 +71,10 @@ fn tracklake(server: &MockServer, firehose: &FakeFirehose, dir: &Path, secret: b
         .env("SPOTIFY_API_BASE", format!("{}/v1", server.uri()))
         .env("SPOTIFY_ACCOUNTS_BASE", server.uri())
         .env("TRACKLAKE_STREAM", STREAM)
-        // These tests stand in for AWS with a fake Firehose endpoint, not the local Firehose.
-        .env("TRACKLAKE_FIREHOSE", "aws")
         .env("TRACKLAKE_STATE", dir.join("state.json"))
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL_FIREHOSE", firehose.endpoint())
         .kill_on_drop(true);
+    // These tests stand in for AWS with a fake Firehose endpoint, not the local Firehose.
+    firehose_endpoint_env(&mut command, &firehose.endpoint());
     if secret {
         command.env("SPOTIFY_CLIENT_SECRET", SECRET);
         command.env("SPOTIFY_REFRESH_TOKEN", REFRESH);

@@ -24,6 +24,8 @@ use firehose_transform::normalize::{normalize_bytes, Verdict};
 use local_athena::LocalAthena;
 use local_firehose::{FirehoseConfig, Output};
 use spotify_sandbox::{Faults, Place, SandboxConfig, SourceKind};
+use test_support::files::files_under;
+use test_support::stand_ins::{firehose_endpoint_env, sandbox_env};
 use tokio::process::Command;
 
 /// The sandbox's clock: fixed, so the history, top lists and playlists are the same every run.
@@ -71,33 +73,12 @@ window_secs = 0
     file
 }
 
-/// Every file under `dir`, as paths relative to it.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Every line of every gzip object under `lake/<prefix>`.
 fn gzip_lines(lake: &Path, prefix: &str) -> Vec<Vec<u8>> {
     let mut lines = Vec::new();
     for file in files_under(&lake.join(prefix)) {
         let mut text = Vec::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(lake.join(prefix).join(&file)).unwrap())
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(&file).unwrap())
             .read_to_end(&mut text)
             .unwrap();
         assert!(
@@ -155,24 +136,12 @@ async fn sandbox_to_sql_every_served_track_lands_once_and_everything_else_is_acc
     loop {
         runs += 1;
         let mut command = Command::new(env!("CARGO_BIN_EXE_tracklake"));
-        command
-            .env_clear()
-            .current_dir(dir.path())
+        sandbox_env(&mut command, &sandbox, dir.path());
+        firehose_endpoint_env(&mut command, &firehose.endpoint())
             .arg("run")
             .arg("--config")
             .arg(write_config(dir.path()))
-            .env("RUST_LOG", "info")
-            .env("SPOTIFY_CLIENT_ID", sandbox.client_id())
-            .env("SPOTIFY_REFRESH_TOKEN", sandbox.refresh_token())
-            .env("SPOTIFY_API_BASE", sandbox.api_base())
-            .env("SPOTIFY_ACCOUNTS_BASE", sandbox.accounts_base())
-            .env("TRACKLAKE_STATE", dir.path().join("state.json"))
-            .env("TRACKLAKE_SECRETS", dir.path().join("secrets.json"))
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL_FIREHOSE", firehose.endpoint())
-            .kill_on_drop(true);
+            .env("RUST_LOG", "info");
         let output = tokio::time::timeout(Duration::from_secs(240), command.output())
             .await
             .expect("one cycle finishes within 4 minutes")
@@ -343,7 +312,10 @@ async fn sandbox_to_sql_every_served_track_lands_once_and_everything_else_is_acc
     assert!(!parquet_files.is_empty());
     let stream = schemas::delivery::settings().stream_name;
     for file in &parquet_files {
-        let text = file.to_string_lossy();
+        let text = file
+            .strip_prefix(lake.join("processed"))
+            .unwrap()
+            .to_string_lossy();
         let parts: Vec<&str> = text.split('/').collect();
         assert_eq!(parts.len(), 3, "processed/source=…/dt=…/object: {text}");
         assert!(
@@ -360,7 +332,7 @@ async fn sandbox_to_sql_every_served_track_lands_once_and_everything_else_is_acc
             "{text}"
         );
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(lake.join("processed").join(file)).unwrap(),
+            std::fs::File::open(file).unwrap(),
         )
         .unwrap();
         let schema = reader.schema();

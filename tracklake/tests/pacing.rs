@@ -19,6 +19,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use local_athena::LocalAthena;
 use local_firehose::{BufferHints, BufferingOverrides, FirehoseConfig, LocalFirehose, Output as Lake};
 use spotify_sandbox::{Place, Sandbox, SandboxConfig, SourceKind};
+use test_support::stand_ins::{firehose_endpoint_env, sandbox_env};
 use tokio::process::Command;
 
 /// The sandbox's clock: fixed, so the library is the same on every run.
@@ -78,24 +79,12 @@ enabled = ["recently_played", "top_tracks", "saved_tracks", "playlist"]
 /// One `tracklake run` against the sandbox and the test's local Firehose (the standalone way).
 async fn run(dir: &Path, sandbox: &Sandbox, firehose: &LocalFirehose) -> (Output, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracklake"));
-    command
-        .env_clear()
-        .current_dir(dir)
+    sandbox_env(&mut command, sandbox, dir);
+    firehose_endpoint_env(&mut command, &firehose.endpoint())
         .arg("run")
         .arg("--config")
         .arg(dir.join("tracklake.toml"))
-        .env("RUST_LOG", "warn")
-        .env("SPOTIFY_CLIENT_ID", sandbox.client_id())
-        .env("SPOTIFY_REFRESH_TOKEN", sandbox.refresh_token())
-        .env("SPOTIFY_API_BASE", sandbox.api_base())
-        .env("SPOTIFY_ACCOUNTS_BASE", sandbox.accounts_base())
-        .env("TRACKLAKE_STATE", dir.join("state.json"))
-        .env("TRACKLAKE_SECRETS", dir.join("secrets.json"))
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL_FIREHOSE", firehose.endpoint())
-        .kill_on_drop(true);
+        .env("RUST_LOG", "warn");
     let output = tokio::time::timeout(Duration::from_secs(120), command.output())
         .await
         .expect("a run finishes within 2 minutes")

@@ -16,6 +16,7 @@ use local_firehose::{
 };
 use producer::sink::{FirehoseSink, SinkConfig};
 use serde_json::{json, Value};
+use test_support::stand_ins::flush_only;
 use tokio::process::Command;
 
 /// Records sent: sample envelopes 0..20 (each source in turn), plus one sent twice, as a producer
@@ -71,18 +72,6 @@ fn lines() -> Vec<Vec<u8>> {
     order.into_iter().map(envelope_line).collect()
 }
 
-fn only_flush() -> BufferingOverrides {
-    let never = BufferHints {
-        size_bytes: usize::MAX / 2,
-        interval: Duration::from_secs(3600),
-    };
-    BufferingOverrides {
-        processed: Some(never),
-        raw_backup: Some(never),
-        processor: None,
-    }
-}
-
 /// Sends [`lines`] through the faulty pipeline into `output`; returns what it delivered.
 async fn produce_errors(output: Destination) -> DeliveryStats {
     // Its own journal folder: an S3 output's default is shared by every stream of the bucket.
@@ -90,7 +79,7 @@ async fn produce_errors(output: Destination) -> DeliveryStats {
     let firehose = local_firehose::start(FirehoseConfig {
         output,
         state_dir: Some(state.path().to_owned()),
-        buffering: only_flush(),
+        buffering: flush_only(),
         active_partition_limit: TINY_PARTITION_LIMIT,
         processor: faulty_transform(),
         ..FirehoseConfig::default()

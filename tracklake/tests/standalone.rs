@@ -229,9 +229,8 @@ fn outside_citations(
             .take_while(|c| c.is_ascii_alphanumeric() || "_./-".contains(*c))
             .collect();
         // Relative to the file (include_str!, #[path], markdown), or to the crate for
-        // `env!("CARGO_MANIFEST_DIR")` joins. A file outside any member crate (the top-level
-        // `bench/`) is compiled into a stand-in's bench through `#[path]`, so its manifest dir is
-        // two levels below the root.
+        // `env!("CARGO_MANIFEST_DIR")` joins. A file outside any member crate is taken as from a
+        // member two folders below the root (stand-ins/<crate>), as deep as members sit.
         let member = if crate_dir.as_os_str().is_empty() {
             Path::new("stand-ins/member")
         } else {

@@ -11,12 +11,6 @@
 //! DuckDB is asked with `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else
 //! `python3`; without the `duckdb` module the DuckDB column says so and is skipped.
 
-#[path = "../../../bench/duckdb_process.rs"]
-mod duckdb_process;
-#[path = "../tests/athena/lake.rs"]
-#[allow(dead_code)]
-mod lake;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,10 +18,10 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use duckdb_process::DuckDbProcess;
-use lake::{Obs, Track};
 use local_athena::LocalAthena;
 use serde_json::json;
+use test_support::duckdb::DuckDbProcess;
+use test_support::lake::{self, Obs, Track};
 
 /// Timed runs per query and engine (after one warm-up run).
 const RUNS: usize = 5;

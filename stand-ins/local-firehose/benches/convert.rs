@@ -6,9 +6,6 @@
 //! Python: `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else `python3`;
 //! DuckDB is skipped, with a message, when `import duckdb` fails there.
 
-#[path = "../../../bench/duckdb_process.rs"]
-mod duckdb_process;
-
 use std::io::Read as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,8 +15,8 @@ use std::time::{Duration, Instant};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use base64::Engine;
-use duckdb_process::DuckDbProcess;
 use local_firehose::convert::{glue_columns, Converter, GlueColumn, HiveType};
+use test_support::duckdb::DuckDbProcess;
 
 const DEFAULT_RECORDS: usize = 100_000;
 /// Records under `cargo test` (no `--bench` argument).

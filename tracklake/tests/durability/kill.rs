@@ -12,7 +12,9 @@ use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use tokio::process::Command;
 
-use crate::support::{left_behind, parquet_files, start_firehose};
+use test_support::files::{parquet_files, record_keys};
+
+use crate::support::{left_behind, start_firehose};
 
 /// Producer records the transform accepts (one per source kind).
 fn envelopes() -> Vec<Vec<u8>> {
@@ -121,25 +123,6 @@ async fn a_second_local_firehose_on_the_same_lake_is_refused() {
         stderr.contains("another local Firehose is delivering this stream"),
         "{stderr}"
     );
-}
-
-/// The distinct `record_key`s of every Parquet object of the lake.
-fn record_keys(lake: &Path) -> std::collections::BTreeSet<String> {
-    use arrow::array::AsArray;
-    let mut keys = std::collections::BTreeSet::new();
-    for path in parquet_files(lake) {
-        let file = std::fs::File::open(path).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let column = batch.column_by_name("record_key").unwrap().as_string::<i32>();
-            keys.extend(column.iter().flatten().map(str::to_owned));
-        }
-    }
-    keys
 }
 
 /// `tracklake run` on the embedded sandbox (clock pinned, so every run serves the same history)

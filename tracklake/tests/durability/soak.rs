@@ -22,7 +22,10 @@ use chrono::{TimeZone, Utc};
 use spotify_sandbox::{Faults, Sandbox, SandboxConfig};
 use tokio::process::Command;
 
-use crate::support::{files_under, left_behind, parquet_files, start_firehose, Firehose};
+use test_support::files::{files_under, parquet_batches, parquet_files};
+use test_support::stand_ins::{firehose_endpoint_env, sandbox_env};
+
+use crate::support::{left_behind, start_firehose, Firehose};
 
 /// Clean runs allowed to finish the library backfill after the chaos.
 const SETTLE_RUNS: usize = 120;
@@ -76,34 +79,20 @@ enum Target {
 
 fn run_command(dir: &Path, sandbox: &Sandbox, target: &Target) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracklake"));
-    command
-        .env_clear()
-        .current_dir(dir)
+    sandbox_env(&mut command, sandbox, dir)
         .args(["run", "--config"])
         .arg(config(dir))
         .arg("--lake")
         .arg(dir.join("lake"))
         .env("RUST_LOG", "warn")
-        .env("SPOTIFY_CLIENT_ID", sandbox.client_id())
-        .env("SPOTIFY_REFRESH_TOKEN", sandbox.refresh_token())
-        .env("SPOTIFY_API_BASE", sandbox.api_base())
-        .env("SPOTIFY_ACCOUNTS_BASE", sandbox.accounts_base())
-        .env("TRACKLAKE_STATE", dir.join("state.json"))
-        .env("TRACKLAKE_SECRETS", dir.join("secrets.json"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     match target {
         Target::InProcess => {
             command.env("TRACKLAKE_FIREHOSE", "local");
         }
         Target::Endpoint(endpoint) => {
-            command
-                .env("TRACKLAKE_FIREHOSE", "aws")
-                .env("AWS_ACCESS_KEY_ID", "local")
-                .env("AWS_SECRET_ACCESS_KEY", "local")
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_ENDPOINT_URL_FIREHOSE", endpoint);
+            firehose_endpoint_env(&mut command, endpoint);
         }
     }
     command
@@ -190,14 +179,7 @@ fn identities(lake: &Path) -> BTreeSet<String> {
             .find_map(|part| part.strip_prefix("source="))
             .expect("a source partition")
             .to_owned();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(&path).unwrap(),
-        )
-        .unwrap()
-        .build()
-        .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
+        for batch in parquet_batches(&path) {
             let column = |name: &str| batch.column_by_name(name).unwrap().clone();
             let (keys, contexts, positions, tracks) = (
                 column("record_key"),

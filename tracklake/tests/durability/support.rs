@@ -1,10 +1,11 @@
 //! What the tests of this binary share: the real `tracklake firehose` in a child process, and
-//! readers of the lake's files.
+//! what a stopped one leaves behind.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use test_support::files::files_under;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
@@ -75,34 +76,6 @@ impl Firehose {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
     }
-}
-
-/// Every file under `dir` (none if it does not exist).
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
-/// The Parquet objects of the lake.
-pub fn parquet_files(lake: &Path) -> Vec<PathBuf> {
-    files_under(&lake.join("processed"))
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect()
 }
 
 /// What a stopped local Firehose may leave in the lake's state folder: its lock file only (no

@@ -1,5 +1,6 @@
 //! Integration tests of the local Athena, one binary (ripgrep style). Modules:
-//! - `lake`: writes a lake as the local Firehose does (Parquet, snappy, `source=/dt=` folders).
+//! - `lake` (from test-support, shared with the query bench): writes a lake as the local Firehose
+//!   does (Parquet, snappy, `source=/dt=` folders).
 //! - `scenario`: the hand-checked listening history every named query is tested on.
 //! - `queries`: each named query's result on the scenario.
 //! - `table`: the Glue mapping, partition pruning, empty and missing lakes, bad queries.
@@ -8,7 +9,8 @@
 //! - `output`: table, CSV and JSON output.
 //! - `transform_output`: the transformation Lambda's real records through the table and queries.
 
-mod lake;
+// The generated lake is shared with the query bench.
+use test_support::lake;
 mod output;
 mod queries;
 mod scenario;

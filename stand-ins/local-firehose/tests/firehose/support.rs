@@ -1,8 +1,7 @@
 //! Shared setup: a local Firehose writing into a temporary folder, the real SDK client pointed at
 //! it, and readers for what lands in the lake.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use aws_sdk_firehose::config::retry::RetryConfig;
 use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
@@ -10,21 +9,11 @@ use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use aws_sdk_firehose::Client;
 use base64::Engine;
-use local_firehose::{BufferHints, BufferingOverrides, FirehoseConfig, LocalFirehose, Output};
+use local_firehose::{FirehoseConfig, LocalFirehose, Output};
 use serde_json::Value;
+use test_support::files::{files_under, parquet_batches};
 
-/// Buffers that only a flush empties (sizes and intervals far beyond what a test sends).
-pub fn flush_only() -> BufferingOverrides {
-    let never = BufferHints {
-        size_bytes: usize::MAX / 2,
-        interval: Duration::from_secs(3600),
-    };
-    BufferingOverrides {
-        processed: Some(never),
-        raw_backup: Some(never),
-        processor: None,
-    }
-}
+pub use test_support::stand_ins::flush_only;
 
 pub struct Lake {
     pub dir: tempfile::TempDir,
@@ -51,9 +40,7 @@ impl Lake {
 
     /// Every object key under `prefix`, sorted (the stream's journal folder holds no objects).
     pub fn keys(&self, prefix: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        walk(self.root(), &mut out);
-        let mut keys: Vec<String> = out
+        let mut keys: Vec<String> = files_under(self.root())
             .into_iter()
             .map(|p| {
                 p.strip_prefix(self.root())
@@ -90,25 +77,10 @@ impl Lake {
         self.keys("processed/")
             .into_iter()
             .flat_map(|k| {
-                let file = std::fs::File::open(self.root().join(&k)).unwrap();
-                let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                    .unwrap()
-                    .build()
-                    .unwrap();
-                reader.map(move |b| (k.clone(), b.unwrap())).collect::<Vec<_>>()
+                let batches = parquet_batches(&self.root().join(&k));
+                batches.into_iter().map(move |b| (k.clone(), b))
             })
             .collect()
-    }
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else {
-            out.push(path);
-        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! DuckDB's Python package in one process that stays up for a whole bench. Shared by the query
-//! bench (local-athena) and the conversion bench (local-firehose), which include this file.
+//! bench (local-athena) and the conversion bench (local-firehose).
 //!
 //! The process runs the bench's Python script: one JSON request per line on its stdin, one JSON
 //! answer per line on its stdout, `{"s": seconds taken inside Python, "rows": n}` or
@@ -71,8 +71,8 @@ pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("TRACKLAKE_PYTHON") {
         return PathBuf::from(p);
     }
-    // Both including crates sit two folders below the workspace root (stand-ins/<crate>).
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    // This crate sits one folder below the workspace root.
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
     if venv.exists() {
         return venv;
     }
