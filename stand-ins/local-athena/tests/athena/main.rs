@@ -18,3 +18,9 @@ mod sql_files;
 mod table;
 mod transform_output;
 mod trino_functions;
+
+/// An error and its causes on one line, as the CLI's report reads: the messages leave the engine's
+/// own error to `source()`, and the tests assert on both.
+fn chain(e: local_athena::AthenaError) -> String {
+    format!("{:#}", anyhow::Error::from(e))
+}

@@ -179,16 +179,16 @@ async fn a_bad_query_gives_a_clear_error() {
     let err = athena
         .query("SELECT no_such_column FROM track_observations")
         .await
-        .unwrap_err()
-        .to_string();
+        .map_err(crate::chain)
+        .unwrap_err();
     assert!(err.contains("no_such_column"), "{err}");
-    let err = athena.query("SELEC 1").await.unwrap_err().to_string();
+    let err = athena.query("SELEC 1").await.map_err(crate::chain).unwrap_err();
     assert!(err.contains("SELEC"), "{err}");
     let err = athena
         .query("SELECT * FROM no_such_table")
         .await
-        .unwrap_err()
-        .to_string();
+        .map_err(crate::chain)
+        .unwrap_err();
     assert!(err.contains("no_such_table"), "{err}");
 }
 

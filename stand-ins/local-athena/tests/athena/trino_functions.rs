@@ -111,8 +111,8 @@ async fn date_format_rejects_letters_trino_rejects() {
     let err = athena
         .query("SELECT date_format(DATE '2026-11-23', '%U')")
         .await
-        .unwrap_err()
-        .to_string();
+        .map_err(crate::chain)
+        .unwrap_err();
     assert!(err.contains("%U is not supported"), "{err}");
 }
 
@@ -160,8 +160,8 @@ async fn date_diff_rejects_an_unknown_unit() {
     let err = athena
         .query("SELECT date_diff('fortnight', DATE '2026-01-01', DATE '2026-02-01')")
         .await
-        .unwrap_err()
-        .to_string();
+        .map_err(crate::chain)
+        .unwrap_err();
     assert!(err.contains("'fortnight' is not one of"), "{err}");
 }
 
@@ -188,8 +188,8 @@ async fn from_iso8601_timestamp_reads_iso_dates_and_times_as_utc_instants() {
     let err = athena
         .query("SELECT from_iso8601_timestamp('23/11/2026')")
         .await
-        .unwrap_err()
-        .to_string();
+        .map_err(crate::chain)
+        .unwrap_err();
     assert!(err.contains("not an ISO 8601"), "{err}");
 }
 
@@ -199,8 +199,8 @@ async fn a_non_temporal_argument_is_a_planning_error() {
     let err = athena
         .query("SELECT day_of_week('Monday')")
         .await
-        .unwrap_err()
-        .to_string();
+        .map_err(crate::chain)
+        .unwrap_err();
     assert!(err.contains("day_of_week expects a date or timestamp"), "{err}");
 }
 
