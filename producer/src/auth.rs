@@ -47,9 +47,7 @@ pub enum AuthError {
 /// Where the refresh token lives between runs.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretStoreError {
-    #[error(
-        "could not read the refresh-token file {location}; check the path and its permissions"
-    )]
+    #[error("could not read the refresh-token file {location}; check the path and its permissions")]
     Read {
         location: String,
         source: std::io::Error,
