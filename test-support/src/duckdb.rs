@@ -6,7 +6,6 @@
 //! `{"error": "..."}`.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ pub struct DuckDbProcess {
 impl DuckDbProcess {
     /// Starts `python -c script args...`; an error says why not (no Python, no duckdb package).
     pub fn start(script: &str, args: &[&str]) -> Result<Self, String> {
-        let python = python();
+        let python = crate::python();
         let probe = Command::new(&python).args(["-c", "import duckdb"]).output();
         if !matches!(probe, Ok(ref o) if o.status.success()) {
             return Err(format!(
@@ -64,17 +63,4 @@ impl Drop for DuckDbProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else `python3`.
-pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TRACKLAKE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    // This crate sits one folder below the workspace root.
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    if venv.exists() {
-        return venv;
-    }
-    PathBuf::from("python3")
 }

@@ -13,6 +13,8 @@
 //! - [`stand_ins`] (feature `stand-ins`): the environment of a `tracklake run` under test, and
 //!   the local Firehose's flush-only buffering.
 
+use std::path::PathBuf;
+
 pub mod duckdb;
 pub mod fake_firehose;
 pub mod files;
@@ -21,3 +23,16 @@ pub mod lake;
 pub mod spotify_mock;
 #[cfg(feature = "stand-ins")]
 pub mod stand_ins;
+
+/// The Python of the tests (moto, DuckDB): `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else `python3`.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TRACKLAKE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    // This crate sits one folder below the workspace root.
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("python3")
+}

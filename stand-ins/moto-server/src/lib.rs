@@ -3,13 +3,12 @@
 //! producer's deployed stores). The real AWS SDK talks HTTP to it, signed with dummy credentials.
 //!
 //! moto is a Python package: `./scripts/python-env.sh` installs it into `.venv` (the test
-//! command does this first). The interpreter is `$TRACKLAKE_PYTHON` if set, else the
-//! workspace's `.venv/bin/python`. A test that needs moto and cannot start it fails with a
+//! command does this first). The interpreter is [`test_support::python`]: `$TRACKLAKE_PYTHON`
+//! if set, else the workspace's `.venv/bin/python`, else `python3`. A test that needs moto and cannot start it fails with a
 //! message naming that command: a skipped test would pass without checking anything.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,7 +34,7 @@ impl MotoServer {
     /// Panics with instructions when Python or moto is missing: this is test support, and a
     /// test that cannot reach its server must fail, not pass silently.
     pub fn start() -> Self {
-        let python = python();
+        let python = test_support::python();
         let port = free_port();
         let mut child = Command::new(&python)
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
@@ -139,14 +138,6 @@ impl Drop for MotoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The interpreter that has moto: `$TRACKLAKE_PYTHON`, else `<workspace>/.venv/bin/python`.
-pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TRACKLAKE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
 }
 
 fn free_port() -> u16 {
