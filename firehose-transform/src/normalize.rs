@@ -9,9 +9,9 @@
 //! a precise reason instead of a parse failure.
 
 use chrono::{NaiveDate, TimeDelta, Utc};
+use schemas::record_key::{record_key, Identity};
 use schemas::{RawEnvelope, Source, Timestamp, TrackObservation};
 use serde::{Deserialize, Deserializer};
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
 /// Why a record was not kept, when we chose not to keep it (Firehose result `Dropped`).
@@ -149,6 +149,13 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
             ),
         ));
     }
+    if env.source == Source::StreamingHistory {
+        return Err(Failure::new(
+            FailReason::InvalidEnvelope,
+            "streaming_history plays are written to the lake by `tracklake import`, never sent through \
+             the stream; send plays seen through the Web API as recently_played",
+        ));
+    }
     let ctx = &env.context;
     let need = |value: Option<&str>, what: &str| {
         value.map(str::to_owned).ok_or_else(|| {
@@ -188,6 +195,7 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
     };
     let (track, entry) = match env.source {
         Source::TopTracks | Source::Search => (spotify, SpotifyObject::default()),
+        Source::StreamingHistory => unreachable!("rejected at the top of normalize"),
         Source::RecentlyPlayed | Source::SavedTracks | Source::Playlist => {
             let mut entry = spotify;
             match entry.take_track() {
@@ -214,7 +222,7 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
     // snapshot, not one per day an entry was added) and the added time is kept apart.
     let added_at = match env.source {
         Source::SavedTracks | Source::Playlist => entry.added_at,
-        Source::RecentlyPlayed | Source::TopTracks | Source::Search => None,
+        Source::RecentlyPlayed | Source::TopTracks | Source::Search | Source::StreamingHistory => None,
     };
     let (event_at, context_id, position) = match env.source {
         Source::RecentlyPlayed => {
@@ -250,6 +258,7 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
             Some(need(ctx.query.as_deref(), "query")?),
             Some(rank()?),
         ),
+        Source::StreamingHistory => unreachable!("rejected at the top of normalize"),
     };
 
     check_partition_date(event_at)?;
@@ -270,15 +279,21 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
         )?);
     }
     let user_id = env.user_id.as_deref().map(str::to_owned);
-    let record_key = record_key(
-        env.source,
-        user_id.as_deref(),
-        context_id.as_deref(),
-        position,
-        &track_uri,
-        event_at,
-        env.observed_at,
-    );
+    // Events are keyed by what happened, snapshots by the snapshot and the place in it.
+    let identity = match env.source {
+        Source::RecentlyPlayed | Source::SavedTracks => Identity::Event {
+            track_uri: &track_uri,
+            event_at,
+        },
+        Source::TopTracks | Source::Playlist | Source::Search => Identity::Snapshot {
+            track_uri: &track_uri,
+            context_id: context_id.as_deref(),
+            position,
+            observed_at: env.observed_at,
+        },
+        Source::StreamingHistory => unreachable!("rejected at the top of normalize"),
+    };
+    let record_key = record_key(env.source, user_id.as_deref(), identity);
 
     let record = TrackObservation {
         record_key,
@@ -296,10 +311,10 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
             .and_then(|c| c.kind.clone().map(Cow::into_owned)),
         play_context_uri: entry.context.and_then(|c| c.uri.map(Cow::into_owned)),
         track_id: non_empty(track.id),
-        track_uri,
+        track_uri: Some(track_uri),
         track_name: required(track.name.map(Cow::into_owned), "name")?,
-        duration_ms: duration_ms(required(track.duration_ms, "duration_ms")?)?,
-        explicit: required(track.explicit, "explicit")?,
+        duration_ms: Some(duration_ms(required(track.duration_ms, "duration_ms")?)?),
+        explicit: Some(required(track.explicit, "explicit")?),
         // Local files report popularity 0, which is no measurement: NULL, like a missing value.
         popularity: if is_local {
             None
@@ -307,7 +322,7 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
             track.popularity.map(popularity).transpose()?
         },
         isrc: track.external_ids.and_then(|e| non_empty(e.isrc)),
-        is_local,
+        is_local: Some(is_local),
         disc_number: track.disc_number.map(|n| int32(n, "disc_number")).transpose()?,
         track_number: track.track_number.map(|n| int32(n, "track_number")).transpose()?,
         album_id: non_empty(album.id),
@@ -324,49 +339,19 @@ pub fn normalize(env: Envelope<'_>) -> Result<Verdict, Failure> {
         primary_artist_name: artist_names.first().cloned(),
         artist_ids,
         artist_names,
+        // What only a privacy export says (streaming_history, written by `tracklake import`).
+        ms_played: None,
+        skipped: None,
+        reason_start: None,
+        reason_end: None,
+        shuffle: None,
+        offline: None,
+        incognito_mode: None,
+        platform: None,
+        conn_country: None,
+        export_file: None,
     };
     Ok(Verdict::Keep(Box::new(record), env.source))
-}
-
-/// The deterministic key of an observation, so retried records can be deduplicated downstream.
-///
-/// Events (a play, a save) are keyed by what happened: seeing the same play in two runs gives the
-/// same key. Snapshots (a top list, a playlist, search results) are keyed by the snapshot they
-/// belong to (`observed_at`, which a resent envelope keeps) and the place in it.
-pub fn record_key(
-    source: Source,
-    user_id: Option<&str>,
-    context_id: Option<&str>,
-    position: Option<i32>,
-    track_uri: &str,
-    event_at: Timestamp,
-    observed_at: Timestamp,
-) -> String {
-    let mut h = Sha256::new();
-    let mut part = |bytes: &[u8]| {
-        h.update(bytes);
-        h.update([0x1f]); // unit separator: no field can run into the next
-    };
-    part(source.as_str().as_bytes());
-    part(user_id.unwrap_or("").as_bytes());
-    part(track_uri.as_bytes());
-    match source {
-        Source::RecentlyPlayed | Source::SavedTracks => part(&event_at.millis().to_be_bytes()),
-        Source::TopTracks | Source::Playlist | Source::Search => {
-            part(context_id.unwrap_or("").as_bytes());
-            part(&position.unwrap_or(-1).to_be_bytes());
-            part(&observed_at.millis().to_be_bytes());
-        }
-    }
-    let digest = h.finalize();
-    // 128 bits is plenty against collisions and keeps the column short.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut key = String::with_capacity(32);
-    for byte in &digest[..16] {
-        key.push(HEX[usize::from(byte >> 4)] as char);
-        key.push(HEX[usize::from(byte & 0xf)] as char);
-    }
-    key
 }
 
 /// Parses a Spotify release date of year, month or day precision into its first day.

@@ -177,7 +177,7 @@ def test_a_column_missing_from_the_table_fails_the_glue_check(mocks, zips, monke
         return t
 
     monkeypatch.setattr(contracts, "glue_table_input", tampered)
-    return deploy(mocks, zips).apply(_raises(checks.check_glue_table, "primary_artist_name"))
+    return deploy(mocks, zips).apply(_raises(checks.check_glue_table, "export_file"))
 
 
 @pulumi.runtime.test

@@ -397,14 +397,15 @@ fn parse_sources(list: &str) -> Result<Vec<Source>, SettingsError> {
         .map(str::trim)
         .filter(|name| !name.is_empty())
         .map(|name| {
-            serde_json::from_value::<Source>(serde_json::Value::String(name.to_string())).map_err(|_| {
-                SettingsError::Invalid {
+            serde_json::from_value::<Source>(serde_json::Value::String(name.to_string()))
+                .ok()
+                .filter(|source| *source != Source::StreamingHistory)
+                .ok_or_else(|| SettingsError::Invalid {
                     name: ENV_SOURCES,
                     detail: format!("unknown source {name:?}"),
                     expected: "a comma-separated list of recently_played, top_tracks, saved_tracks, \
                                playlist, search",
-                }
-            })
+                })
         })
         .collect()
 }

@@ -211,7 +211,7 @@ async fn exit_status_is_0_clean_1_drift_2_cannot_check() {
     let (status, out, _) = run(glue, args).await;
     assert_eq!(status, EXIT_DRIFT, "{out}");
     assert!(
-        out.contains("column `primary_artist_name` (string) is in schemas/ but not in the deployed table"),
+        out.contains("column `export_file` (string) is in schemas/ but not in the deployed table"),
         "{out}"
     );
 }

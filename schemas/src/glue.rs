@@ -580,7 +580,8 @@ mod tests {
                     "top_tracks",
                     "saved_tracks",
                     "playlist",
-                    "search"
+                    "search",
+                    "streaming_history"
                 ]
                 .map(String::from)
                 .to_vec()

@@ -10,6 +10,7 @@
 //! | raw envelope (producer output)        | [`envelope`]                  |
 //! | delivery settings (prefixes, buffers) | [`delivery`], `delivery.json` |
 //! | caller input in errors, bounded       | [`echo`]                      |
+//! | the deterministic `record_key`        | [`record_key`]                |
 //! | backward-compatibility guard          | [`evolution`], `versions/`    |
 //! | names shared with `infra/` (env, metrics, zips) | [`names`], `names.json` |
 //! | the metrics log line (CloudWatch EMF) | [`emf`]                       |
@@ -22,6 +23,7 @@ pub mod envelope;
 pub mod evolution;
 pub mod glue;
 pub mod json_line;
+pub mod record_key;
 pub mod validate;
 
 mod timestamp;

@@ -69,7 +69,7 @@ fn glue_columns_have_hive_types_and_no_partition_keys() {
     assert_eq!(params["projection.enabled"], "true");
     assert_eq!(
         params["projection.source.values"],
-        "recently_played,top_tracks,saved_tracks,playlist,search"
+        "recently_played,top_tracks,saved_tracks,playlist,search,streaming_history"
     );
     assert_eq!(params["projection.dt.type"], "date");
     assert_eq!(
@@ -246,13 +246,13 @@ fn full_record() -> TrackObservation {
         play_context_type: Some("playlist".into()),
         play_context_uri: Some("spotify:playlist:p".into()),
         track_id: Some("t".into()),
-        track_uri: "spotify:track:t".into(),
+        track_uri: Some("spotify:track:t".into()),
         track_name: "Jóga".into(),
-        duration_ms: 305_000,
-        explicit: false,
+        duration_ms: Some(305_000),
+        explicit: Some(false),
         popularity: Some(61),
         isrc: Some("GBAAA9700001".into()),
-        is_local: false,
+        is_local: Some(false),
         disc_number: Some(1),
         track_number: Some(2),
         album_id: Some("al".into()),
@@ -266,6 +266,16 @@ fn full_record() -> TrackObservation {
         artist_names: vec!["Björk".into(), "Local".into()],
         primary_artist_id: Some("ar".into()),
         primary_artist_name: Some("Björk".into()),
+        ms_played: Some(183_000),
+        skipped: Some(true),
+        reason_start: Some("clickrow".into()),
+        reason_end: Some("fwdbtn".into()),
+        shuffle: Some(false),
+        offline: Some(false),
+        incognito_mode: Some(false),
+        platform: Some("android".into()),
+        conn_country: Some("IS".into()),
+        export_file: Some("Streaming_History_Audio_1997_0.json".into()),
     }
 }
 
@@ -320,16 +330,16 @@ fn validate_names_the_field_that_breaks_it() {
     };
     assert!(with("duration_ms", json!("long")).contains("`duration_ms` should be an integer"));
     assert!(with("duration_ms", json!(1u64 << 40)).contains("within 32 bits"));
-    assert!(with("track_uri", json!(null)).contains("`track_uri` must not be null"));
+    assert!(with("track_name", json!(null)).contains("`track_name` must not be null"));
     assert!(with("event_at", json!("noon")).contains("`event_at` should be a timestamp"));
     assert!(with("artist_names", json!(["a", 1])).contains("`artist_names[1]`"));
     assert!(with("bogus", json!(1)).contains("`bogus` is not in the track_observation schema"));
     let mut missing = good.clone();
-    missing.as_object_mut().unwrap().remove("explicit");
+    missing.as_object_mut().unwrap().remove("track_name");
     assert!(schemas::validate(&missing)
         .unwrap_err()
         .to_string()
-        .contains("`explicit`"));
+        .contains("`track_name`"));
     assert_eq!(
         schemas::validate(&json!([1])).unwrap_err(),
         schemas::ValidationError::NotAnObject
@@ -412,8 +422,8 @@ fn record_write_json_is_serde_json_byte_for_byte() {
         "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} del \u{7f} \u{2028} 😀".into();
     odd.artist_names = vec!["\"".into(), "\\".into(), String::new(), "\u{1f}".into()];
     odd.position = Some(i32::MIN);
-    odd.duration_ms = i32::MAX;
-    odd.explicit = true;
+    odd.duration_ms = Some(i32::MAX);
+    odd.explicit = Some(true);
     odd.event_at = Timestamp::parse("0001-01-01T00:00:00Z").unwrap();
     odd.observed_at = Timestamp::parse("9999-12-31T23:59:59.999Z").unwrap();
     assert_same_json(&odd);
@@ -440,4 +450,38 @@ proptest::proptest! {
         record.artist_names = vec![raw.iter().rev().collect()];
         assert_same_json(&record);
     }
+}
+
+#[test]
+fn record_key_of_an_export_play_depends_on_track_end_and_time_played() {
+    use schemas::record_key::{record_key, Identity};
+    let at = |t: &str| Timestamp::parse(t).unwrap();
+    let key = |track, ended, ms| {
+        record_key(
+            Source::StreamingHistory,
+            None,
+            Identity::ExportPlay {
+                track,
+                ended_at: at(ended),
+                ms_played: ms,
+            },
+        )
+    };
+    let base = key("spotify:track:a", "2024-03-01T17:45:02Z", 183_000);
+    assert_eq!(base, key("spotify:track:a", "2024-03-01T17:45:02Z", 183_000));
+    assert_eq!(base.len(), 32);
+    assert_ne!(base, key("spotify:track:b", "2024-03-01T17:45:02Z", 183_000));
+    assert_ne!(base, key("spotify:track:a", "2024-03-01T17:45:03Z", 183_000));
+    assert_ne!(base, key("spotify:track:a", "2024-03-01T17:45:02Z", 183_001));
+    // The same play seen through the Web API is another source, so another key: the named
+    // queries pair the two by the matching rule, not by key.
+    let api = record_key(
+        Source::RecentlyPlayed,
+        None,
+        Identity::Event {
+            track_uri: "spotify:track:a",
+            event_at: at("2024-03-01T17:45:02Z"),
+        },
+    );
+    assert_ne!(base, api);
 }

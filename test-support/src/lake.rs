@@ -12,6 +12,7 @@ use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use schemas::record_key::{record_key, Identity};
 use schemas::{Source, Timestamp};
 use serde_json::{json, Value};
 
@@ -94,15 +95,19 @@ fn key(
     observed_at: &str,
 ) -> String {
     let at = |text: &str| Timestamp::parse(text).expect("a test timestamp");
-    firehose_transform::normalize::record_key(
-        source,
-        Some(USER),
-        context.map(|(id, _)| id),
-        context.map(|(_, position)| position),
-        track_uri,
-        at(event_at),
-        at(observed_at),
-    )
+    let identity = match context {
+        None => Identity::Event {
+            track_uri,
+            event_at: at(event_at),
+        },
+        Some((context_id, position)) => Identity::Snapshot {
+            track_uri,
+            context_id: Some(context_id),
+            position: Some(position),
+            observed_at: at(observed_at),
+        },
+    };
+    record_key(source, Some(USER), identity)
 }
 
 /// The uri Spotify gives a local file (no track id).

@@ -460,3 +460,23 @@ fn event_dates_up_to_tomorrow_are_kept_for_clock_skew() {
     // Two days on, so the test holds when the UTC date changes while it runs.
     schema_violation(&played(track(1), &at(allowed + 2), &at(0)));
 }
+
+#[test]
+fn streaming_history_envelopes_are_refused_with_what_to_do() {
+    // `tracklake import` writes imported plays to the lake itself; through the stream they would
+    // bypass its merge and land twice.
+    let env = json!({"v": 1, "source": "streaming_history", "observed_at": OBSERVED,
+        "context": {"played_at": OBSERVED}, "spotify": {"track": track(1), "played_at": OBSERVED}});
+    assert_eq!(one(&env).0, ProcessingFailed);
+    let event = firehose_transform::sample::event([serde_json::to_vec(&env).unwrap()]);
+    let processed = firehose_transform::process(&event);
+    assert_eq!(
+        processed.summary.emf(1_795_500_000_000, "fn")["Reason.invalid_envelope"],
+        1
+    );
+    assert!(
+        processed.summary.failures[0].detail.contains("tracklake import"),
+        "{}",
+        processed.summary.failures[0].detail
+    );
+}

@@ -139,6 +139,8 @@ impl SourcesConfig {
             Source::Playlist => DEFAULT_PLAYLIST_INTERVAL,
             Source::TopTracks => DEFAULT_TOP_TRACKS_INTERVAL,
             Source::Search => DEFAULT_SEARCH_INTERVAL,
+            // Never pulled: `pull` refuses it with what to do instead.
+            Source::StreamingHistory => Duration::ZERO,
         }
     }
 
@@ -240,6 +242,12 @@ pub async fn pull(
             }),
         },
         Source::Search => search(client, config, now, user_id).await,
+        Source::StreamingHistory => Err(SpotifyError::InvalidResponse {
+            endpoint: "sources.enabled".to_string(),
+            detail: "streaming_history is not read from the Web API: remove it from the enabled sources \
+                     and import Spotify's privacy export with `tracklake import`"
+                .into(),
+        }),
     }
 }
 

@@ -45,10 +45,11 @@ pub use table::{GlueTable, PARQUET_EXTENSION, PROCESSED_DIR};
 
 /// Memory for the Parquet metadata of the lake's files, kept between the queries of one session
 /// (DataFusion's file metadata cache, least recently used out first). A file the local Firehose
-/// writes takes about 39 KB there (1,670 files of the 1 M-row bench lake took 65 MB); DataFusion's
-/// default of 50 MiB holds about 1,300, and past that every query decodes every footer again,
-/// since queries read the files in the same order. 512 MiB holds about 13,000 files.
-pub const PARQUET_METADATA_CACHE_BYTES: usize = 512 * 1024 * 1024;
+/// writes takes about 55 KB there with schema v3's 42 columns (39 KB with v2's 32: 1,670 files of
+/// the 1 M-row bench lake took 65 MB); DataFusion's default of 50 MiB holds about 900, and past
+/// that every query decodes every footer again, since queries read the files in the same order.
+/// 768 MiB holds about 14,000 files.
+pub const PARQUET_METADATA_CACHE_BYTES: usize = 768 * 1024 * 1024;
 
 /// How deeply the SQL of a query may nest expressions (`1 + 1 + ...` with 1,000 additions, a
 /// WHERE of 1,000 ORs, 1,000 nested function calls). DataFusion plans and runs expressions
