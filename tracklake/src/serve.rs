@@ -50,6 +50,10 @@ pub struct SandboxArgs {
     /// Share of requests answered 401 "The access token expired".
     #[arg(long, default_value_t = 0.0)]
     pub expired_token_rate: f64,
+    /// First write the listener's privacy exports (both packages, as of the sandbox's clock) into
+    /// this folder, for `tracklake import`; they hold the plays the sandbox serves.
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
 }
 
 impl SandboxArgs {
@@ -79,7 +83,20 @@ impl SandboxArgs {
 }
 
 pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    let sandbox = spotify_sandbox::start(args.config()).await?;
+    let config = args.config();
+    if let Some(dir) = &args.export {
+        let written = spotify_sandbox::write_export(&config, config.now.unwrap_or_else(Utc::now), dir)
+            .with_context(|| format!("writing the sandbox's export into {}", dir.display()))?;
+        println!(
+            "Wrote the listener's privacy exports into {} ({} files, {} plays); import them with\n\n  \
+             tracklake import {}\n",
+            dir.display(),
+            written.files.len(),
+            written.extended_audio_plays + written.video_plays + written.account_plays,
+            dir.display()
+        );
+    }
+    let sandbox = spotify_sandbox::start(config).await?;
     let stop = crate::signal::stop_requested();
     // These are the sandbox's own made-up credentials, not secrets of any real account.
     println!("Spotify sandbox listening. In another terminal:\n");

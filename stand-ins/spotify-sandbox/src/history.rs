@@ -279,7 +279,7 @@ impl World {
         midnight_ms(now_ms) - self.history_days * DAY_MS
     }
 
-    fn track_for(&self, rng: &mut fastrand::Rng, day: i64) -> u32 {
+    pub(crate) fn track_for(&self, rng: &mut fastrand::Rng, day: i64) -> u32 {
         let n = self.catalog.tracks.len() as u64;
         let rank = if rng.u8(..100) < 75 {
             // Favourites, heavily skewed; the set drifts week by week, so top lists move.

@@ -7,7 +7,8 @@
 //! - `catalog`: the synthetic catalog (artists, albums, tracks with ISRCs, episodes);
 //! - `history`: the user's plays, saves, playlists and top lists as functions of (seed, time);
 //! - `server`: the `/v1` endpoints with Spotify's 2026 limits and shapes, and the fault switches;
-//! - [`ledger`]: what was served, for end-to-end comparisons.
+//! - [`ledger`]: what was served, for end-to-end comparisons;
+//! - [`write_export`]: the listener's privacy exports (both packages), holding the plays the API serves.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), spotify_sandbox::SandboxError> {
@@ -20,6 +21,7 @@
 mod auth;
 mod catalog;
 pub mod config;
+mod export;
 mod history;
 pub mod ledger;
 mod rng;
@@ -34,6 +36,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use config::{Faults, SandboxConfig};
+pub use export::{write_export, ExportWritten, ACCOUNT_FOLDER, EXTENDED_FOLDER};
 pub use ledger::{ItemType, Observation, Place, ServedLedger, SourceKind};
 
 use server::{lock, Shared};

@@ -48,6 +48,7 @@ pub enum Kind {
     Token = 11,
     Snapshot = 13,
     Names = 14,
+    ExportHour = 15,
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -4,11 +4,13 @@
 //!   expiry by the sandbox clock;
 //! - `limits`: page limits, search limits, Spotify's error bodies, endpoints gone for new apps;
 //! - `faults`: each fault switch, its determinism, and the real client getting through faults;
+//! - `export`: the privacy exports, read by the importer, holding the API's plays, with real quirks;
 //! - `determinism`: same seed, same data; another seed, other data; time moves the history;
 //! - `schema`: every served shape against the published OpenAPI schemas (the vendored `spotify-sandbox/openapi/spotify-web-api.yml`).
 
 mod auth;
 mod determinism;
+mod export;
 mod faults;
 mod limits;
 mod schema;
