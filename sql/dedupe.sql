@@ -18,7 +18,9 @@ SELECT
     added_by, play_context_type, play_context_uri, track_id, track_uri, track_name, duration_ms,
     explicit, popularity, isrc, is_local, disc_number, track_number, album_id, album_name,
     album_type, album_release_date, album_release_date_precision, album_total_tracks,
-    album_image_url, artist_ids, artist_names, primary_artist_id, primary_artist_name, source, dt
+    album_image_url, artist_ids, artist_names, primary_artist_id, primary_artist_name, ms_played,
+    skipped, reason_start, reason_end, shuffle, offline, incognito_mode, platform, conn_country,
+    export_file, source, dt
 FROM (
     SELECT
         t.*,

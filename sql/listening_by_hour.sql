@@ -2,22 +2,129 @@
 -- question: At which hours of the day and on which weekdays does the user listen (UTC)?
 --
 -- One row per weekday and hour that has plays; weekday_number is ISO (1 = Monday, 7 = Sunday).
--- Duplicates are removed by the dedupe view's rule (one row per record_key, the first observed
--- copy), as a grouping on record_key: copies of a play share its event_at (part of what the key
--- identifies), and min_by takes the duration of the first observed copy. Both engines run this
--- hash aggregation faster than the view's sort (bench/README.md).
-WITH plays AS (
-    SELECT min(event_at) AS event_at, min_by(duration_ms, observed_at) AS duration_ms
-    FROM track_observations
-    WHERE source = 'recently_played'
+-- Plays of the Web API and of imported exports count once each (the play rule below). The hour
+-- is that of event_at: when a Web API play was listed as played, when an imported play ended.
+-- minutes_played is the time played (ms_played) for imported plays and the track's duration for
+-- plays known only from the Web API.
+WITH observations AS (
+    -- The plays of both sources; the files of other sources are pruned.
+    SELECT * FROM track_observations
+    WHERE source IN ('recently_played', 'streaming_history')
+),
+-- The play rule (the same text in every query about plays; sql/README.md, "Plays"): each play
+-- once, whether the Web API listed it (recently_played), an export held it (streaming_history),
+-- or both.
+copies AS (
+    -- Each record_key once; what may differ between copies comes from the first observed one.
+    SELECT
+        record_key,
+        min(source) AS source,
+        min(event_at) AS event_at,
+        min(track_id) AS track_id,
+        min_by(track_name, observed_at) AS track_name,
+        min_by(primary_artist_id, observed_at) AS artist_id,
+        min_by(primary_artist_name, observed_at) AS artist_name,
+        min_by(is_local, observed_at) AS is_local,
+        min_by(duration_ms, observed_at) AS duration_ms,
+        min(ms_played) AS ms_played,
+        min_by(skipped, observed_at) AS skipped,
+        min_by(reason_end, observed_at) AS reason_end,
+        min_by(platform, observed_at) AS platform
+    FROM observations
     GROUP BY record_key
+),
+keyed AS (
+    -- What a play is matched on: the track id, or for account-data plays (no id) the track and
+    -- artist names. A Web API play carries both, so it is looked up both ways.
+    SELECT
+        c.record_key, c.source, c.event_at, c.ms_played,
+        CASE WHEN k.by_id THEN c.track_id ELSE '' END AS match_id,
+        CASE WHEN k.by_id THEN '' ELSE c.track_name END AS match_name,
+        CASE WHEN k.by_id THEN '' ELSE coalesce(c.artist_name, '') END AS match_artist
+    FROM copies c
+    CROSS JOIN (VALUES (true), (false)) AS k (by_id)
+    WHERE (c.source = 'recently_played' AND (c.track_id IS NOT NULL OR NOT k.by_id))
+       OR (c.source = 'streaming_history' AND c.ms_played IS NOT NULL
+           AND (c.track_id IS NOT NULL) = k.by_id)
+),
+exported AS (
+    -- The export's plays of each track, numbered in time order.
+    SELECT
+        event_at, ms_played, match_id, match_name, match_artist,
+        -- BIGINT as in Trino (DataFusion's row_number is unsigned; first_n - p_n below is not).
+        CAST(row_number() OVER (PARTITION BY match_id, match_name, match_artist
+                                ORDER BY event_at, record_key) AS BIGINT) AS n
+    FROM keyed
+    WHERE source = 'streaming_history'
+),
+windows AS (
+    -- A Web API play P and an export play E are one play when
+    -- E.event_at - ms_played - 60 s <= P.event_at <= E.event_at + 60 s (docs/privacy-exports.md):
+    -- for each P, the first and last E whose window holds it.
+    SELECT
+        p.record_key, p.event_at, p.match_id, p.match_name, p.match_artist,
+        min(e.n) AS first_n, max(e.n) AS last_n
+    FROM keyed p
+    JOIN exported e
+      ON e.match_id = p.match_id AND e.match_name = p.match_name
+     AND e.match_artist = p.match_artist
+     AND date_diff('millisecond', e.event_at, p.event_at) BETWEEN -(e.ms_played + 60000) AND 60000
+    WHERE p.source = 'recently_played'
+    GROUP BY p.record_key, p.event_at, p.match_id, p.match_name, p.match_artist
+),
+numbered AS (
+    SELECT
+        *,
+        CAST(row_number() OVER (PARTITION BY match_id, match_name, match_artist
+                                ORDER BY event_at, record_key) AS BIGINT) AS p_n
+    FROM windows
+),
+assigned AS (
+    -- One to one, in time order: each P takes the first E of its window that no earlier P took,
+    -- E number max(first_n, previous P's E + 1) = p_n + the running max of (first_n - p_n).
+    SELECT
+        record_key, last_n,
+        p_n + max(first_n - p_n) OVER (
+            PARTITION BY match_id, match_name, match_artist
+            ORDER BY p_n ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS n
+    FROM numbered
+),
+twins AS (
+    SELECT DISTINCT record_key FROM assigned WHERE n <= last_n
+),
+named AS (
+    -- Ids an imported play lacks, taken from any play of the same names (before twins are
+    -- dropped: a Web API twin is often the only play that knows them).
+    SELECT
+        *,
+        coalesce(track_id, max(track_id) OVER (PARTITION BY track_name, artist_name))
+            AS known_track_id,
+        coalesce(artist_id, max(artist_id) OVER (PARTITION BY artist_name)) AS known_artist_id
+    FROM copies
+),
+plays AS (
+    -- Every export play, and every Web API play without an export twin. played_ms is the time
+    -- played: ms_played for an imported play, the track's duration for a Web API play (the API
+    -- says no more).
+    SELECT
+        n.source, n.event_at, n.track_name, n.artist_name, n.is_local, n.duration_ms,
+        n.ms_played, n.skipped, n.reason_end, n.platform,
+        n.known_track_id AS track_id,
+        n.known_artist_id AS artist_id,
+        CASE WHEN n.source = 'streaming_history' THEN n.ms_played ELSE n.duration_ms END
+            AS played_ms
+    FROM named n
+    LEFT JOIN twins t ON t.record_key = n.record_key
+    WHERE t.record_key IS NULL
 )
+-- End of the play rule.
 SELECT
     day_of_week(event_at) AS weekday_number,
     date_format(event_at, '%W') AS weekday,
     hour(event_at) AS hour_of_day,
     count(*) AS plays,
-    round(CAST(sum(duration_ms) AS DOUBLE) / 60000, 1) AS minutes_played
+    round(CAST(sum(played_ms) AS DOUBLE) / 60000, 1) AS minutes_played
 FROM plays
 GROUP BY day_of_week(event_at), date_format(event_at, '%W'), hour(event_at)
 ORDER BY weekday_number, hour_of_day

@@ -345,3 +345,77 @@ pub fn write_lake(root: &Path, observations: &[Obs]) {
         }
     }
 }
+
+/// A play imported from a privacy export's extended streaming history: it ended at `ts` after
+/// `ms_played` ms. As the importer writes it: no user, the track id and names, no duration, no
+/// artist id; the export's own fields set to a finished play on a desktop.
+pub fn export_play(track: Track, ts: &str, ms_played: i32) -> Obs {
+    let uri = format!("spotify:track:{}", track.id);
+    let record_key = record_key(
+        Source::StreamingHistory,
+        None,
+        Identity::ExportPlay {
+            track: &uri,
+            ended_at: Timestamp::parse(ts).expect("a test timestamp"),
+            ms_played,
+        },
+    );
+    Obs {
+        source: "streaming_history",
+        record: json!({
+            "record_key": record_key,
+            "event_at": ts,
+            "observed_at": later(ts),
+            "track_id": track.id,
+            "track_uri": uri,
+            "track_name": track.name,
+            "album_name": "Everything All the Time",
+            "artist_ids": [],
+            "artist_names": [track.artist_name],
+            "primary_artist_name": track.artist_name,
+            "ms_played": ms_played,
+            "skipped": false,
+            "reason_start": "trackdone",
+            "reason_end": "trackdone",
+            "shuffle": false,
+            "offline": false,
+            "incognito_mode": false,
+            "platform": "windows",
+            "conn_country": "SE",
+            "export_file": "Streaming_History_Audio_2026.json"
+        }),
+    }
+}
+
+/// A play imported from the account data's streaming history: names only (no track id, no
+/// URI), none of the extended history's fields but the time played.
+pub fn account_play(track: Track, ts: &str, ms_played: i32) -> Obs {
+    let mut o = export_play(track, ts, ms_played);
+    let names = format!("{}\u{1f}{}", track.artist_name, track.name);
+    o.record["record_key"] = json!(record_key(
+        Source::StreamingHistory,
+        None,
+        Identity::ExportPlay {
+            track: &names,
+            ended_at: Timestamp::parse(ts).expect("a test timestamp"),
+            ms_played,
+        },
+    ));
+    for k in [
+        "track_id",
+        "track_uri",
+        "album_name",
+        "skipped",
+        "reason_start",
+        "reason_end",
+        "shuffle",
+        "offline",
+        "incognito_mode",
+        "platform",
+        "conn_country",
+    ] {
+        o.record[k] = Value::Null;
+    }
+    o.record["export_file"] = json!("StreamingHistory_music_0.json");
+    o
+}

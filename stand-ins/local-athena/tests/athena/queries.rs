@@ -4,7 +4,9 @@ use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use local_athena::LocalAthena;
 
-use crate::lake::{entry, local_play, play, top, write_lake, Obs, T1, T2, T3, T4, T5};
+use crate::lake::{
+    account_play, entry, export_play, local_play, play, top, write_lake, Obs, T1, T2, T3, T4, T5,
+};
 use crate::scenario;
 
 /// The result as rows of display strings; NULL as "NULL".
@@ -638,4 +640,196 @@ async fn every_named_query_runs_without_the_views_and_answers_the_same() {
         let beside = with_views.run_named(&q.name).await.unwrap();
         assert_eq!(rows(&alone), rows(&beside), "{}", q.name);
     }
+}
+
+/// Plays and minutes over every row of listening_by_hour: what the play rule leaves.
+async fn plays_and_minutes(observations: &[Obs]) -> (u64, f64) {
+    let (_, rows) = run_on(observations, "listening_by_hour").await;
+    rows.iter().fold((0, 0.0), |(p, m), r| {
+        (p + r[3].parse::<u64>().unwrap(), m + r[4].parse::<f64>().unwrap())
+    })
+}
+
+/// An export play of T1 that ended at 10:10:00 after 2 minutes: its window for a Web API play is
+/// 10:07:00 (start minus 60 s) to 10:11:00 (end plus 60 s). T1 lasts 3 minutes.
+fn exported_t1() -> Obs {
+    export_play(T1, "2026-11-23T10:10:00.000Z", 120_000)
+}
+
+#[tokio::test]
+async fn a_web_api_play_inside_the_export_window_is_the_same_play() {
+    // Inside each edge: one play, of the export's 2 minutes played (the export play is kept).
+    for played_at in ["2026-11-23T10:10:59.000Z", "2026-11-23T10:07:00.000Z"] {
+        let got = plays_and_minutes(&[exported_t1(), play(T1, played_at)]).await;
+        assert_eq!(got, (1, 2.0), "played_at {played_at}");
+    }
+    // Outside each edge: two plays, the Web API one counting T1's 3 minutes.
+    for played_at in ["2026-11-23T10:11:01.000Z", "2026-11-23T10:06:59.000Z"] {
+        let got = plays_and_minutes(&[exported_t1(), play(T1, played_at)]).await;
+        assert_eq!(got, (2, 5.0), "played_at {played_at}");
+    }
+    // Another track in the window is another play.
+    let got = plays_and_minutes(&[exported_t1(), play(T2, "2026-11-23T10:10:00.000Z")]).await;
+    assert_eq!(got, (2, 6.0));
+}
+
+#[tokio::test]
+async fn a_track_on_repeat_pairs_one_to_one() {
+    // T1 three times in a row, each export play 3 minutes, ending 10:03, 10:06, 10:09.
+    let exported = [
+        export_play(T1, "2026-11-23T10:03:00.000Z", 180_000),
+        export_play(T1, "2026-11-23T10:06:00.000Z", 180_000),
+        export_play(T1, "2026-11-23T10:09:00.000Z", 180_000),
+    ];
+    // The Web API listing each play at its start: 10:03 lies in the windows of the plays ending
+    // at 10:03 and at 10:06 (and is nearest the first's end); pairing in time order gives each its
+    // own export play.
+    let at_start = ["10:00:00", "10:03:00", "10:06:00"];
+    // ... or at its end.
+    let at_end = ["10:03:00", "10:06:00", "10:09:00"];
+    for times in [at_start, at_end] {
+        let mut lake = exported.to_vec();
+        lake.extend(times.map(|t| play(T1, &format!("2026-11-23T{t}.000Z"))));
+        assert_eq!(plays_and_minutes(&lake).await, (3, 9.0), "{times:?}");
+    }
+    // Two Web API plays in the window of one export play: the export play takes one, the other
+    // stays a play of its own.
+    let lake = [
+        export_play(T1, "2026-11-23T10:03:00.000Z", 180_000),
+        play(T1, "2026-11-23T10:00:00.000Z"),
+        play(T1, "2026-11-23T10:02:00.000Z"),
+    ];
+    assert_eq!(plays_and_minutes(&lake).await, (2, 6.0));
+}
+
+#[tokio::test]
+async fn copies_of_a_play_in_both_sources_count_once() {
+    let exported = exported_t1();
+    let listed = play(T1, "2026-11-23T10:09:00.000Z");
+    let lake = [
+        exported.clone(),
+        exported.copy_observed_at("2026-11-24T10:00:00.000Z"),
+        listed.clone(),
+        listed.copy_observed_at("2026-11-23T11:00:00.000Z"),
+    ];
+    assert_eq!(plays_and_minutes(&lake).await, (1, 2.0));
+    // Copies of plays without a twin: each play once.
+    let alone = play(T2, "2026-11-23T12:00:00.000Z");
+    let lake = [
+        exported.clone(),
+        exported.copy_observed_at("2026-11-24T10:00:00.000Z"),
+        alone.clone(),
+        alone.copy_observed_at("2026-11-23T13:00:00.000Z"),
+    ];
+    assert_eq!(plays_and_minutes(&lake).await, (2, 6.0));
+}
+
+#[tokio::test]
+async fn an_account_data_play_matches_on_track_and_artist_names() {
+    // Account data has no track id: T2 by name, ended 12:04 after 4 minutes.
+    let account = account_play(T2, "2026-11-23T12:04:00.000Z", 240_000);
+    let got = plays_and_minutes(&[account.clone(), play(T2, "2026-11-23T12:00:30.000Z")]).await;
+    assert_eq!(got, (1, 4.0));
+    // T1 by the same artist at the same time is another play.
+    let got = plays_and_minutes(&[account.clone(), play(T1, "2026-11-23T12:00:30.000Z")]).await;
+    assert_eq!(got, (2, 7.0));
+    // Outside the window, two plays.
+    let got = plays_and_minutes(&[account, play(T2, "2026-11-23T12:05:01.000Z")]).await;
+    assert_eq!(got, (2, 8.0));
+}
+
+/// Plays of both sources: T1 twice on repeat (each seen by both), T2 in the account data and the
+/// Web API, T3 only through the Web API, T4 only in the export (a 30-second play).
+fn both_sources() -> Vec<Obs> {
+    vec![
+        export_play(T1, "2026-11-23T10:03:00.000Z", 180_000),
+        play(T1, "2026-11-23T10:00:00.000Z"),
+        export_play(T1, "2026-11-23T10:06:00.000Z", 180_000),
+        play(T1, "2026-11-23T10:03:00.000Z"),
+        account_play(T2, "2026-11-24T12:04:00.000Z", 240_000),
+        play(T2, "2026-11-24T12:00:30.000Z"),
+        play(T3, "2026-11-25T09:00:00.000Z"),
+        export_play(T4, "2026-11-26T09:03:00.000Z", 30_000),
+    ]
+}
+
+#[tokio::test]
+async fn listening_by_hour_counts_a_play_of_both_sources_once() {
+    let (_, rows) = run_on(&both_sources(), "listening_by_hour").await;
+    expect(
+        rows,
+        &[
+            &["1", "Monday", "10", "2", "6.0"],
+            &["2", "Tuesday", "12", "1", "4.0"],
+            &["3", "Wednesday", "9", "1", "3.0"], // Web API only: T3's duration
+            &["4", "Thursday", "9", "1", "0.5"],  // the 30 seconds played
+        ],
+    );
+}
+
+#[tokio::test]
+async fn top_tracks_counts_a_play_of_both_sources_once() {
+    let (_, rows) = run_on(&both_sources(), "top_tracks").await;
+    // T2's account-data play takes the id of its Web API twin.
+    expect(
+        rows,
+        &[
+            &[
+                "1",
+                T1.id,
+                T1.name,
+                T1.artist_name,
+                "2",
+                "6.0",
+                "2026-11-23T10:06:00Z",
+            ],
+            &[
+                "2",
+                T4.id,
+                T4.name,
+                T4.artist_name,
+                "1",
+                "0.5",
+                "2026-11-26T09:03:00Z",
+            ],
+            &[
+                "2",
+                T2.id,
+                T2.name,
+                T2.artist_name,
+                "1",
+                "4.0",
+                "2026-11-24T12:04:00Z",
+            ],
+            &[
+                "2",
+                T3.id,
+                T3.name,
+                T3.artist_name,
+                "1",
+                "3.0",
+                "2026-11-25T09:00:00Z",
+            ],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn top_artists_counts_a_play_of_both_sources_once_by_name_without_an_id() {
+    let (_, rows) = run_on(&both_sources(), "top_artists").await;
+    // Bob Dylan is known only from the export, which carries no artist id: counted by name.
+    expect(
+        rows,
+        &[
+            &["1", T1.artist_id, "Band of Horses", "3", "2", "10.0"],
+            &["2", "NULL", "Bob Dylan", "1", "1", "0.5"],
+            &["2", T3.artist_id, "MGMT", "1", "1", "3.0"],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn new_discoveries_counts_a_play_of_both_sources_once() {
+    let (_, rows) = run_on(&both_sources(), "new_discoveries").await;
+    expect(rows, &[&["2026-11-23", "2026", "48", "5", "4", "4", "3"]]);
 }

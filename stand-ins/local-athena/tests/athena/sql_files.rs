@@ -105,3 +105,34 @@ fn a_sql_folder_with_two_files_of_one_name_is_refused() {
     let err = named_queries(dir.path()).unwrap_err().to_string();
     assert!(err.contains("already used"), "{err}");
 }
+
+/// The queries about plays each carry the play rule (no named query reads another's result), and
+/// carry the same text of it: a fix made in one file and not the others fails here.
+#[test]
+fn every_query_about_plays_carries_the_same_play_rule() {
+    const START: &str = "-- The play rule (";
+    const END: &str = "-- End of the play rule.";
+    let rule = |q: &local_athena::NamedQuery| {
+        let start = q.sql.find(START)?;
+        let end = q.sql[start..].find(END)? + start;
+        Some(q.sql[start..end].to_owned())
+    };
+    let queries = named_queries(&sql_dir()).unwrap();
+    let mut with_rule = Vec::new();
+    for q in &queries {
+        let reads_plays = q.sql.contains("'recently_played'") || q.sql.contains("'streaming_history'");
+        match rule(q) {
+            Some(text) => with_rule.push((q.name.clone(), text)),
+            None => assert!(
+                !reads_plays || q.is_view(),
+                "{} reads plays without the play rule (copy it from listening_by_hour.sql)",
+                q.name
+            ),
+        }
+    }
+    assert!(with_rule.len() >= 4, "{with_rule:?}");
+    let (first, text) = &with_rule[0];
+    for (name, other) in &with_rule[1..] {
+        assert_eq!(other, text, "{name}'s play rule differs from {first}'s");
+    }
+}
