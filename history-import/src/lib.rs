@@ -4,21 +4,26 @@
 //! files. [`Export::open`] finds the files that hold plays by their names (current and older
 //! names of both packages) and lists the others with the reason they are not read;
 //! [`ExportEntry::read`] reads one file into the plays the lake keeps and counts the rest by
-//! reason ([`LeftOut`]), so that every play read is accounted for.
+//! reason ([`LeftOut`]), so that every play read is accounted for. [`import_into_lake`] writes
+//! the kept plays into the local lake as rows of the record contract ([`observation`]).
 //!
 //! Personal data (IP addresses, user agents, user names, device models) is never held: the
 //! parser declares only the fields the lake keeps.
 
 mod files;
+pub mod observation;
 mod plays;
+mod to_lake;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufReader, Read};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 pub use files::{classify, ExportFile, Ignored, Package};
 pub use plays::{platform_family, LeftOut, Options, Play};
+pub use to_lake::{import_into_lake, partition_file, FileImport, ImportRun, IMPORT_FILE_NAME};
 
 /// Why an export cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,9 @@ pub enum ImportError {
         #[source]
         source: serde_json::Error,
     },
+    /// The lake could not take the plays (its messages name the file and what to do).
+    #[error(transparent)]
+    Lake(#[from] lake_layout::LakeError),
 }
 
 /// Where a file's bytes are.
@@ -117,7 +125,8 @@ impl Export {
             } else if is_zip(path) {
                 export.add_zip(path)?;
             } else {
-                export.add_file(path.display().to_string(), Origin::File(path.to_path_buf()));
+                let name = path.display().to_string();
+                export.add_file(name.clone(), &name, Origin::File(path.to_path_buf()));
             }
             if export.entries.len() == before {
                 return Err(ImportError::NoExports {
@@ -130,8 +139,9 @@ impl Export {
         Ok(export)
     }
 
-    fn add_file(&mut self, name: String, origin: Origin) {
-        match classify(&name) {
+    /// Adds a file shown as `name`, classified by `inner` (its path, or its path inside a zip).
+    fn add_file(&mut self, name: String, inner: &str, origin: Origin) {
+        match classify(inner) {
             Ok(kind) => self.entries.push(ExportEntry { name, kind, origin }),
             Err(why) => self.ignored.push((name, why)),
         }
@@ -154,7 +164,8 @@ impl Export {
             } else if is_zip(&child) {
                 self.add_zip(&child)?;
             } else {
-                self.add_file(child.display().to_string(), Origin::File(child));
+                let name = child.display().to_string();
+                self.add_file(name.clone(), &name, Origin::File(child));
             }
         }
         Ok(())
@@ -173,9 +184,10 @@ impl Export {
             if name.ends_with('/') {
                 continue; // a folder entry
             }
-            let name = format!("{}:{name}", archive.display());
+            let shown = format!("{}:{name}", archive.display());
             self.add_file(
-                name,
+                shown,
+                &name,
                 Origin::Zip {
                     archive: archive.to_path_buf(),
                     index,
@@ -189,8 +201,15 @@ impl Export {
 impl ExportEntry {
     /// Reads the file's plays: those the lake keeps, and the others counted by reason.
     pub fn read(&self, options: &Options) -> Result<FileReport, ImportError> {
-        let bytes = self.bytes()?;
         let mut report = FileReport::default();
+        self.read_into(options, &mut report)?;
+        Ok(report)
+    }
+
+    /// Reads the file's plays into `report`, one play at a time: the file is never held whole
+    /// (an extended history file is 10 to 15 MB). On an error, `report` holds the plays read
+    /// before it.
+    pub fn read_into(&self, options: &Options, report: &mut FileReport) -> Result<(), ImportError> {
         let mut count = |result: Result<Play, LeftOut>| {
             report.read += 1;
             match result {
@@ -198,64 +217,105 @@ impl ExportEntry {
                 Err(why) => *report.left_out.entry(why).or_default() += 1,
             }
         };
-        match self.kind.package() {
+        let kind = self.kind;
+        match kind.package() {
             Package::ExtendedHistory => {
-                let plays: Vec<plays::ExtendedPlay> = self.parse(&bytes)?;
-                for play in plays {
-                    count(play.into_play(self.kind, options));
-                }
+                self.each(|play: plays::ExtendedPlay| count(play.into_play(kind, options)))
             }
-            Package::AccountData => {
-                let plays: Vec<plays::AccountPlay> = self.parse(&bytes)?;
-                for play in plays {
-                    count(play.into_play(self.kind));
-                }
-            }
+            Package::AccountData => self.each(|play: plays::AccountPlay| count(play.into_play(kind))),
         }
-        Ok(report)
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<Vec<T>, ImportError> {
-        serde_json::from_slice(bytes).map_err(|e| {
-            let (line, column) = (e.line(), e.column());
-            if e.is_eof() {
-                ImportError::CutShort {
-                    file: self.name.clone(),
-                    line,
-                    column,
-                }
-            } else {
-                ImportError::NotPlays {
-                    file: self.name.clone(),
-                    line,
-                    column,
-                    source: e,
-                }
-            }
-        })
+    /// The file name alone, without the folders or the zip it is in (what a play records as its
+    /// `export_file`).
+    pub fn file_name(&self) -> &str {
+        self.name.rsplit(['/', '\\', ':']).next().unwrap_or(&self.name)
     }
 
-    fn bytes(&self) -> Result<Vec<u8>, ImportError> {
+    /// Calls `f` with each element of the file's top-level array, as it is parsed.
+    fn each<T: serde::de::DeserializeOwned>(&self, f: impl FnMut(T)) -> Result<(), ImportError> {
         match &self.origin {
-            Origin::File(path) => std::fs::read(path).map_err(|source| ImportError::Io {
-                path: path.clone(),
-                source,
-            }),
+            Origin::File(path) => {
+                let file = File::open(path).map_err(|source| ImportError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                self.parse(file, f).map_err(|e| {
+                    self.json_error(e, |source| ImportError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+                })
+            }
             Origin::Zip { archive, index } => {
                 let mut zip = open_zip(archive)?;
                 let zip_error = |source| ImportError::Zip {
                     path: archive.clone(),
                     source,
                 };
-                let mut file = zip.by_index(*index).map_err(zip_error)?;
-                let mut bytes = Vec::with_capacity(file.size() as usize);
-                file.read_to_end(&mut bytes).map_err(|source| ImportError::Zip {
-                    path: archive.clone(),
-                    source: source.into(),
-                })?;
-                Ok(bytes)
+                let file = zip.by_index(*index).map_err(zip_error)?;
+                self.parse(file, f).map_err(|e| {
+                    self.json_error(e, |source| ImportError::Zip {
+                        path: archive.clone(),
+                        source: source.into(),
+                    })
+                })
             }
         }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        reader: impl Read,
+        mut f: impl FnMut(T),
+    ) -> Result<(), serde_json::Error> {
+        use serde::Deserializer as _;
+        let mut de = serde_json::Deserializer::from_reader(BufReader::new(reader));
+        de.deserialize_seq(Each(&mut f, PhantomData))?;
+        de.end()
+    }
+
+    /// The error of a parse: the file cut short, not plays, or the bytes unreadable.
+    fn json_error(
+        &self,
+        e: serde_json::Error,
+        io: impl FnOnce(std::io::Error) -> ImportError,
+    ) -> ImportError {
+        let (line, column) = (e.line(), e.column());
+        if e.is_io() {
+            io(e.into())
+        } else if e.is_eof() {
+            ImportError::CutShort {
+                file: self.name.clone(),
+                line,
+                column,
+            }
+        } else {
+            ImportError::NotPlays {
+                file: self.name.clone(),
+                line,
+                column,
+                source: e,
+            }
+        }
+    }
+}
+
+/// A visitor of a JSON array that hands each element to a function instead of collecting them.
+struct Each<'f, T, F>(&'f mut F, PhantomData<fn() -> T>);
+
+impl<'de, T: serde::Deserialize<'de>, F: FnMut(T)> serde::de::Visitor<'de> for Each<'_, T, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of plays")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(play) = seq.next_element::<T>()? {
+            (self.0)(play);
+        }
+        Ok(())
     }
 }
 

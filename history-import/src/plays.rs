@@ -25,6 +25,8 @@ pub struct Play {
     pub shuffle: Option<bool>,
     pub skipped: Option<bool>,
     pub offline: Option<bool>,
+    /// Whether it played in a private session (kept only with [`Options::include_incognito`]).
+    pub incognito_mode: Option<bool>,
     /// The device family (`android`, `ios`, `windows`, ...), never the device's model or
     /// version string, which can tell one person's devices apart.
     pub platform: Option<String>,
@@ -165,6 +167,7 @@ impl ExtendedPlay {
             shuffle: self.shuffle,
             skipped: self.skipped,
             offline: self.offline,
+            incognito_mode: self.incognito_mode,
             platform: self.platform.as_deref().and_then(platform_family),
             country: self.conn_country.filter(|c| c.len() == 2),
             package: Package::ExtendedHistory,
@@ -198,6 +201,7 @@ impl AccountPlay {
             shuffle: None,
             skipped: None,
             offline: None,
+            incognito_mode: None,
             platform: None,
             country: None,
             package: Package::AccountData,

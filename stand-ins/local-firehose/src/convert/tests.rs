@@ -3,11 +3,12 @@
 use super::columns::{ColumnBuilder, Room, SIZING_SAMPLE};
 use super::dates::{date_days, iso_millis, timestamp_millis};
 use super::json::Loose;
-use super::writer::{dictionary_pays, write_row_groups};
+use super::writer::write_row_groups;
 use super::*;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Int32Type, TimestampMillisecondType};
 use chrono::{NaiveDate, NaiveDateTime};
+use lake_layout::dictionary_pays;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 

@@ -1,0 +1,291 @@
+//! Adding records to a partition file without storing one twice: the file's `record_key`s are
+//! read, only records with a key it lacks are added, and the result replaces the file at once
+//! (written beside it, then renamed), so an interrupted run leaves either the old file or the new
+//! one, and running again adds what is still missing.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::errors::ParquetError;
+use schemas::TrackObservation;
+
+use crate::writer_properties;
+
+/// The suffix of a partition file being written: not `.parquet`, so no reader of the lake takes
+/// a half-written file for part of the table.
+const PARTIAL_SUFFIX: &str = ".partial";
+
+/// Why a partition file cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("cannot write {path}: check the lake folder's permissions and free space")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not a Parquet file of the lake's schema: move it out of the lake (it is left \
+         unchanged) and run again"
+    )]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: ParquetError,
+    },
+    #[error("the records for {path} do not fit the lake's schema (nothing was written to it)")]
+    Records {
+        path: PathBuf,
+        #[source]
+        source: ArrowError,
+    },
+    #[error("cannot write Parquet to {path} (the file is unchanged)")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: ParquetError,
+    },
+}
+
+/// What a merge did with the records it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Records whose key the file did not hold: now in it.
+    pub added: usize,
+    /// Records whose key the file already held (or that came twice in the same call).
+    pub present: usize,
+}
+
+/// Adds to the Parquet file `file` (created with its folder if missing) every record whose
+/// `record_key` it does not hold yet. The file is written with the schema of
+/// `schemas::arrow::arrow_schema()` and the lake's [`writer_properties`].
+pub fn merge(file: &Path, records: &[TrackObservation]) -> Result<Merged, LakeError> {
+    let schema = Arc::new(schemas::arrow::arrow_schema());
+    let (mut batches, mut keys) = read_existing(file)?;
+    let new: Vec<&TrackObservation> = records
+        .iter()
+        .filter(|r| keys.insert(r.record_key.clone()))
+        .collect();
+    let merged = Merged {
+        added: new.len(),
+        present: records.len() - new.len(),
+    };
+    if new.is_empty() {
+        return Ok(merged);
+    }
+    let records_error = |source| LakeError::Records {
+        path: file.to_path_buf(),
+        source,
+    };
+    batches.push(to_batch(&schema, &new).map_err(records_error)?);
+    let all = arrow::compute::concat_batches(&schema, &batches).map_err(records_error)?;
+    write_atomically(file, &all)?;
+    Ok(merged)
+}
+
+/// The records as one batch of `schema`. The JSON decoder reads timestamps into a zone-less
+/// column (it knows named zones such as `UTC` only with chrono-tz, a dependency for this alone):
+/// the records' times are UTC (`Z`), so the column then only gets its zone attached.
+fn to_batch(schema: &SchemaRef, records: &[&TrackObservation]) -> Result<RecordBatch, ArrowError> {
+    let zoneless: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(unit, Some(_)) => f
+                .as_ref()
+                .clone()
+                .with_data_type(DataType::Timestamp(*unit, None)),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let mut decoder = arrow::json::ReaderBuilder::new(Arc::new(Schema::new(zoneless)))
+        .with_batch_size(records.len().max(1))
+        .build_decoder()?;
+    decoder.serialize(records)?;
+    let decoded = decoder
+        .flush()?
+        .ok_or_else(|| ArrowError::JsonError("no records to decode".into()))?;
+    let columns = decoded
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| match field.data_type() {
+            DataType::Timestamp(TimeUnit::Millisecond, Some(zone)) => {
+                let times = column
+                    .as_primitive_opt::<TimestampMillisecondType>()
+                    .ok_or_else(|| {
+                        ArrowError::SchemaError(format!("{} is not a millisecond timestamp", field.name()))
+                    })?;
+                Ok(Arc::new(times.clone().with_timezone(zone.clone())) as ArrayRef)
+            }
+            _ => Ok(column.clone()),
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// The batches of the file and its keys; none if it does not exist.
+fn read_existing(file: &Path) -> Result<(Vec<RecordBatch>, HashSet<String>), LakeError> {
+    let (mut batches, mut keys) = (Vec::new(), HashSet::new());
+    let reader = match File::open(file) {
+        Ok(reader) => reader,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((batches, keys)),
+        Err(source) => {
+            return Err(LakeError::Io {
+                path: file.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let unreadable = |source| LakeError::Unreadable {
+        path: file.to_path_buf(),
+        source,
+    };
+    let expected = schemas::arrow::arrow_schema();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(reader)
+        .and_then(|b| b.build())
+        .map_err(unreadable)?;
+    for batch in reader {
+        let batch = batch.map_err(|e| unreadable(e.into()))?;
+        if batch.schema().fields() != expected.fields() {
+            return Err(unreadable(ParquetError::General(
+                "its columns are not those of schemas/track_observation.avsc".into(),
+            )));
+        }
+        let column = batch
+            .column_by_name("record_key")
+            .and_then(|c| c.as_string_opt::<i32>())
+            .expect("the lake's schema has a string record_key");
+        keys.extend(column.iter().flatten().map(str::to_owned));
+        batches.push(batch);
+    }
+    Ok((batches, keys))
+}
+
+/// Writes `batch` beside `file`, makes it durable, and renames it over `file`.
+fn write_atomically(file: &Path, batch: &RecordBatch) -> Result<(), LakeError> {
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(PARTIAL_SUFFIX);
+    let partial = PathBuf::from(partial);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| LakeError::Io { path, source }
+    };
+    let parquet = |source| LakeError::Parquet {
+        path: file.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let out = File::create(&partial).map_err(io(&partial))?;
+    let props = writer_properties(batch).map_err(parquet)?;
+    let mut writer = ArrowWriter::try_new(out, batch.schema(), Some(props)).map_err(parquet)?;
+    writer.write(batch).map_err(parquet)?;
+    let out = writer.into_inner().map_err(parquet)?;
+    out.sync_all().map_err(io(&partial))?;
+    std::fs::rename(&partial, file).map_err(io(file))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::{Source, Timestamp};
+
+    fn observation(key: &str) -> TrackObservation {
+        let at = Timestamp::parse("2024-03-01T17:45:02Z").unwrap();
+        TrackObservation {
+            record_key: key.to_owned(),
+            event_at: at,
+            observed_at: at,
+            added_at: None,
+            user_id: None,
+            context_id: None,
+            position: None,
+            snapshot_id: None,
+            added_by: None,
+            play_context_type: None,
+            play_context_uri: None,
+            track_id: None,
+            track_uri: None,
+            track_name: format!("track {key}"),
+            duration_ms: None,
+            explicit: None,
+            popularity: None,
+            isrc: None,
+            is_local: None,
+            disc_number: None,
+            track_number: None,
+            album_id: None,
+            album_name: None,
+            album_type: None,
+            album_release_date: None,
+            album_release_date_precision: None,
+            album_total_tracks: None,
+            album_image_url: None,
+            artist_ids: vec![None],
+            artist_names: vec!["artist".into()],
+            primary_artist_id: None,
+            primary_artist_name: Some("artist".into()),
+            ms_played: Some(1000),
+            skipped: None,
+            reason_start: None,
+            reason_end: None,
+            shuffle: None,
+            offline: None,
+            incognito_mode: None,
+            platform: None,
+            conn_country: None,
+            export_file: None,
+        }
+    }
+
+    fn keys_of(file: &Path) -> Vec<String> {
+        let (batches, _) = read_existing(file).unwrap();
+        batches
+            .iter()
+            .flat_map(|b| {
+                let c = b.column_by_name("record_key").unwrap().as_string::<i32>().clone();
+                c.iter().flatten().map(str::to_owned).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_merge_adds_only_keys_the_file_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = crate::partition_dir(dir.path(), Source::StreamingHistory, "2024-03-01").join("x.parquet");
+        let first = merge(&file, &[observation("a"), observation("b"), observation("a")]).unwrap();
+        assert_eq!(first, Merged { added: 2, present: 1 });
+        let again = merge(&file, &[observation("b"), observation("c")]).unwrap();
+        assert_eq!(again, Merged { added: 1, present: 1 });
+        assert_eq!(keys_of(&file), ["a", "b", "c"]);
+        let none = merge(&file, &[observation("c")]).unwrap();
+        assert_eq!(none, Merged { added: 0, present: 1 });
+        let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["x.parquet"], "no partial file is left behind");
+    }
+
+    #[test]
+    fn a_file_that_is_not_parquet_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.parquet");
+        std::fs::write(&file, b"not parquet").unwrap();
+        let err = merge(&file, &[observation("a")]).unwrap_err();
+        assert!(matches!(err, LakeError::Unreadable { .. }), "{err:?}");
+        assert!(err.to_string().contains("x.parquet"), "{err}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"not parquet");
+    }
+}
