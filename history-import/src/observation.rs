@@ -1,5 +1,5 @@
 //! A kept play as a row of the lake: a `TrackObservation` of the `streaming_history` source
-//! (docs/import.md).
+//! (docs/privacy-exports.md#importing-into-the-lake).
 
 use schemas::record_key::{record_key, Identity};
 use schemas::{Source, Timestamp, TrackObservation};

@@ -1,5 +1,5 @@
 //! Plays into the local lake: one Parquet file per `(streaming_history, dt)` partition, merged by
-//! `record_key`, one export file at a time (docs/import.md).
+//! `record_key`, one export file at a time (docs/privacy-exports.md#importing-into-the-lake).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

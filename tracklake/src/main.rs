@@ -6,6 +6,7 @@
 //! reports to stdout, so they can be piped.
 
 mod config;
+mod import;
 mod local;
 mod query;
 mod redrive;
@@ -75,6 +76,18 @@ enum Command {
     /// DROP, SET) are refused; the pipeline alone writes the lake. To keep a result, redirect
     /// `--format csv` or `json` to a file.
     Query(query::QueryArgs),
+    /// Import Spotify's privacy exports (extended streaming history, account data) into the
+    /// local lake: every play of the music files becomes a row of source streaming_history.
+    ///
+    /// Prints the files used and those ignored (with why), then per file: plays read, imported,
+    /// already in the lake, left out by reason (incognito unless --include-incognito, podcast
+    /// episodes, audiobooks, video). Importing the same or an overlapping export again adds no
+    /// play twice. IP addresses, user agents and user names in the export are never read.
+    ///
+    /// Exit status: 0 every file was imported; 1 a file could not be read (cut short, not an
+    /// export, no exports found) or the lake could not be written: the plays before it are kept
+    /// and running the command again continues.
+    Import(import::ImportArgs),
     /// Send the records of the error output (processing-failed, format-conversion-failed,
     /// activePartitionExceeded, partitioning-failed) through the stream again, after their cause
     /// is fixed: from the lake folder (through an in-process local Firehose) or an S3 bucket (to
@@ -158,6 +171,8 @@ fn command(command: Command) -> anyhow::Result<ExitCode> {
             query::run_on_query_stack(args, PathBuf::new())
         }
         Command::Query(args) => query::run_on_query_stack(args, load_config(None)?.local.lake),
+        Command::Import(args) if args.lake.is_some() => import::run(args, PathBuf::new()),
+        Command::Import(args) => import::run(args, load_config(None)?.local.lake),
         Command::Redrive(args) => runtime.block_on(redrive::run(args)),
         Command::Sandbox(args) => runtime.block_on(serve::sandbox(args)),
         Command::Firehose(args) => {
