@@ -63,6 +63,23 @@ const BUILT_IN: &[(&str, &str)] = &[
         "sql/popularity_trend.sql",
         include_str!("../../../sql/popularity_trend.sql"),
     ),
+    (
+        "sql/listening_time.sql",
+        include_str!("../../../sql/listening_time.sql"),
+    ),
+    ("sql/skip_rate.sql", include_str!("../../../sql/skip_rate.sql")),
+    (
+        "sql/completion_rate.sql",
+        include_str!("../../../sql/completion_rate.sql"),
+    ),
+    (
+        "sql/listening_sessions.sql",
+        include_str!("../../../sql/listening_sessions.sql"),
+    ),
+    (
+        "sql/first_listens.sql",
+        include_str!("../../../sql/first_listens.sql"),
+    ),
 ];
 
 /// The built-in copy of `sql/` (the files as they were when this crate was built).

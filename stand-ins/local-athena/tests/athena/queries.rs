@@ -55,7 +55,7 @@ async fn run_on(observations: &[Obs], name: &str) -> (Vec<String>, Vec<Vec<Strin
     let batches = athena
         .run_named(name)
         .await
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        .unwrap_or_else(|e| panic!("{name}: {}", crate::chain(e)));
     (columns(&batches), rows(&batches))
 }
 
@@ -607,7 +607,7 @@ async fn every_built_in_named_query_runs_on_the_scenario() {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", q.name));
     }
-    assert_eq!(athena.queries().len(), 8);
+    assert_eq!(athena.queries().len(), 13);
 }
 
 /// Athena runs a named query only when a user does, so in a fresh stack the view of `dedupe`
@@ -832,4 +832,159 @@ async fn top_artists_counts_a_play_of_both_sources_once_by_name_without_an_id() 
 async fn new_discoveries_counts_a_play_of_both_sources_once() {
     let (_, rows) = run_on(&both_sources(), "new_discoveries").await;
     expect(rows, &[&["2026-11-23", "2026", "48", "5", "4", "4", "3"]]);
+}
+
+#[tokio::test]
+async fn listening_time_sums_the_time_played_per_day_and_week_flagging_web_api_estimates() {
+    let (cols, rows) = run_on(&both_sources(), "listening_time").await;
+    assert_eq!(
+        cols,
+        [
+            "period",
+            "period_start",
+            "iso_year",
+            "iso_week",
+            "plays",
+            "minutes_played",
+            "estimated_plays",
+            "estimated_minutes"
+        ]
+    );
+    expect(
+        rows,
+        &[
+            &["day", "2026-11-23", "2026", "48", "2", "6.0", "0", "0.0"],
+            &["day", "2026-11-24", "2026", "48", "1", "4.0", "0", "0.0"],
+            // T3 is known only from the Web API: its 3 minutes are the track's duration.
+            &["day", "2026-11-25", "2026", "48", "1", "3.0", "1", "3.0"],
+            &["day", "2026-11-26", "2026", "48", "1", "0.5", "0", "0.0"],
+            &["week", "2026-11-23", "2026", "48", "5", "13.5", "1", "3.0"],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn skip_rate_counts_the_plays_whose_skip_is_known_by_hour_and_platform() {
+    let mut lake = both_sources();
+    // T4's export play: skipped, on a phone.
+    let t4 = lake.iter_mut().find(|o| o.record["track_id"] == T4.id).unwrap();
+    t4.record["skipped"] = serde_json::json!(true);
+    t4.record["platform"] = serde_json::json!("android");
+    let (cols, rows) = run_on(&lake, "skip_rate").await;
+    assert_eq!(
+        cols,
+        [
+            "dimension",
+            "hour_of_day",
+            "platform",
+            "plays",
+            "skips",
+            "skip_rate"
+        ]
+    );
+    // The two T1 export plays (their Web API twins once) and T4; T2 (account data) and T3 (Web
+    // API) do not say.
+    expect(
+        rows,
+        &[
+            &["hour", "9", "NULL", "1", "1", "1.0"],
+            &["hour", "10", "NULL", "2", "0", "0.0"],
+            &["platform", "NULL", "android", "1", "1", "1.0"],
+            &["platform", "NULL", "windows", "2", "0", "0.0"],
+        ],
+    );
+}
+
+#[tokio::test]
+async fn completion_rate_judges_by_duration_where_known_else_by_reason_end() {
+    let mut lake = both_sources();
+    let mut t1 = lake
+        .iter_mut()
+        .filter(|o| o.source == "streaming_history" && o.record["track_id"] == T1.id);
+    // 180 of 200 seconds: exactly 90%, complete.
+    t1.next().unwrap().record["duration_ms"] = serde_json::json!(200_000);
+    // 180 of 200.001 seconds: under 90%, incomplete though the export says "trackdone".
+    t1.next().unwrap().record["duration_ms"] = serde_json::json!(200_001);
+    let t4 = lake.iter_mut().find(|o| o.record["track_id"] == T4.id).unwrap();
+    t4.record["reason_end"] = serde_json::json!("fwdbtn");
+    let (cols, rows) = run_on(&lake, "completion_rate").await;
+    assert_eq!(
+        cols,
+        [
+            "week_start",
+            "iso_year",
+            "iso_week",
+            "plays",
+            "completed",
+            "completion_rate",
+            "by_duration",
+            "by_reason_end",
+            "unknown_plays"
+        ]
+    );
+    // T2 (account data, no duration, no reason) and T3 (Web API) are unknown.
+    expect(
+        rows,
+        &[&["2026-11-23", "2026", "48", "3", "1", "0.333", "2", "1", "2"]],
+    );
+}
+
+#[tokio::test]
+async fn listening_sessions_split_at_gaps_over_30_minutes() {
+    let mut lake = both_sources();
+    lake.extend([
+        // Starts 10:36:00, 30 minutes after T1's second play ended at 10:06: the same session.
+        export_play(T5, "2026-11-23T10:37:00.000Z", 60_000),
+        // Starts 11:07:01, 30 minutes and 1 second after 10:37: a new session.
+        export_play(T5, "2026-11-23T11:08:01.000Z", 60_000),
+    ]);
+    let (cols, rows) = run_on(&lake, "listening_sessions").await;
+    assert_eq!(
+        cols,
+        [
+            "week_start",
+            "iso_year",
+            "iso_week",
+            "sessions",
+            "plays",
+            "avg_session_minutes",
+            "longest_session_minutes"
+        ]
+    );
+    // Sessions: 10:00-10:37 (37 min, 3 plays; the Web API twins once), 11:07:01-11:08:01 (1),
+    // T2 12:00-12:04 (4), T3 from 09:00 for its duration (3), T4's 30 seconds (0.5).
+    expect(rows, &[&["2026-11-23", "2026", "48", "5", "7", "9.1", "37.0"]]);
+}
+
+#[tokio::test]
+async fn first_listens_names_each_artists_first_play_by_name_without_an_id() {
+    let (cols, rows) = run_on(&both_sources(), "first_listens").await;
+    assert_eq!(
+        cols,
+        [
+            "artist_id",
+            "artist_name",
+            "first_played_at",
+            "first_track_name",
+            "first_track_id",
+            "plays"
+        ]
+    );
+    expect(
+        rows,
+        &[
+            // The export play kept for the 10:00 Web API play: its event_at is when it ended.
+            &[
+                T1.artist_id,
+                "Band of Horses",
+                "2026-11-23T10:03:00Z",
+                T1.name,
+                T1.id,
+                "3",
+            ],
+            &[T3.artist_id, "MGMT", "2026-11-25T09:00:00Z", T3.name, T3.id, "1"],
+            // Known only from the export: no artist id.
+            &["NULL", "Bob Dylan", "2026-11-26T09:03:00Z", T4.name, T4.id, "1"],
+        ],
+    );
 }
