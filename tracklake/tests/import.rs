@@ -386,3 +386,71 @@ fn a_path_without_exports_is_refused_naming_it() {
     );
     assert!(!lake.exists(), "nothing written");
 }
+
+/// The Spotify sandbox's export (both packages, three years, with real files' quirks: identical
+/// `ts`, short, offline and private plays, episodes, video, no reasons in older periods): every
+/// play read is imported or accounted for, the lake holds each imported play once, its documentation
+/// values for personal fields reach no output, and a second import adds nothing.
+#[tokio::test]
+async fn the_sandbox_export_is_imported_with_every_play_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let exports = dir.path().join("export");
+    let config = spotify_sandbox::SandboxConfig {
+        plays_per_day: 6.0,
+        ..spotify_sandbox::SandboxConfig::default()
+    };
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z")
+        .unwrap()
+        .to_utc();
+    let written = spotify_sandbox::write_export(&config, now, &exports).unwrap();
+    let plays = written.extended_audio_plays + written.video_plays + written.account_plays;
+
+    let (output, stdout, stderr) = import(&lake, &[&exports], &[]);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let first = total(&stdout);
+    let number = |i: usize| first[i].parse::<usize>().unwrap();
+    assert_eq!(number(1), plays, "{stdout}");
+    assert_eq!(number(1), number(2) + number(3) + number(4), "{stdout}");
+    assert!(
+        number(4) > 0 && stdout.contains("incognito") && stdout.contains("video"),
+        "{stdout}"
+    );
+    assert_eq!(imported(&lake).await, number(2) as i64);
+    assert_eq!(distinct_keys(&lake).await, number(2) as i64);
+    let devices = count(
+        &lake,
+        "SELECT count(*) FROM track_observations WHERE platform NOT IN \
+         ('android', 'ios', 'windows', 'osx', 'linux', 'web_player', 'cast', 'console', 'tv', 'car', 'partner', 'other')",
+    )
+    .await;
+    assert_eq!(devices, 0, "platforms are families only");
+    for file in files_under(&lake) {
+        let bytes = std::fs::read(&file).unwrap();
+        let personal_values = [
+            config.user_id.as_str(),
+            "Pixel 7",
+            "iPhone15,2",
+            "192.0.2.",
+            "198.51.100.",
+            "203.0.113.",
+        ];
+        for personal in personal_values {
+            assert!(
+                !bytes.windows(personal.len()).any(|w| w == personal.as_bytes()),
+                "{personal} in {}",
+                file.display()
+            );
+        }
+    }
+
+    let (output, stdout, stderr) = import(&lake, &[&exports], &[]);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let again = total(&stdout);
+    assert_eq!(
+        (again[2].as_str(), again[3].parse::<usize>().unwrap()),
+        ("0", number(2) + number(3)),
+        "{stdout}"
+    );
+    assert_eq!(imported(&lake).await, number(2) as i64);
+}
