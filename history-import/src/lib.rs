@@ -50,7 +50,7 @@ pub enum ImportError {
     NoExports { path: PathBuf, files: usize },
     #[error(
         "{file} ends early (line {line}, column {column}): the file was cut short; download or \
-         unpack the export again. The files before it were read"
+         unpack the export again. The files before it, and its plays before that point, were read"
     )]
     CutShort {
         file: String,

@@ -454,3 +454,57 @@ async fn the_sandbox_export_is_imported_with_every_play_accounted_for() {
     );
     assert_eq!(imported(&lake).await, number(2) as i64);
 }
+
+/// A file named like an export whose content is not plays stops the import at that file, naming
+/// it and the position; the file before it is imported.
+#[tokio::test]
+async fn a_file_that_is_not_plays_stops_the_import_after_the_files_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let folder = dir.path().join(FOLDER);
+    std::fs::create_dir_all(&folder).unwrap();
+    let plays = json!([music("2024-05-01T12:00:00Z", "kept", 100_000)]);
+    std::fs::write(folder.join("Streaming_History_Audio_2024_0.json"), bytes(&plays)).unwrap();
+    std::fs::write(
+        folder.join("Streaming_History_Audio_2024_1.json"),
+        bytes(&json!({"playlists": []})),
+    )
+    .unwrap();
+    let (output, stdout, stderr) = import(&lake, &[&folder], &[]);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "Streaming_History_Audio_2024_1.json is not a streaming history file (line 1, column 1)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(imported(&lake).await, 1);
+}
+
+/// A run killed while writing a partition leaves the file being written beside the partition's
+/// file: the table does not read it, and the next run writes over it and completes.
+#[tokio::test]
+async fn a_partial_file_left_by_an_interrupted_run_is_not_read_and_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let file = dir.path().join("Streaming_History_Audio_2024_0.json");
+    let plays = json!([
+        music("2024-05-01T12:00:00Z", "one", 100_000),
+        music("2024-05-01T13:00:00Z", "two", 100_000),
+    ]);
+    std::fs::write(&file, bytes(&plays)).unwrap();
+    let partition = history_import::partition_file(&lake, "2024-05-01");
+    std::fs::create_dir_all(partition.parent().unwrap()).unwrap();
+    let partial = partition.with_file_name(format!("{}.partial", history_import::IMPORT_FILE_NAME));
+    std::fs::write(&partial, b"PAR1 half a file").unwrap();
+    assert_eq!(
+        imported(&lake).await,
+        0,
+        "the partial file is not part of the table"
+    );
+
+    let (output, stdout, stderr) = import(&lake, &[&file], &[]);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(imported(&lake).await, 2);
+    assert!(!partial.exists(), "renamed over the partition's file");
+}
