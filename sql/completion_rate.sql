@@ -129,7 +129,9 @@ plays AS (
             WHEN reason_end IS NOT NULL THEN 'reason_end'
         END AS measured_by,
         CASE
-            WHEN ms_played IS NOT NULL AND duration_ms > 0 THEN ms_played * 10 >= duration_ms * 9
+            -- In BIGINT: ten times the ms_played of a play left running for days overflows INTEGER.
+            WHEN ms_played IS NOT NULL AND duration_ms > 0
+                THEN CAST(ms_played AS BIGINT) * 10 >= CAST(duration_ms AS BIGINT) * 9
             WHEN reason_end IS NOT NULL THEN reason_end = 'trackdone'
         END AS complete
     FROM plays
