@@ -96,8 +96,26 @@ assigned AS (
         ) AS n
     FROM numbered
 ),
+package_twins AS (
+    -- The account data's last year of plays is also in the extended history, with the id and to
+    -- the second: an account-data play and an extended-history play of the same track and
+    -- artist names and the same ms_played, ending within a minute of each other (endTime is to
+    -- the minute), are one play. The extended one is kept.
+    SELECT a.record_key
+    FROM copies a
+    JOIN copies x
+      ON x.track_name = a.track_name AND x.artist_name = a.artist_name
+     AND x.ms_played = a.ms_played
+     AND date_diff('millisecond', a.event_at, x.event_at) BETWEEN -60000 AND 60000
+    WHERE a.source = 'streaming_history' AND a.track_id IS NULL
+      AND x.source = 'streaming_history' AND x.track_id IS NOT NULL
+),
 twins AS (
-    SELECT DISTINCT record_key FROM assigned WHERE n <= last_n
+    -- The plays counted under another's name (a key may come twice: the join below only asks
+    -- whether it is there).
+    SELECT record_key FROM assigned WHERE n <= last_n
+    UNION ALL
+    SELECT record_key FROM package_twins
 ),
 named AS (
     -- Ids an imported play lacks, taken from any play of the same names (before twins are
@@ -110,9 +128,9 @@ named AS (
     FROM copies
 ),
 plays AS (
-    -- Every export play, and every Web API play without an export twin. played_ms is the time
-    -- played: ms_played for an imported play, the track's duration for a Web API play (the API
-    -- says no more).
+    -- Every export play but the account data's twins of extended-history plays, and every Web
+    -- API play without an export twin. played_ms is the time played: ms_played for an imported
+    -- play, the track's duration for a Web API play (the API says no more).
     SELECT
         n.source, n.event_at, n.track_name, n.artist_name, n.is_local, n.duration_ms,
         n.ms_played, n.skipped, n.reason_end, n.platform,

@@ -988,3 +988,34 @@ async fn first_listens_names_each_artists_first_play_by_name_without_an_id() {
         ],
     );
 }
+
+#[tokio::test]
+async fn a_play_in_both_export_packages_counts_once_as_the_extended_one() {
+    // The account data writes the end to the minute: 10:10 for the extended history's 10:10:42.
+    let extended = export_play(T1, "2026-11-23T10:10:42.000Z", 120_000);
+    let account = account_play(T1, "2026-11-23T10:10:00.000Z", 120_000);
+    let (_, rows) = run_on(&[account.clone(), extended.clone()], "skip_rate").await;
+    // One play, the extended one (the account data has no skip flag or platform).
+    expect(
+        rows,
+        &[
+            &["hour", "10", "NULL", "1", "0", "0.0"],
+            &["platform", "NULL", "windows", "1", "0", "0.0"],
+        ],
+    );
+    assert_eq!(
+        plays_and_minutes(&[account.clone(), extended.clone()]).await,
+        (1, 2.0)
+    );
+    // With its Web API twin too: still one play.
+    let listed = play(T1, "2026-11-23T10:08:42.000Z");
+    assert_eq!(
+        plays_and_minutes(&[account.clone(), extended.clone(), listed]).await,
+        (1, 2.0)
+    );
+    // Another time played, or more than a minute apart: two plays.
+    let longer = account_play(T1, "2026-11-23T10:10:00.000Z", 121_000);
+    assert_eq!(plays_and_minutes(&[longer, extended.clone()]).await, (2, 4.0));
+    let later = account_play(T1, "2026-11-23T10:11:43.000Z", 120_000);
+    assert_eq!(plays_and_minutes(&[later, extended]).await, (2, 4.0));
+}
