@@ -89,3 +89,17 @@ pub fn import_into_lake(
     }
     run
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imported_plays_are_part_of_the_table() {
+        assert!(IMPORT_FILE_NAME.ends_with(lake_layout::PARQUET_EXTENSION));
+        assert_eq!(
+            partition_file(Path::new("lake"), "2024-03-01"),
+            Path::new("lake/processed/source=streaming_history/dt=2024-03-01/streaming-history.parquet")
+        );
+    }
+}

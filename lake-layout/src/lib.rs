@@ -11,10 +11,19 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 
-pub use merge::{merge, LakeError, Merged};
+pub use merge::{merge, LakeError, Merged, PARTIAL_SUFFIX};
 pub use writer::{dictionary_pays, writer_properties, FIRST_PAGE_BYTES, GLANCE_BYTES};
 
 use schemas::Source;
+
+/// The folder under the lake folder that holds the Parquet files: the fixed part of the
+/// processed prefix of `schemas/delivery.json`, the Glue table's `Location`
+/// (`s3://{bucket}/processed/`).
+pub const PROCESSED_DIR: &str = "processed";
+
+/// Firehose names converted objects `<stream>-<version>-<time>-<uuid>.parquet`; a file without
+/// this extension (a half-written one, a stray note) is not part of the table.
+pub const PARQUET_EXTENSION: &str = ".parquet";
 
 /// The folder of one `(source, dt)` partition under the lake folder: the processed prefix of
 /// `schemas/delivery.json` with its partition keys filled in
@@ -37,5 +46,14 @@ mod tests {
             partition_dir(Path::new("/lake"), Source::StreamingHistory, "2024-03-01"),
             Path::new("/lake/processed/source=streaming_history/dt=2024-03-01")
         );
+        assert_eq!(
+            schemas::delivery::settings().processed_root(),
+            format!("{PROCESSED_DIR}/")
+        );
+    }
+
+    #[test]
+    fn a_file_being_written_is_not_part_of_the_table() {
+        assert!(!format!("x{PARQUET_EXTENSION}{PARTIAL_SUFFIX}").ends_with(PARQUET_EXTENSION));
     }
 }

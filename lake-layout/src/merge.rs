@@ -19,9 +19,9 @@ use schemas::TrackObservation;
 
 use crate::writer_properties;
 
-/// The suffix of a partition file being written: not `.parquet`, so no reader of the lake takes
-/// a half-written file for part of the table.
-const PARTIAL_SUFFIX: &str = ".partial";
+/// The suffix of a partition file being written: not [`crate::PARQUET_EXTENSION`], so no reader
+/// of the lake takes a half-written file for part of the table.
+pub const PARTIAL_SUFFIX: &str = ".partial";
 
 /// Why a partition file cannot be read or written.
 #[derive(Debug, thiserror::Error)]

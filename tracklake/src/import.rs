@@ -13,7 +13,8 @@ use schemas::Timestamp;
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The export as downloaded (the zip), the folder it unpacks to, or single streaming history
-    /// files; several may be given (both packages, or an older and a newer export).
+    /// files; several may be given (an older and a newer export, or both packages: see
+    /// docs/privacy-exports.md#the-key on plays that are in both).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
     /// Also import the plays of private sessions (left out by default).

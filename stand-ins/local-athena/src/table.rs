@@ -11,13 +11,10 @@ use schemas::glue::{HiveType, TableDefinition};
 
 use crate::AthenaError;
 
-/// The folder under the lake root that holds the Parquet files, as in the Glue table's
-/// `Location` (`s3://{bucket}/processed/`).
-pub const PROCESSED_DIR: &str = "processed";
-
-/// Firehose names converted objects `<stream>-<version>-<time>-<uuid>.parquet`; anything else in
-/// a partition folder (a half-written temporary file, a stray note) is not part of the table.
-pub const PARQUET_EXTENSION: &str = ".parquet";
+/// The lake's layout, as its writers (the local Firehose, `tracklake import`) use it: the folder
+/// holding the Parquet files, and the extension that makes a file part of the table (anything
+/// else in a partition folder, such as a half-written file, is not).
+pub use lake_layout::{PARQUET_EXTENSION, PROCESSED_DIR};
 
 /// The table as the Glue definition describes it: name, columns (in Parquet) and partition keys
 /// (in the path only).
