@@ -24,6 +24,8 @@ pub const ENV_CLIENT_SECRET: &str = "SPOTIFY_CLIENT_SECRET";
 pub const ENV_REFRESH_TOKEN: &str = "SPOTIFY_REFRESH_TOKEN";
 /// The local pipeline's lake folder (`[local] lake`): the CLI's own, not a producer setting.
 pub const ENV_LAKE: &str = "TRACKLAKE_LAKE";
+/// Overrides `[local] sandbox_history`.
+pub const ENV_SANDBOX_HISTORY: &str = "TRACKLAKE_SANDBOX_HISTORY";
 
 /// The lake folder of the embedded local pipeline when neither the file nor `TRACKLAKE_LAKE` says.
 pub const DEFAULT_LAKE: &str = "lake";
@@ -80,6 +82,11 @@ pub struct LocalSection {
     pub sandbox_seed: u64,
     /// Pins the sandbox's clock (RFC 3339), for a reproducible demo; default: the real clock.
     pub sandbox_now: Option<chrono::DateTime<chrono::Utc>>,
+    /// When `run` reads the sandbox into a lake that holds no imported plays yet, it first imports
+    /// the sandbox listener's privacy export (three years of plays, both packages), as a user
+    /// would with `tracklake import`, so the first run shows a history. `TRACKLAKE_SANDBOX_HISTORY`
+    /// (`true`/`false`) overrides it.
+    pub sandbox_history: bool,
 }
 
 impl Default for LocalSection {
@@ -88,6 +95,7 @@ impl Default for LocalSection {
             lake: PathBuf::from(DEFAULT_LAKE),
             sandbox_seed: spotify_sandbox::SandboxConfig::default().seed,
             sandbox_now: None,
+            sandbox_history: true,
         }
     }
 }
@@ -134,6 +142,12 @@ pub enum ConfigError {
          remove the line"
     )]
     ZeroBudget { path: String },
+
+    #[error("{name} is not {expected}: set it to {expected}, or unset it for the config file's value")]
+    Env {
+        name: &'static str,
+        expected: &'static str,
+    },
 
     /// A variable of the producer's environment layer, refused as the Lambda refuses it.
     #[error(transparent)]
@@ -194,6 +208,21 @@ impl Config {
             .filter(|v| !v.is_empty())
         {
             self.local.lake = PathBuf::from(lake);
+        }
+        if let Some(value) = env(ENV_SANDBOX_HISTORY)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty())
+        {
+            self.local.sandbox_history = match value.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: ENV_SANDBOX_HISTORY,
+                        expected: "true or false",
+                    })
+                }
+            };
         }
         Ok(())
     }
@@ -545,5 +574,26 @@ mod tests {
         for bad in ["", "15", "m", "-1m", "0s", "500ms", "99999999999999999999d"] {
             assert!(parse_every(bad).is_err(), "{bad:?} must be refused");
         }
+    }
+
+    #[test]
+    fn sandbox_history_follows_the_file_then_the_environment() {
+        let file = Config::parse("[local]\nsandbox_history = false\n", "x.toml").unwrap();
+        assert!(!file.local.sandbox_history);
+        assert!(Config::default().local.sandbox_history, "on by default");
+        for (value, expected) in [(" TRUE ", true), ("1", true), ("false", false), ("0", false)] {
+            let mut config = Config::default();
+            config.local.sandbox_history = !expected;
+            config.apply_env(env(&[(ENV_SANDBOX_HISTORY, value)])).unwrap();
+            assert_eq!(config.local.sandbox_history, expected, "{value:?}");
+        }
+        let err = Config::default()
+            .apply_env(env(&[(ENV_SANDBOX_HISTORY, "maybe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(ENV_SANDBOX_HISTORY) && err.contains("true or false"),
+            "{err}"
+        );
     }
 }

@@ -61,6 +61,52 @@ pub fn sandbox_state_path(lake: &Path) -> PathBuf {
     lake.join("state").join("sandbox-producer.json")
 }
 
+/// Where the sandbox listener's privacy export is written, beside the sandbox's producer state.
+pub fn sandbox_export_dir(lake: &Path) -> PathBuf {
+    lake.join("state").join("sandbox-export")
+}
+
+/// On a lake that holds no imported plays yet, writes the sandbox listener's privacy export (as
+/// of the sandbox's clock) and imports it, as a user imports theirs with `tracklake import`.
+/// Returns what it did, for the terminal; `None` when the lake already has imported plays.
+pub fn import_sandbox_history(sandbox: &Sandbox, lake: &Path) -> anyhow::Result<Option<String>> {
+    let imported_root = history_import::partition_file(lake, "x")
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .expect("a partition file lies two folders under its source");
+    if imported_root.exists() {
+        return Ok(None);
+    }
+    let dir = sandbox_export_dir(lake);
+    let written = spotify_sandbox::write_export(sandbox.config(), sandbox.now(), &dir)
+        .with_context(|| format!("cannot write the sandbox's export into {}", dir.display()))?;
+    let export = history_import::Export::open(&[&dir])?;
+    let run = history_import::import_into_lake(
+        &export,
+        lake,
+        &history_import::Options::default(),
+        schemas::Timestamp::now(),
+    );
+    if let Some(e) = run.error {
+        return Err(anyhow::Error::new(e).context(format!(
+            "cannot import the sandbox's export from {}; run `tracklake import {}` to see the \
+             files it read, or set TRACKLAKE_SANDBOX_HISTORY=false",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let read: usize = run.files.iter().map(|f| f.read).sum();
+    let imported: usize = run.files.iter().map(|f| f.imported).sum();
+    Ok(Some(format!(
+        "new lake: imported the sandbox listener's privacy export first ({} files in {}): {read} \
+         plays read, {imported} imported, the rest left out (podcasts, videos, private sessions); \
+         import your own with `tracklake import`",
+        written.files.len(),
+        dir.display()
+    )))
+}
+
 /// What the local Firehose did with the records, as the lines after the run report.
 pub fn render_delivery(stats: &DeliveryStats, lake: &Path) -> String {
     let mut out = String::new();

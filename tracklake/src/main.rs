@@ -274,6 +274,15 @@ async fn run(
     }
     let lake = config.local.lake.clone();
     let side = spotify_side(&config).await?;
+    if let (Some(sandbox), FirehoseTarget::Local, true) = (
+        &side.sandbox,
+        config.producer.firehose.target,
+        config.local.sandbox_history,
+    ) {
+        if let Some(done) = local::import_sandbox_history(sandbox, &lake)? {
+            eprintln!("{done}");
+        }
+    }
     let spotify = side.spotify.clone();
     let (firehose, sink) = match config.producer.firehose.target {
         FirehoseTarget::Local => {

@@ -1,7 +1,8 @@
 //! The README's main command, `tracklake run`, as a new user runs it: no Spotify app, no AWS
 //! account, nothing in the environment. It must start the Spotify sandbox and the local Firehose
-//! itself, fill the lake, print the delivery and the analytics, keep its state so that a second
-//! run adds no play twice, and leave a lake that `tracklake query` reads.
+//! itself, import the sandbox listener's privacy export into the new lake, fill the lake, print the
+//! delivery and the analytics, keep its state so that a second run adds no play twice, and leave a
+//! lake that `tracklake query` reads.
 
 use std::path::Path;
 use std::process::Output;
@@ -70,6 +71,10 @@ async fn run_with_nothing_configured_fills_the_lake_from_the_sandbox_and_queries
     first.args(["run", "--lake", "lake"]);
     let (_, stdout, stderr) = run(first).await;
     assert!(stderr.contains("local Spotify sandbox"), "{stderr}");
+    assert!(
+        stderr.contains("new lake: imported the sandbox listener's privacy export first"),
+        "{stderr}"
+    );
     assert!(stdout.contains("result: ok"), "{stdout}");
     assert!(stdout.contains("local Firehose -> lake"), "{stdout}");
     assert!(
@@ -95,13 +100,29 @@ async fn run_with_nothing_configured_fills_the_lake_from_the_sandbox_and_queries
         "-- name: sources\nSELECT count(DISTINCT source) AS n FROM track_observations",
     )
     .await;
-    // recently_played, top_tracks, saved_tracks and playlist: the defaults with a user token.
-    assert_eq!(count(&sources, "n"), 4, "{sources:?}");
+    // recently_played, top_tracks, saved_tracks and playlist (the defaults with a user token),
+    // and streaming_history (the export).
+    assert_eq!(count(&sources, "n"), 5, "{sources:?}");
+    // Three years of about 30 plays a day, each once.
+    let imported = query(
+        dir.path(),
+        "SELECT count(*) AS n, count(DISTINCT record_key) AS k, \
+         date_diff('day', min(event_at), max(event_at)) AS days \
+         FROM track_observations WHERE source = 'streaming_history'",
+    )
+    .await;
+    assert!(count(&imported, "n") > 30_000, "{imported:?}");
+    assert_eq!(count(&imported, "n"), count(&imported, "k"), "{imported:?}");
+    assert!(count(&imported, "days") >= 3 * 365 - 2, "{imported:?}");
 
     // The same clock again: the watermark says every play was delivered, so none comes twice.
     let mut second = tracklake(dir.path());
     second.args(["run", "--lake", "lake"]);
-    run(second).await;
+    let (_, _, second_stderr) = run(second).await;
+    assert!(
+        !second_stderr.contains("new lake"),
+        "the export is imported once, into a new lake:\n{second_stderr}"
+    );
     let second_plays = query(dir.path(), plays).await;
     assert_eq!(count(&second_plays, "n"), 50, "{second_plays:?}");
 

@@ -12,6 +12,8 @@ const CONFIG: &str = r#"
 [local]
 sandbox_seed = 3
 sandbox_now = "2026-11-24T18:30:00Z"
+# The Web API's plays are enough here; the import has its own tests.
+sandbox_history = false
 "#;
 
 fn tracklake(cwd: &Path) -> Command {

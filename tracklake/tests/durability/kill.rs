@@ -130,7 +130,7 @@ async fn a_second_local_firehose_on_the_same_lake_is_refused() {
 fn run_command(dir: &Path) -> Command {
     std::fs::write(
         dir.join("tracklake.toml"),
-        "[local]\nsandbox_seed = 3\nsandbox_now = \"2026-11-24T18:30:00Z\"\n",
+        "[local]\nsandbox_seed = 3\nsandbox_now = \"2026-11-24T18:30:00Z\"\nsandbox_history = false\n",
     )
     .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracklake"));
