@@ -23,7 +23,10 @@ use std::path::{Path, PathBuf};
 
 pub use files::{classify, ExportFile, Ignored, Package};
 pub use plays::{platform_family, LeftOut, Options, Play};
-pub use to_lake::{import_into_lake, partition_file, FileImport, ImportRun, IMPORT_FILE_NAME};
+pub use to_lake::{
+    import_into, import_into_lake, partition_file, FileImport, ImportRun, LocalLake, Partition,
+    PartitionStore, Progress, IMPORT_FILE_NAME,
+};
 
 /// Why an export cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +74,10 @@ pub enum ImportError {
     /// The lake could not take the plays (its messages name the file and what to do).
     #[error(transparent)]
     Lake(#[from] lake_layout::LakeError),
+    /// A remote lake (the deployed stack's bucket) could not take the plays; its message says
+    /// which object and what to do.
+    #[error(transparent)]
+    Store(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 /// Where a file's bytes are.
@@ -223,6 +230,18 @@ impl ExportEntry {
                 self.each(|play: plays::ExtendedPlay| count(play.into_play(kind, options)))
             }
             Package::AccountData => self.each(|play: plays::AccountPlay| count(play.into_play(kind))),
+        }
+    }
+
+    /// The file's size in bytes (uncompressed, in a zip), for progress only: 0 if it cannot be
+    /// told (reading the file then reports why).
+    pub fn size(&self) -> u64 {
+        match &self.origin {
+            Origin::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
+            Origin::Zip { archive, index } => open_zip(archive)
+                .ok()
+                .and_then(|mut zip| zip.by_index(*index).ok().map(|f| f.size()))
+                .unwrap_or(0),
         }
     }
 

@@ -1,13 +1,16 @@
-//! Plays into the local lake: one Parquet file per `(streaming_history, dt)` partition, merged by
-//! `record_key`, one export file at a time (docs/privacy-exports.md#importing-into-the-lake).
+//! Plays into the lake: one Parquet file per `(streaming_history, dt)` partition, merged by
+//! `record_key`, one export file at a time (docs/privacy-exports.md#importing-into-the-lake). The
+//! lake is a [`PartitionStore`]: the local lake folder ([`LocalLake`]) or, in the command line,
+//! the deployed stack's S3 bucket; both merge with `lake_layout::merge_bytes`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use lake_layout::Merged;
 use schemas::{Source, Timestamp, TrackObservation};
 
 use crate::observation::observation;
-use crate::{Export, FileReport, ImportError, LeftOut, Options};
+use crate::{Export, ExportEntry, FileReport, ImportError, LeftOut, Options};
 
 /// The name of the file holding a partition's imported plays. One fixed name, so that every
 /// import of the same day merges into the same file.
@@ -42,6 +45,49 @@ pub fn partition_file(lake: &Path, dt: &str) -> PathBuf {
     lake_layout::partition_dir(lake, Source::StreamingHistory, dt).join(IMPORT_FILE_NAME)
 }
 
+/// The plays of one partition: its date (`YYYY-MM-DD`, UTC) and its rows.
+pub type Partition = (String, Vec<TrackObservation>);
+
+/// A lake of partition files that takes plays without storing one twice.
+pub trait PartitionStore {
+    /// Merges each partition's rows into its file (`lake_layout::merge_bytes`). Returns what the
+    /// merges that completed did, and the first error, if any: a partition whose merge failed is
+    /// left as it was.
+    fn merge_partitions(&mut self, partitions: Vec<Partition>) -> (Merged, Option<ImportError>);
+}
+
+/// The local lake folder (the one holding `processed/`), one partition after the other.
+pub struct LocalLake<'a>(pub &'a Path);
+
+impl PartitionStore for LocalLake<'_> {
+    fn merge_partitions(&mut self, partitions: Vec<Partition>) -> (Merged, Option<ImportError>) {
+        let mut total = Merged::default();
+        for (dt, rows) in partitions {
+            match lake_layout::merge(&partition_file(self.0, &dt), &rows) {
+                Ok(merged) => {
+                    total.added += merged.added;
+                    total.present += merged.present;
+                }
+                Err(e) => return (total, Some(e.into())),
+            }
+        }
+        (total, None)
+    }
+}
+
+/// How far an import is, given to the caller after each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Export files finished.
+    pub files_done: usize,
+    pub files_total: usize,
+    /// Plays read so far, in every file.
+    pub plays: usize,
+    /// Bytes of the export's files read so far (their uncompressed size), of `bytes_total`.
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
 /// Imports the export's files into the lake folder `lake`, in order, stopping at the first error.
 /// `observed_at` is the time of the run, the same for every play.
 pub fn import_into_lake(
@@ -50,8 +96,29 @@ pub fn import_into_lake(
     options: &Options,
     observed_at: Timestamp,
 ) -> ImportRun {
+    import_into(export, &mut LocalLake(lake), options, observed_at, &mut |_| {})
+}
+
+/// Imports the export's files into `store`, in order, stopping at the first error, and tells
+/// `progress` after each file is read and after its plays are in the lake.
+pub fn import_into(
+    export: &Export,
+    store: &mut impl PartitionStore,
+    options: &Options,
+    observed_at: Timestamp,
+    progress: &mut dyn FnMut(Progress),
+) -> ImportRun {
     let mut run = ImportRun::default();
-    for entry in &export.entries {
+    let sizes: Vec<u64> = export.entries.iter().map(ExportEntry::size).collect();
+    let mut at = Progress {
+        files_done: 0,
+        files_total: export.entries.len(),
+        plays: 0,
+        bytes_done: 0,
+        bytes_total: sizes.iter().sum(),
+    };
+    progress(at);
+    for (entry, size) in export.entries.iter().zip(sizes) {
         let mut report = FileReport::default();
         let read = entry.read_into(options, &mut report);
         let mut file = FileImport {
@@ -60,7 +127,9 @@ pub fn import_into_lake(
             left_out: report.left_out,
             ..FileImport::default()
         };
-        // Memory: one file's plays, then one partition at a time.
+        at.plays += report.read;
+        progress(at);
+        // Memory: one file's plays, then its partitions.
         let mut partitions: BTreeMap<String, Vec<TrackObservation>> = BTreeMap::new();
         for play in report.plays.drain(..) {
             match observation(&play, entry.file_name(), observed_at) {
@@ -68,20 +137,17 @@ pub fn import_into_lake(
                 Err(why) => *file.left_out.entry(why).or_default() += 1,
             }
         }
-        for (dt, rows) in partitions {
-            match lake_layout::merge(&partition_file(lake, &dt), &rows) {
-                Ok(merged) => {
-                    file.imported += merged.added;
-                    file.already += merged.present;
-                }
-                Err(e) => {
-                    run.files.push(file);
-                    run.error = Some(e.into());
-                    return run;
-                }
-            }
-        }
+        let (merged, error) = store.merge_partitions(partitions.into_iter().collect());
+        file.imported += merged.added;
+        file.already += merged.present;
         run.files.push(file);
+        if let Some(e) = error {
+            run.error = Some(e);
+            return run;
+        }
+        at.files_done += 1;
+        at.bytes_done += size;
+        progress(at);
         if let Err(e) = read {
             run.error = Some(e);
             return run;

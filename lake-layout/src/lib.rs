@@ -11,7 +11,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 
-pub use merge::{merge, LakeError, Merged, PARTIAL_SUFFIX};
+pub use merge::{merge, merge_bytes, LakeError, Merged, PARTIAL_SUFFIX};
 pub use writer::{dictionary_pays, writer_properties, FIRST_PAGE_BYTES, GLANCE_BYTES};
 
 use schemas::Source;

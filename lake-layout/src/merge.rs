@@ -1,10 +1,13 @@
 //! Adding records to a partition file without storing one twice: the file's `record_key`s are
-//! read, only records with a key it lacks are added, and the result replaces the file at once
-//! (written beside it, then renamed), so an interrupted run leaves either the old file or the new
-//! one, and running again adds what is still missing.
+//! read, only records with a key it lacks are added, and the result replaces the file at once, so
+//! an interrupted run leaves either the old file or the new one, and running again adds what is
+//! still missing. [`merge_bytes`] is the merge itself, over a file's bytes, for any store (an S3
+//! PUT replaces an object at once); [`merge`] applies it to a file of the local lake (written
+//! beside it, then renamed).
 
 use std::collections::HashSet;
 use std::fs::File;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -68,8 +71,36 @@ pub struct Merged {
 /// `record_key` it does not hold yet. The file is written with the schema of
 /// `schemas::arrow::arrow_schema()` and the lake's [`writer_properties`].
 pub fn merge(file: &Path, records: &[TrackObservation]) -> Result<Merged, LakeError> {
+    let existing = match std::fs::read(file) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(LakeError::Io {
+                path: file.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let (merged, bytes) = merge_bytes(file, existing, records)?;
+    if let Some(bytes) = bytes {
+        write_atomically(file, &bytes)?;
+    }
+    Ok(merged)
+}
+
+/// The merge over bytes: `existing` is the partition file's content (`None`: there is none yet),
+/// `location` names it in errors (a path, or an `s3://` URL). Returns what the merge did and the
+/// new file's content, `None` when no record was new (the file stays as it is).
+pub fn merge_bytes(
+    location: &Path,
+    existing: Option<Vec<u8>>,
+    records: &[TrackObservation],
+) -> Result<(Merged, Option<Vec<u8>>), LakeError> {
     let schema = Arc::new(schemas::arrow::arrow_schema());
-    let (mut batches, mut keys) = read_existing(file)?;
+    let (mut batches, mut keys) = match existing {
+        Some(bytes) => read_existing(location, bytes)?,
+        None => (Vec::new(), HashSet::new()),
+    };
     let new: Vec<&TrackObservation> = records
         .iter()
         .filter(|r| keys.insert(r.record_key.clone()))
@@ -79,16 +110,22 @@ pub fn merge(file: &Path, records: &[TrackObservation]) -> Result<Merged, LakeEr
         present: records.len() - new.len(),
     };
     if new.is_empty() {
-        return Ok(merged);
+        return Ok((merged, None));
     }
     let records_error = |source| LakeError::Records {
-        path: file.to_path_buf(),
+        path: location.to_path_buf(),
         source,
     };
     batches.push(to_batch(&schema, &new).map_err(records_error)?);
     let all = arrow::compute::concat_batches(&schema, &batches).map_err(records_error)?;
-    write_atomically(file, &all)?;
-    Ok(merged)
+    let parquet = |source| LakeError::Parquet {
+        path: location.to_path_buf(),
+        source,
+    };
+    let props = writer_properties(&all).map_err(parquet)?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), all.schema(), Some(props)).map_err(parquet)?;
+    writer.write(&all).map_err(parquet)?;
+    Ok((merged, Some(writer.into_inner().map_err(parquet)?)))
 }
 
 /// The records as one batch of `schema`. The JSON decoder reads timestamps into a zone-less
@@ -132,25 +169,15 @@ fn to_batch(schema: &SchemaRef, records: &[&TrackObservation]) -> Result<RecordB
     RecordBatch::try_new(schema.clone(), columns)
 }
 
-/// The batches of the file and its keys; none if it does not exist.
-fn read_existing(file: &Path) -> Result<(Vec<RecordBatch>, HashSet<String>), LakeError> {
+/// The batches of the file `bytes` (named `file` in errors) and its keys.
+fn read_existing(file: &Path, bytes: Vec<u8>) -> Result<(Vec<RecordBatch>, HashSet<String>), LakeError> {
     let (mut batches, mut keys) = (Vec::new(), HashSet::new());
-    let reader = match File::open(file) {
-        Ok(reader) => reader,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((batches, keys)),
-        Err(source) => {
-            return Err(LakeError::Io {
-                path: file.to_path_buf(),
-                source,
-            })
-        }
-    };
     let unreadable = |source| LakeError::Unreadable {
         path: file.to_path_buf(),
         source,
     };
     let expected = schemas::arrow::arrow_schema();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(reader)
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .and_then(|b| b.build())
         .map_err(unreadable)?;
     for batch in reader {
@@ -170,8 +197,8 @@ fn read_existing(file: &Path) -> Result<(Vec<RecordBatch>, HashSet<String>), Lak
     Ok((batches, keys))
 }
 
-/// Writes `batch` beside `file`, makes it durable, and renames it over `file`.
-fn write_atomically(file: &Path, batch: &RecordBatch) -> Result<(), LakeError> {
+/// Writes `bytes` beside `file`, makes them durable, and renames them over `file`.
+fn write_atomically(file: &Path, bytes: &[u8]) -> Result<(), LakeError> {
     let mut partial = file.as_os_str().to_owned();
     partial.push(PARTIAL_SUFFIX);
     let partial = PathBuf::from(partial);
@@ -179,18 +206,11 @@ fn write_atomically(file: &Path, batch: &RecordBatch) -> Result<(), LakeError> {
         let path = path.to_path_buf();
         move |source| LakeError::Io { path, source }
     };
-    let parquet = |source| LakeError::Parquet {
-        path: file.to_path_buf(),
-        source,
-    };
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    let out = File::create(&partial).map_err(io(&partial))?;
-    let props = writer_properties(batch).map_err(parquet)?;
-    let mut writer = ArrowWriter::try_new(out, batch.schema(), Some(props)).map_err(parquet)?;
-    writer.write(batch).map_err(parquet)?;
-    let out = writer.into_inner().map_err(parquet)?;
+    let mut out = File::create(&partial).map_err(io(&partial))?;
+    out.write_all(bytes).map_err(io(&partial))?;
     out.sync_all().map_err(io(&partial))?;
     std::fs::rename(&partial, file).map_err(io(file))?;
     Ok(())
@@ -250,7 +270,7 @@ mod tests {
     }
 
     fn keys_of(file: &Path) -> Vec<String> {
-        let (batches, _) = read_existing(file).unwrap();
+        let (batches, _) = read_existing(file, std::fs::read(file).unwrap()).unwrap();
         batches
             .iter()
             .flat_map(|b| {

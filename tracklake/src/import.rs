@@ -1,4 +1,4 @@
-//! `tracklake import`: Spotify's privacy exports into the local lake (docs/privacy-exports.md#importing-into-the-lake). Prints the
+//! `tracklake import`: Spotify's privacy exports into the local lake or the deployed stack's bucket (docs/privacy-exports.md#importing-into-the-lake). Prints the
 //! files it read and those it ignored, then a table per file: plays read, imported, already in
 //! the lake, left out by reason. Names of files and counts only: no field of a play is printed.
 
@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
-use history_import::{import_into_lake, Export, ExportFile, FileImport, Options};
+use clap::{Args, ValueEnum};
+use history_import::{import_into, Export, ExportFile, FileImport, LocalLake, Options};
 use schemas::Timestamp;
 
 #[derive(Debug, Args)]
@@ -20,25 +20,73 @@ pub struct ImportArgs {
     /// Also import the plays of private sessions (left out by default).
     #[arg(long)]
     pub include_incognito: bool,
+    /// Where the plays go: the local lake folder, or the deployed stack's S3 bucket (straight
+    /// to S3 in Firehose's layout, not through the stream: docs/privacy-exports.md#into-aws).
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    pub target: Target,
     /// The lake folder (the one holding processed/). Default: the configured lake, ./lake.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "bucket")]
     pub lake: Option<PathBuf>,
+    /// With --target aws: the deployed stack's bucket (the one holding processed/ and raw/),
+    /// reached with the AWS SDK configuration (AWS_REGION, credentials, AWS_ENDPOINT_URL_S3).
+    #[arg(long, value_name = "BUCKET", required_if_eq("target", "aws"))]
+    pub bucket: Option<String>,
+    /// Endpoint of an S3-compatible store holding --bucket (addressed path-style).
+    #[arg(long, value_name = "URL", requires = "bucket")]
+    pub s3_endpoint: Option<String>,
+}
+
+/// Where `tracklake import` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// The local lake folder.
+    Local,
+    /// The deployed stack's S3 bucket.
+    Aws,
 }
 
 /// Runs the import. An error that stops it comes after the table of what was done before it.
-pub fn run(args: ImportArgs, default_lake: PathBuf) -> anyhow::Result<ExitCode> {
-    let lake = args.lake.unwrap_or(default_lake);
+pub fn run(
+    args: ImportArgs,
+    default_lake: PathBuf,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
+    if args.target == Target::Local && args.bucket.is_some() {
+        anyhow::bail!("--bucket is for --target aws: add --target aws to import into the bucket");
+    }
     let export = Export::open(&args.paths)?;
-    print!("{}", render_files(&export));
     let options = Options {
         include_incognito: args.include_incognito,
     };
-    let run = import_into_lake(&export, &lake, &options, Timestamp::now());
+    let (run, into) = match (&args.target, &args.bucket) {
+        (Target::Aws, Some(bucket)) => {
+            let mut s3 = runtime.block_on(async {
+                let client = crate::redrive::s3_client(args.s3_endpoint.as_deref()).await;
+                crate::import_s3::S3Lake::open(client, bucket, runtime.handle().clone()).await
+            })?;
+            print!("{}", render_files(&export));
+            let run = import_into(&export, &mut s3, &options, Timestamp::now(), &mut |_| {});
+            (
+                run,
+                format!("s3://{bucket}/{}", crate::import_s3::S3Lake::key("YYYY-MM-DD")),
+            )
+        }
+        _ => {
+            let lake = args.lake.unwrap_or(default_lake);
+            print!("{}", render_files(&export));
+            let run = import_into(
+                &export,
+                &mut LocalLake(&lake),
+                &options,
+                Timestamp::now(),
+                &mut |_| {},
+            );
+            let into = history_import::partition_file(&lake, "YYYY-MM-DD");
+            (run, into.display().to_string())
+        }
+    };
     print!("{}", render_table(&run.files));
-    println!(
-        "into {}",
-        history_import::partition_file(&lake, "YYYY-MM-DD").display()
-    );
+    println!("into {into}");
     match run.error {
         None => Ok(ExitCode::SUCCESS),
         Some(e) => Err(anyhow::Error::new(e).context(

@@ -7,6 +7,7 @@
 
 mod config;
 mod import;
+mod import_s3;
 mod local;
 mod query;
 mod redrive;
@@ -77,7 +78,8 @@ enum Command {
     /// `--format csv` or `json` to a file.
     Query(query::QueryArgs),
     /// Import Spotify's privacy exports (extended streaming history, account data) into the
-    /// local lake: every play of the music files becomes a row of source streaming_history.
+    /// local lake, or with --target aws --bucket B straight into the deployed stack's bucket:
+    /// every play of the music files becomes a row of source streaming_history.
     ///
     /// Prints the files used and those ignored (with why), then per file: plays read, imported,
     /// already in the lake, left out by reason (incognito unless --include-incognito, podcast
@@ -171,8 +173,11 @@ fn command(command: Command) -> anyhow::Result<ExitCode> {
             query::run_on_query_stack(args, PathBuf::new())
         }
         Command::Query(args) => query::run_on_query_stack(args, load_config(None)?.local.lake),
-        Command::Import(args) if args.lake.is_some() => import::run(args, PathBuf::new()),
-        Command::Import(args) => import::run(args, load_config(None)?.local.lake),
+        // Into AWS, or with `--lake`, the config file is not needed.
+        Command::Import(args) if args.lake.is_some() || args.bucket.is_some() => {
+            import::run(args, PathBuf::new(), &runtime)
+        }
+        Command::Import(args) => import::run(args, load_config(None)?.local.lake, &runtime),
         Command::Redrive(args) => runtime.block_on(redrive::run(args)),
         Command::Sandbox(args) => runtime.block_on(serve::sandbox(args)),
         Command::Firehose(args) => {

@@ -468,24 +468,28 @@ async fn lookup_originals(
 async fn open_store(args: &RedriveArgs, lake: &Path) -> Store {
     match &args.bucket {
         None => Store::Dir(lake.to_path_buf()),
-        Some(bucket) => {
-            let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let mut builder = aws_sdk_s3::config::Builder::from(&shared);
-            // An S3-compatible store on a host name of its own cannot serve bucket subdomains.
-            let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-                .iter()
-                .any(|v| std::env::var_os(v).is_some());
-            if let Some(endpoint) = &args.s3_endpoint {
-                builder = builder.endpoint_url(endpoint).force_path_style(true);
-            } else if env_endpoint {
-                builder = builder.force_path_style(true);
-            }
-            Store::S3 {
-                client: aws_sdk_s3::Client::from_conf(builder.build()),
-                bucket: bucket.clone(),
-            }
-        }
+        Some(bucket) => Store::S3 {
+            client: s3_client(args.s3_endpoint.as_deref()).await,
+            bucket: bucket.clone(),
+        },
     }
+}
+
+/// An S3 client from the AWS SDK configuration, or for the S3-compatible store at `endpoint`
+/// (also `tracklake import --target aws`'s).
+pub(crate) async fn s3_client(endpoint: Option<&str>) -> aws_sdk_s3::Client {
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let mut builder = aws_sdk_s3::config::Builder::from(&shared);
+    // An S3-compatible store on a host name of its own cannot serve bucket subdomains.
+    let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint).force_path_style(true);
+    } else if env_endpoint {
+        builder = builder.force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
 }
 
 pub async fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
