@@ -135,7 +135,14 @@ impl LocalAthena {
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         trino::register(&ctx);
         let table = GlueTable::track_observations()?;
-        let listing = table.listing_table(lake_root).await?;
+        // Every scan of the table plans its files from their statistics; without the session's
+        // cache each scan derives them again from every file's footer (DataFusion's own
+        // `register_listing_table` attaches it too). A query about plays scans the table several
+        // times, so on a lake of years of daily files this was most of its time.
+        let listing = table
+            .listing_table(lake_root)
+            .await?
+            .with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
         ctx.register_table(table.name.as_str(), Arc::new(listing))
             .map_err(|source| AthenaError::Engine {
                 context: format!("registering table {}", table.name),
