@@ -5,7 +5,7 @@
 //! memory (`VmHWM`) is its own. It only prints figures.
 //!
 //! `cargo bench -p history-import --bench import` (plays: `TRACKLAKE_BENCH_IMPORT_PLAYS`, default
-//! 1,000,000). Python: `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else
+//! 1,000,000; rounds: `TRACKLAKE_BENCH_IMPORT_ROUNDS`, default 5). Python: `TRACKLAKE_PYTHON`, else `.venv/bin/python` at the workspace root, else
 //! `python3`; DuckDB is skipped, with a message, when `import duckdb` fails there.
 
 use std::io::Write as _;
@@ -37,7 +37,8 @@ const EXTENDED_FOLDER: &str = "Spotify Extended Streaming History";
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == CHILD_ARG) {
-        import_child(Path::new(&args[at + 1]), Path::new(&args[at + 2]));
+        let phases = args.get(at + 3).is_some_and(|a| a == "phases");
+        import_child(Path::new(&args[at + 1]), Path::new(&args[at + 2]), phases);
         return;
     }
     // `cargo test --all-targets` runs this too, without `--bench`: then a few plays, so the test
@@ -47,7 +48,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if bench { DEFAULT_PLAYS } else { TEST_PLAYS });
-    let rounds = if bench { ROUNDS } else { 1 };
+    let rounds = std::env::var("TRACKLAKE_BENCH_IMPORT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(if bench { ROUNDS } else { 1 });
     let dir = tempfile::tempdir().expect("a temporary folder");
     let export = dir.path().join("export");
     let written = write_history(&export.join(EXTENDED_FOLDER), n);
@@ -65,7 +70,8 @@ fn main() {
     let mut ducks: Vec<(DuckRun, Vec<Measure>)> = DuckRun::ALL.iter().map(|&r| (r, Vec::new())).collect();
     for round in 0..rounds {
         let lake = dir.path().join(format!("lake-{round}"));
-        let measure = run_import(&export, &lake, written.kept);
+        // The phases are timed in the first round only: they take a second import.
+        let measure = run_import(&export, &lake, written.kept, round == 0);
         std::fs::remove_dir_all(&lake).expect("remove the lake");
         ours.push(measure);
         if let Ok(python) = &duck {
@@ -85,9 +91,9 @@ fn main() {
         }
     }
 
-    let phases = |pick: fn(&Measure) -> Duration| median(ours.iter().map(pick).collect());
+    let phases = |pick: fn(&Measure) -> Duration| pick(&ours[0]);
     println!(
-        "tracklake, medians: read and parse the files {:.3} s, plays to records {:.3} s, merge into Parquet {:.3} s",
+        "tracklake, first round: read and parse the files {:.3} s, plays to records {:.3} s, merge into Parquet {:.3} s",
         phases(|m| m.phases[0]).as_secs_f64(),
         phases(|m| m.phases[1]).as_secs_f64(),
         phases(|m| m.phases[2]).as_secs_f64(),
@@ -134,12 +140,13 @@ struct Measure {
 }
 
 /// Runs this binary as the import's child and reads its answer line.
-fn run_import(export: &Path, lake: &Path, kept: usize) -> Measure {
+fn run_import(export: &Path, lake: &Path, kept: usize, phases: bool) -> Measure {
     let exe = std::env::current_exe().expect("the bench binary");
     let out = Command::new(exe)
         .args([CHILD_ARG])
         .arg(export)
         .arg(lake)
+        .arg(if phases { "phases" } else { "" })
         .output()
         .expect("start the import child");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -163,9 +170,9 @@ fn run_import(export: &Path, lake: &Path, kept: usize) -> Measure {
 }
 
 /// The child: imports `export` into `lake` as `tracklake import` does, then prints the time, the
-/// plays imported and its peak memory as one JSON line. The phases are timed by a second pass
-/// over the first file only, so that the timed import is exactly `import_into_lake`.
-fn import_child(export: &Path, lake: &Path) {
+/// plays imported and its peak memory as one JSON line. With `phases`, the phases are timed after
+/// that by a second import (so that the timed import is exactly `import_into_lake`).
+fn import_child(export: &Path, lake: &Path, phases: bool) {
     let options = history_import::Options::default();
     let start = Instant::now();
     let opened = history_import::Export::open(&[export]).expect("open the export");
@@ -176,7 +183,11 @@ fn import_child(export: &Path, lake: &Path) {
     }
     let imported: usize = run.files.iter().map(|f| f.imported).sum();
     let peak_kb = peak_kb();
-    let phases = phases(&opened, &lake.with_extension("phases"), &options);
+    let phases = if phases {
+        self::phases(&opened, &lake.with_extension("phases"), &options)
+    } else {
+        [Duration::ZERO; 3]
+    };
     println!(
         "{}",
         json!({
