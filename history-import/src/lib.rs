@@ -28,6 +28,11 @@ pub use to_lake::{
     PartitionStore, Progress, IMPORT_FILE_NAME,
 };
 
+/// How often reading a file reports its progress: often enough for a redraw several times a
+/// second (an extended history file of some 15,000 plays is read in well under a second), rarely
+/// enough to cost nothing.
+pub const PLAYS_PER_PROGRESS: usize = 1000;
+
 /// Why an export cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -217,8 +222,22 @@ impl ExportEntry {
     /// (an extended history file is 10 to 15 MB). On an error, `report` holds the plays read
     /// before it.
     pub fn read_into(&self, options: &Options, report: &mut FileReport) -> Result<(), ImportError> {
+        self.read_with_progress(options, report, &mut |_| {})
+    }
+
+    /// [`ExportEntry::read_into`], telling `read_so_far` every [`PLAYS_PER_PROGRESS`] plays how
+    /// many plays of the file were read so far.
+    pub fn read_with_progress(
+        &self,
+        options: &Options,
+        report: &mut FileReport,
+        read_so_far: &mut dyn FnMut(usize),
+    ) -> Result<(), ImportError> {
         let mut count = |result: Result<Play, LeftOut>| {
             report.read += 1;
+            if report.read.is_multiple_of(PLAYS_PER_PROGRESS) {
+                read_so_far(report.read);
+            }
             match result {
                 Ok(play) => report.plays.push(play),
                 Err(why) => *report.left_out.entry(why).or_default() += 1,

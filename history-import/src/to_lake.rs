@@ -83,7 +83,9 @@ pub struct Progress {
     pub files_total: usize,
     /// Plays read so far, in every file.
     pub plays: usize,
-    /// Bytes of the export's files read so far (their uncompressed size), of `bytes_total`.
+    /// Bytes of the export's files (their uncompressed size) whose plays are in the lake, of
+    /// `bytes_total`. A file counts once its plays are merged: merging takes most of a file's
+    /// time (against S3 all the more), so the bytes parsed so far would promise too early an end.
     pub bytes_done: u64,
     pub bytes_total: u64,
 }
@@ -100,7 +102,7 @@ pub fn import_into_lake(
 }
 
 /// Imports the export's files into `store`, in order, stopping at the first error, and tells
-/// `progress` after each file is read and after its plays are in the lake.
+/// `progress` while a file is read, after it is read, and after its plays are in the lake.
 pub fn import_into(
     export: &Export,
     store: &mut impl PartitionStore,
@@ -120,7 +122,12 @@ pub fn import_into(
     progress(at);
     for (entry, size) in export.entries.iter().zip(sizes) {
         let mut report = FileReport::default();
-        let read = entry.read_into(options, &mut report);
+        let read = entry.read_with_progress(options, &mut report, &mut |plays| {
+            progress(Progress {
+                plays: at.plays + plays,
+                ..at
+            })
+        });
         let mut file = FileImport {
             name: entry.name.clone(),
             read: report.read,

@@ -58,6 +58,9 @@ pub fn run(
     let options = Options {
         include_incognito: args.include_incognito,
     };
+    // On stderr while the import works, erased before the table is printed.
+    let mut line = crate::progress::ProgressLine::stderr();
+    let mut progress = |at| line.update(at);
     let (run, into) = match (&args.target, &args.bucket) {
         (Target::Aws, Some(bucket)) => {
             let mut s3 = runtime.block_on(async {
@@ -65,7 +68,7 @@ pub fn run(
                 crate::import_s3::S3Lake::open(client, bucket, runtime.handle().clone()).await
             })?;
             print!("{}", render_files(&export));
-            let run = import_into(&export, &mut s3, &options, Timestamp::now(), &mut |_| {});
+            let run = import_into(&export, &mut s3, &options, Timestamp::now(), &mut progress);
             (
                 run,
                 format!("s3://{bucket}/{}", crate::import_s3::S3Lake::key("YYYY-MM-DD")),
@@ -79,12 +82,13 @@ pub fn run(
                 &mut LocalLake(&lake),
                 &options,
                 Timestamp::now(),
-                &mut |_| {},
+                &mut progress,
             );
             let into = history_import::partition_file(&lake, "YYYY-MM-DD");
             (run, into.display().to_string())
         }
     };
+    line.finish();
     print!("{}", render_table(&run.files));
     println!("into {into}");
     match run.error {

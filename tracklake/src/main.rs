@@ -9,6 +9,7 @@ mod config;
 mod import;
 mod import_s3;
 mod local;
+mod progress;
 mod query;
 mod redrive;
 mod report;
