@@ -30,13 +30,16 @@ copies AS (
         min(ms_played) AS ms_played,
         min_by(skipped, observed_at) AS skipped,
         min_by(reason_end, observed_at) AS reason_end,
-        min_by(platform, observed_at) AS platform
+        min_by(platform, observed_at) AS platform,
+        -- The account data's files are named StreamingHistory*, the extended history's never.
+        coalesce(min_by(export_file, observed_at) LIKE 'StreamingHistory%', false) AS account_data
     FROM observations
     GROUP BY record_key
 ),
 keyed AS (
-    -- What a play is matched on: the track id, or for account-data plays (no id) the track and
-    -- artist names. A Web API play carries both, so it is looked up both ways.
+    -- What a play is matched on: the track id, or for account-data plays the track and artist
+    -- names (whether or not `tracklake enrich` found their id: the answer must not depend on it).
+    -- A Web API play carries both, so it is looked up both ways.
     SELECT
         c.record_key, c.source, c.event_at, c.ms_played,
         CASE WHEN k.by_id THEN c.track_id ELSE '' END AS match_id,
@@ -46,7 +49,7 @@ keyed AS (
     CROSS JOIN (VALUES (true), (false)) AS k (by_id)
     WHERE (c.source = 'recently_played' AND (c.track_id IS NOT NULL OR NOT k.by_id))
        OR (c.source = 'streaming_history' AND c.ms_played IS NOT NULL
-           AND (c.track_id IS NOT NULL) = k.by_id)
+           AND (NOT c.account_data AND c.track_id IS NOT NULL) = k.by_id)
 ),
 exported AS (
     -- The export's plays of each track, numbered in time order.
@@ -102,8 +105,8 @@ package_twins AS (
       ON x.track_name = a.track_name AND x.artist_name = a.artist_name
      AND x.ms_played = a.ms_played
      AND date_diff('millisecond', a.event_at, x.event_at) BETWEEN -60000 AND 60000
-    WHERE a.source = 'streaming_history' AND a.track_id IS NULL
-      AND x.source = 'streaming_history' AND x.track_id IS NOT NULL
+    WHERE a.source = 'streaming_history' AND a.account_data
+      AND x.source = 'streaming_history' AND NOT x.account_data
 ),
 twins AS (
     -- The plays counted under another's name (a key may come twice: the join below only asks
@@ -117,8 +120,12 @@ named AS (
     -- dropped: a Web API twin is often the only play that knows them).
     SELECT
         *,
-        coalesce(track_id, max(track_id) OVER (PARTITION BY track_name, artist_name))
-            AS known_track_id,
+        -- An account-data play's own id (found by `tracklake enrich`) comes last, so that it
+        -- never splits a track that the other plays name.
+        coalesce(CASE WHEN NOT account_data THEN track_id END,
+                 max(CASE WHEN NOT account_data THEN track_id END)
+                     OVER (PARTITION BY track_name, artist_name),
+                 track_id) AS known_track_id,
         coalesce(artist_id, max(artist_id) OVER (PARTITION BY artist_name)) AS known_artist_id
     FROM copies
 ),
@@ -127,7 +134,7 @@ plays AS (
     -- API play without an export twin. played_ms is the time played: ms_played for an imported
     -- play, the track's duration for a Web API play (the API says no more).
     SELECT
-        n.source, n.event_at, n.track_name, n.artist_name, n.is_local, n.duration_ms,
+        n.record_key, n.source, n.event_at, n.track_name, n.artist_name, n.is_local, n.duration_ms,
         n.ms_played, n.skipped, n.reason_end, n.platform,
         n.known_track_id AS track_id,
         n.known_artist_id AS artist_id,
@@ -141,7 +148,7 @@ plays AS (
 , spans AS (
     -- How far before event_at a play started, and how far after it the play ended.
     SELECT
-        event_at,
+        record_key, event_at,
         CASE WHEN source = 'streaming_history' THEN coalesce(ms_played, 0) ELSE 0 END
             AS start_before_ms,
         CASE WHEN source = 'streaming_history' THEN 0 ELSE coalesce(duration_ms, 0) END
@@ -151,26 +158,38 @@ plays AS (
 gaps AS (
     SELECT
         *,
-        date_diff('millisecond', lag(event_at) OVER (ORDER BY event_at), event_at)
+        -- Plays ending at the same instant (offline plays) are ordered by key, so that the
+        -- answer does not depend on the order the files are read in.
+        date_diff('millisecond', lag(event_at) OVER (ORDER BY event_at, record_key), event_at)
             - start_before_ms
-            - lag(end_after_ms) OVER (ORDER BY event_at) AS gap_ms
+            - lag(end_after_ms) OVER (ORDER BY event_at, record_key) AS gap_ms
     FROM spans
 ),
 sessioned AS (
     SELECT
         *,
         sum(CASE WHEN gap_ms IS NULL OR gap_ms > 30 * 60000 THEN 1 ELSE 0 END)
-            OVER (ORDER BY event_at ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session
+            OVER (ORDER BY event_at, record_key ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+            AS session
     FROM gaps
 ),
+bounds AS (
+    SELECT
+        *,
+        min(event_at) OVER (PARTITION BY session) AS first_at,
+        max(event_at) OVER (PARTITION BY session) AS last_at
+    FROM sessioned
+),
 sessions AS (
+    -- From the earliest start to the latest end; of plays tied at either edge, the longest.
     SELECT
         session,
-        min(event_at) AS first_at,
+        min(first_at) AS first_at,
         count(*) AS plays,
-        date_diff('millisecond', min(event_at), max(event_at))
-            + min_by(start_before_ms, event_at) + max_by(end_after_ms, event_at) AS length_ms
-    FROM sessioned
+        date_diff('millisecond', min(first_at), max(last_at))
+            + max(CASE WHEN event_at = first_at THEN start_before_ms END)
+            + max(CASE WHEN event_at = last_at THEN end_after_ms END) AS length_ms
+    FROM bounds
     GROUP BY session
 )
 SELECT

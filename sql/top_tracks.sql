@@ -36,13 +36,16 @@ copies AS (
         min(ms_played) AS ms_played,
         min_by(skipped, observed_at) AS skipped,
         min_by(reason_end, observed_at) AS reason_end,
-        min_by(platform, observed_at) AS platform
+        min_by(platform, observed_at) AS platform,
+        -- The account data's files are named StreamingHistory*, the extended history's never.
+        coalesce(min_by(export_file, observed_at) LIKE 'StreamingHistory%', false) AS account_data
     FROM observations
     GROUP BY record_key
 ),
 keyed AS (
-    -- What a play is matched on: the track id, or for account-data plays (no id) the track and
-    -- artist names. A Web API play carries both, so it is looked up both ways.
+    -- What a play is matched on: the track id, or for account-data plays the track and artist
+    -- names (whether or not `tracklake enrich` found their id: the answer must not depend on it).
+    -- A Web API play carries both, so it is looked up both ways.
     SELECT
         c.record_key, c.source, c.event_at, c.ms_played,
         CASE WHEN k.by_id THEN c.track_id ELSE '' END AS match_id,
@@ -52,7 +55,7 @@ keyed AS (
     CROSS JOIN (VALUES (true), (false)) AS k (by_id)
     WHERE (c.source = 'recently_played' AND (c.track_id IS NOT NULL OR NOT k.by_id))
        OR (c.source = 'streaming_history' AND c.ms_played IS NOT NULL
-           AND (c.track_id IS NOT NULL) = k.by_id)
+           AND (NOT c.account_data AND c.track_id IS NOT NULL) = k.by_id)
 ),
 exported AS (
     -- The export's plays of each track, numbered in time order.
@@ -108,8 +111,8 @@ package_twins AS (
       ON x.track_name = a.track_name AND x.artist_name = a.artist_name
      AND x.ms_played = a.ms_played
      AND date_diff('millisecond', a.event_at, x.event_at) BETWEEN -60000 AND 60000
-    WHERE a.source = 'streaming_history' AND a.track_id IS NULL
-      AND x.source = 'streaming_history' AND x.track_id IS NOT NULL
+    WHERE a.source = 'streaming_history' AND a.account_data
+      AND x.source = 'streaming_history' AND NOT x.account_data
 ),
 twins AS (
     -- The plays counted under another's name (a key may come twice: the join below only asks
@@ -123,8 +126,12 @@ named AS (
     -- dropped: a Web API twin is often the only play that knows them).
     SELECT
         *,
-        coalesce(track_id, max(track_id) OVER (PARTITION BY track_name, artist_name))
-            AS known_track_id,
+        -- An account-data play's own id (found by `tracklake enrich`) comes last, so that it
+        -- never splits a track that the other plays name.
+        coalesce(CASE WHEN NOT account_data THEN track_id END,
+                 max(CASE WHEN NOT account_data THEN track_id END)
+                     OVER (PARTITION BY track_name, artist_name),
+                 track_id) AS known_track_id,
         coalesce(artist_id, max(artist_id) OVER (PARTITION BY artist_name)) AS known_artist_id
     FROM copies
 ),
@@ -133,7 +140,7 @@ plays AS (
     -- API play without an export twin. played_ms is the time played: ms_played for an imported
     -- play, the track's duration for a Web API play (the API says no more).
     SELECT
-        n.source, n.event_at, n.track_name, n.artist_name, n.is_local, n.duration_ms,
+        n.record_key, n.source, n.event_at, n.track_name, n.artist_name, n.is_local, n.duration_ms,
         n.ms_played, n.skipped, n.reason_end, n.platform,
         n.known_track_id AS track_id,
         n.known_artist_id AS artist_id,

@@ -76,6 +76,11 @@ impl fmt::Display for Ignored {
     }
 }
 
+/// What every file name of the account data starts with, and no file name of the extended
+/// history: the named queries tell the packages' plays apart by it (`export_file`, in the play
+/// rule of sql/README.md).
+pub const ACCOUNT_DATA_FILE_PREFIX: &str = "StreamingHistory";
+
 /// What a file is, from its name alone (the folders above it do not matter).
 pub fn classify(path: &str) -> Result<ExportFile, Ignored> {
     let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
@@ -120,6 +125,34 @@ pub fn classify(path: &str) -> Result<ExportFile, Ignored> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_packages_are_told_apart_by_the_prefix_the_play_rule_reads() {
+        let names = [
+            "Streaming_History_Audio_2014-2016_0.json",
+            "Streaming_History_Video_2014-2026.json",
+            "endsong_0.json",
+            "StreamingHistory_music_0.json",
+            "StreamingHistory_podcast_0.json",
+            "StreamingHistory0.json",
+        ];
+        for name in names {
+            let account = classify(name).unwrap().package() == Package::AccountData;
+            assert_eq!(name.starts_with(ACCOUNT_DATA_FILE_PREFIX), account, "{name}");
+        }
+        let rule =
+            format!("coalesce(min_by(export_file, observed_at) LIKE '{ACCOUNT_DATA_FILE_PREFIX}%', false)");
+        let sql = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql");
+        let mut with_rule = 0;
+        for file in std::fs::read_dir(sql).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            if text.contains("-- The play rule (") {
+                assert!(text.contains(&rule), "the play rule reads {rule}");
+                with_rule += 1;
+            }
+        }
+        assert!(with_rule >= 9);
+    }
 
     #[test]
     fn current_and_older_names_of_both_packages() {

@@ -5,11 +5,13 @@
 //! names of both packages) and lists the others with the reason they are not read;
 //! [`ExportEntry::read`] reads one file into the plays the lake keeps and counts the rest by
 //! reason ([`LeftOut`]), so that every play read is accounted for. [`import_into_lake`] writes
-//! the kept plays into the local lake as rows of the record contract ([`observation`]).
+//! the kept plays into the local lake as rows of the record contract ([`observation`]);
+//! [`enrich`] fills in, from Spotify's catalog, what the export does not say about a track.
 //!
 //! Personal data (IP addresses, user agents, user names, device models) is never held: the
 //! parser declares only the fields the lake keeps.
 
+pub mod enrich;
 mod files;
 pub mod observation;
 mod plays;
@@ -21,7 +23,7 @@ use std::io::{BufReader, Read};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
-pub use files::{classify, ExportFile, Ignored, Package};
+pub use files::{classify, ExportFile, Ignored, Package, ACCOUNT_DATA_FILE_PREFIX};
 pub use plays::{platform_family, LeftOut, Options, Play};
 pub use to_lake::{
     import_into, import_into_lake, partition_file, FileImport, ImportRun, LocalLake, Partition,

@@ -1,7 +1,8 @@
 //! The lake as the pipeline writes it, defined once for every writer: where a partition's files
 //! go ([`partition_dir`], from the Firehose prefix of `schemas/delivery.json`), how a Parquet file
 //! is written ([`writer_properties`], Firehose's ParquetSerDe settings), and how a partition file
-//! takes new records without storing a record twice ([`merge`], for `tracklake import`).
+//! takes new records without storing a record twice ([`merge`], for `tracklake import`), and how
+//! its rows are filled in place ([`rewrite`], for `tracklake enrich`).
 //!
 //! The local Firehose's converter and `tracklake import` both read these, so an imported play
 //! lies where Firehose would have put it, in a file Firehose could have written.
@@ -11,7 +12,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 
-pub use merge::{merge, merge_bytes, LakeError, Merged, PARTIAL_SUFFIX};
+pub use merge::{merge, merge_bytes, rewrite, rewrite_bytes, LakeError, Merged, PARTIAL_SUFFIX};
 pub use writer::{dictionary_pays, writer_properties, FIRST_PAGE_BYTES, GLANCE_BYTES};
 
 use schemas::Source;

@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray};
+use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -118,14 +118,115 @@ pub fn merge_bytes(
     };
     batches.push(to_batch(&schema, &new).map_err(records_error)?);
     let all = arrow::compute::concat_batches(&schema, &batches).map_err(records_error)?;
+    Ok((merged, Some(to_parquet(location, &all)?)))
+}
+
+/// Changes rows of the partition file `file` in place: `change` sees every row and says whether
+/// it changed it. It may fill or correct columns, never the `record_key` (what [`merge`] and the
+/// queries' play rule know a row by). Returns how many rows changed; the file is replaced at once
+/// (written beside it, then renamed), and left as it is when no row changed.
+pub fn rewrite(file: &Path, change: impl FnMut(&mut TrackObservation) -> bool) -> Result<usize, LakeError> {
+    let bytes = std::fs::read(file).map_err(|source| LakeError::Io {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let (changed, bytes) = rewrite_bytes(file, bytes, change)?;
+    if let Some(bytes) = bytes {
+        write_atomically(file, &bytes)?;
+    }
+    Ok(changed)
+}
+
+/// The rewrite over bytes, for any store: the rows changed and the new file's content, `None`
+/// when no row changed.
+pub fn rewrite_bytes(
+    location: &Path,
+    bytes: Vec<u8>,
+    mut change: impl FnMut(&mut TrackObservation) -> bool,
+) -> Result<(usize, Option<Vec<u8>>), LakeError> {
+    let (batches, _) = read_existing(location, bytes)?;
+    let mut rows = to_rows(location, &batches)?;
+    let mut changed = 0;
+    for row in &mut rows {
+        let key = row.record_key.clone();
+        if change(row) {
+            changed += 1;
+        }
+        // A row is known by its key: a change of key would store the row twice on the next merge.
+        row.record_key = key;
+    }
+    if changed == 0 {
+        return Ok((0, None));
+    }
+    let schema = Arc::new(schemas::arrow::arrow_schema());
+    let refs: Vec<&TrackObservation> = rows.iter().collect();
+    let batch = to_batch(&schema, &refs).map_err(|source| LakeError::Records {
+        path: location.to_path_buf(),
+        source,
+    })?;
+    Ok((changed, Some(to_parquet(location, &batch)?)))
+}
+
+/// The rows of `batches` as records, through Arrow's JSON writer and the record's own reader: the
+/// schema's one definition on both sides.
+fn to_rows(location: &Path, batches: &[RecordBatch]) -> Result<Vec<TrackObservation>, LakeError> {
+    let unreadable = |detail: String| LakeError::Unreadable {
+        path: location.to_path_buf(),
+        source: ParquetError::General(detail),
+    };
+    let mut json = arrow::json::LineDelimitedWriter::new(Vec::new());
+    for batch in batches {
+        let batch = with_utc_as_offset(batch).map_err(|e| unreadable(e.to_string()))?;
+        json.write(&batch).map_err(|e| unreadable(e.to_string()))?;
+    }
+    json.finish().map_err(|e| unreadable(e.to_string()))?;
+    json.into_inner()
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            serde_json::from_slice(line)
+                .map_err(|e| unreadable(format!("a row is not a track_observation: {e}")))
+        })
+        .collect()
+}
+
+/// The batch with its timestamps' zone written `+00:00` instead of `UTC`: the same instants, in
+/// a zone Arrow formats without the named-zone database (chrono-tz, a dependency for this alone).
+fn with_utc_as_offset(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        match field.data_type() {
+            DataType::Timestamp(TimeUnit::Millisecond, Some(_)) => {
+                let times = column
+                    .as_primitive_opt::<TimestampMillisecondType>()
+                    .ok_or_else(|| {
+                        ArrowError::SchemaError(format!("{} is not a millisecond timestamp", field.name()))
+                    })?
+                    .clone()
+                    .with_timezone("+00:00");
+                fields.push(field.as_ref().clone().with_data_type(times.data_type().clone()));
+                columns.push(Arc::new(times) as ArrayRef);
+            }
+            _ => {
+                fields.push(field.as_ref().clone());
+                columns.push(column.clone());
+            }
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+/// One batch as a Parquet file of the lake's settings.
+fn to_parquet(location: &Path, batch: &RecordBatch) -> Result<Vec<u8>, LakeError> {
     let parquet = |source| LakeError::Parquet {
         path: location.to_path_buf(),
         source,
     };
-    let props = writer_properties(&all).map_err(parquet)?;
-    let mut writer = ArrowWriter::try_new(Vec::new(), all.schema(), Some(props)).map_err(parquet)?;
-    writer.write(&all).map_err(parquet)?;
-    Ok((merged, Some(writer.into_inner().map_err(parquet)?)))
+    let props = writer_properties(batch).map_err(parquet)?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props)).map_err(parquet)?;
+    writer.write(batch).map_err(parquet)?;
+    writer.into_inner().map_err(parquet)
 }
 
 /// The records as one batch of `schema`. The JSON decoder reads timestamps into a zone-less
@@ -307,5 +408,48 @@ mod tests {
         assert!(matches!(err, LakeError::Unreadable { .. }), "{err:?}");
         assert!(err.to_string().contains("x.parquet"), "{err}");
         assert_eq!(std::fs::read(&file).unwrap(), b"not parquet");
+    }
+
+    #[test]
+    fn a_rewrite_changes_the_rows_it_is_asked_to_and_keeps_every_other_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = crate::partition_dir(dir.path(), Source::StreamingHistory, "2024-03-01").join("x.parquet");
+        let mut full = observation("a");
+        full.album_release_date = chrono::NaiveDate::from_ymd_opt(1998, 5, 1);
+        full.artist_ids = vec![Some("id1".into()), None];
+        full.artist_names = vec!["one".into(), "two".into()];
+        full.observed_at = Timestamp::parse("2026-12-07T10:00:00.123Z").unwrap();
+        full.skipped = Some(true);
+        merge(&file, &[full.clone(), observation("b")]).unwrap();
+        let before = std::fs::read(&file).unwrap();
+
+        let unchanged = rewrite(&file, |_| false).unwrap();
+        assert_eq!(unchanged, 0);
+        assert_eq!(std::fs::read(&file).unwrap(), before, "no change, no new file");
+
+        let changed = rewrite(&file, |row| {
+            if row.record_key != "b" {
+                return false;
+            }
+            row.duration_ms = Some(200_000);
+            row.record_key = "not b".into();
+            true
+        })
+        .unwrap();
+        assert_eq!(changed, 1);
+        assert_eq!(keys_of(&file), ["a", "b"], "keys and order stay");
+        let mut rows = Vec::new();
+        rewrite(&file, |row| {
+            rows.push(row.clone());
+            false
+        })
+        .unwrap();
+        assert_eq!(
+            rows[0], full,
+            "every value of an untouched row survives the rewrite"
+        );
+        let mut b = observation("b");
+        b.duration_ms = Some(200_000);
+        assert_eq!(rows[1], b);
     }
 }

@@ -54,16 +54,22 @@ pub async fn start_firehose(lake: &Path) -> anyhow::Result<LocalFirehose> {
         .context("cannot start the local Firehose")
 }
 
+/// The lake's folder for what is not the table: the sandbox's producer state and export, the
+/// track cache of `tracklake enrich`.
+pub fn state_dir(lake: &Path) -> PathBuf {
+    lake.join("state")
+}
+
 /// Where the producer keeps its state when it reads the sandbox: inside the lake, so removing
 /// the lake folder starts the demo over, and a later run against the real Spotify never reads
 /// the sandbox's watermarks.
 pub fn sandbox_state_path(lake: &Path) -> PathBuf {
-    lake.join("state").join("sandbox-producer.json")
+    state_dir(lake).join("sandbox-producer.json")
 }
 
 /// Where the sandbox listener's privacy export is written, beside the sandbox's producer state.
 pub fn sandbox_export_dir(lake: &Path) -> PathBuf {
-    lake.join("state").join("sandbox-export")
+    state_dir(lake).join("sandbox-export")
 }
 
 /// On a lake that holds no imported plays yet, writes the sandbox listener's privacy export (as

@@ -6,6 +6,7 @@
 //! reports to stdout, so they can be piped.
 
 mod config;
+mod enrich;
 mod import;
 mod import_s3;
 mod local;
@@ -91,6 +92,19 @@ enum Command {
     /// export, no exports found) or the lake could not be written: the plays before it are kept
     /// and running the command again continues.
     Import(import::ImportArgs),
+    /// Fill in what imported plays lack (duration, album, artist ids; for account-data plays the
+    /// track id) from Spotify's catalog, the most played tracks first, within --budget requests.
+    ///
+    /// Only empty columns are filled; the export's names stay, so the named queries count the
+    /// same plays before and after. Every answer (found or not) is kept in the lake's
+    /// state/track-catalog.jsonl: a track is never asked for twice, and a run stopped by the
+    /// budget or Spotify's limits is continued by running the command again. With no Spotify app
+    /// configured it asks the local Spotify sandbox, as `run` does.
+    ///
+    /// Exit status: 0 the run ended (every track looked up, or the budget or Spotify's limits
+    /// stopped it: the output says what is left); 1 Spotify refused a lookup or the lake could
+    /// not be written (what was found before is filled in).
+    Enrich(enrich::EnrichArgs),
     /// Send the records of the error output (processing-failed, format-conversion-failed,
     /// activePartitionExceeded, partitioning-failed) through the stream again, after their cause
     /// is fixed: from the lake folder (through an in-process local Firehose) or an S3 bucket (to
@@ -179,6 +193,7 @@ fn command(command: Command) -> anyhow::Result<ExitCode> {
             import::run(args, PathBuf::new(), &runtime)
         }
         Command::Import(args) => import::run(args, load_config(None)?.local.lake, &runtime),
+        Command::Enrich(args) => runtime.block_on(enrich(args)),
         Command::Redrive(args) => runtime.block_on(redrive::run(args)),
         Command::Sandbox(args) => runtime.block_on(serve::sandbox(args)),
         Command::Firehose(args) => {
@@ -266,6 +281,56 @@ async fn spotify_side(config: &Config) -> anyhow::Result<SpotifySide> {
     })
 }
 
+/// Spotify may answer a refresh with a new refresh token: keep it, or the next run fails.
+async fn keep_new_refresh_token(client: &SpotifyClient, side: &SpotifySide, config: &Config) {
+    let new_token = client.take_new_refresh_token().await;
+    if let (Some(token), Some(secrets)) = (new_token, &side.secrets) {
+        match secrets.save(&token).await {
+            Ok(()) => {
+                tracing::info!(path = %config.producer.secrets.path.display(), "stored Spotify's new refresh token")
+            }
+            Err(e) => tracing::error!(
+                error = %producer::logging::error_chain(&e),
+                "could not store Spotify's new refresh token"
+            ),
+        }
+        if std::env::var(config::ENV_REFRESH_TOKEN).is_ok() {
+            tracing::warn!(
+                "{} is set, so it overrides the new token stored in {}; unset it",
+                config::ENV_REFRESH_TOKEN,
+                config.producer.secrets.path.display()
+            );
+        }
+    }
+}
+
+/// `tracklake enrich`: the configured Spotify (or the sandbox) with the run's budget.
+async fn enrich(args: enrich::EnrichArgs) -> anyhow::Result<ExitCode> {
+    let mut config = load_config(args.config.as_deref())?;
+    if let Some(lake) = args.lake {
+        config.local.lake = lake;
+    }
+    let lake = config.local.lake.clone();
+    let side = spotify_side(&config).await?;
+    let mut spotify = side.spotify.clone();
+    spotify.request_budget = args.budget;
+    let client = SpotifyClient::new(spotify)?;
+    let market = config
+        .producer
+        .sources
+        .market
+        .as_ref()
+        .map(|m| m.as_str().to_owned());
+    let done = enrich::enrich(&client, &lake, market.as_deref()).await;
+    keep_new_refresh_token(&client, &side, &config).await;
+    if let Some(sandbox) = side.sandbox {
+        sandbox.shutdown().await;
+    }
+    let done = done?;
+    print!("{}", enrich::render(&done, &lake, client.requests_sent()));
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `tracklake run`. An error is what stopped it before a cycle could report; a cycle's failures
 /// are in its report and the exit status.
 async fn run(
@@ -273,7 +338,6 @@ async fn run(
     every: Option<Duration>,
     lake: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let env = |name: &str| std::env::var(name).ok();
     let mut config = load_config(config_path.as_deref())?;
     if let Some(lake) = lake {
         config.local.lake = lake;
@@ -412,26 +476,7 @@ async fn run(
         print!("{}", local::render_error_output(&errors, &lake));
         print!("{}", report::result_line(ok, error_records));
         ok &= error_records == 0;
-        // Spotify may answer a refresh with a new refresh token: keep it, or the next run fails.
-        let new_token = client.take_new_refresh_token().await;
-        if let (Some(token), Some(secrets)) = (new_token, &side.secrets) {
-            match secrets.save(&token).await {
-                Ok(()) => {
-                    tracing::info!(path = %config.producer.secrets.path.display(), "stored Spotify's new refresh token")
-                }
-                Err(e) => tracing::error!(
-                    error = %producer::logging::error_chain(&e),
-                    "could not store Spotify's new refresh token"
-                ),
-            }
-            if env(config::ENV_REFRESH_TOKEN).is_some() {
-                tracing::warn!(
-                    "{} is set, so it overrides the new token stored in {}; unset it",
-                    config::ENV_REFRESH_TOKEN,
-                    config.producer.secrets.path.display()
-                );
-            }
-        }
+        keep_new_refresh_token(&client, &side, &config).await;
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "cycle finished"
