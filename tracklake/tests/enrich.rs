@@ -41,7 +41,7 @@ fn recent_export(dir: &Path) -> (PathBuf, PathBuf) {
         std::fs::create_dir_all(into.parent().unwrap()).unwrap();
         std::fs::write(into, serde_json::to_vec(&plays).unwrap()).unwrap();
     }
-    let account = recent.join("Spotify Account Data");
+    let account = recent.join(spotify_sandbox::ACCOUNT_FOLDER);
     assert!(
         account.is_dir(),
         "the sandbox writes the account data under {}",
@@ -340,4 +340,71 @@ async fn every_play_query_counts_the_same_plays_with_or_without_enrichment() {
             }
         }
     }
+}
+
+/// Spotify's daily quota, spent part way (the sandbox answers some lookups with 429
+/// `QUOTA_EXCEEDED` and a Retry-After of hours): the run ends with status 0, says when to go on,
+/// and keeps and fills in what it found; the next run, once the quota is back, asks only for the
+/// rest.
+#[tokio::test]
+async fn a_spent_quota_ends_the_run_cleanly_saying_when_to_go_on_and_the_next_run_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (export, _) = recent_export(dir.path());
+    let lake = dir.path().join("lake");
+    import(dir.path(), &lake, &export);
+    let cache = lake.join("state/track-catalog.jsonl");
+    let lines = || std::fs::read_to_string(&cache).map_or(0, |t| t.lines().count());
+
+    let enrich_with = |sandbox: &spotify_sandbox::Sandbox| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tracklake"));
+        test_support::stand_ins::sandbox_env(&mut command, sandbox, dir.path()).args([
+            "enrich",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--budget",
+            "100000",
+        ]);
+        command.output()
+    };
+    let faults = spotify_sandbox::Faults {
+        seed: 11,
+        quota_exceeded_rate: 0.02,
+        ..spotify_sandbox::Faults::default()
+    };
+    let spent = spotify_sandbox::start(spotify_sandbox::SandboxConfig {
+        faults,
+        ..spotify_sandbox::SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let output = enrich_with(&spent).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("QUOTA_EXCEEDED") && stdout.contains("run `tracklake enrich` again after 20"),
+        "{stdout}"
+    );
+    let found = number_after(&stdout, "looked up");
+    assert_eq!(lines(), found, "every answer before the quota ran out is kept");
+    let left = number_after(&stdout, "still to look up:");
+    assert!(left > 0, "{stdout}");
+    spent.shutdown().await;
+
+    let back = spotify_sandbox::start(spotify_sandbox::SandboxConfig::default())
+        .await
+        .unwrap();
+    let output = enrich_with(&back).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(number_after(&stdout, "looked up"), left, "{stdout}");
+    assert!(
+        stdout.contains("every imported track has been looked up"),
+        "{stdout}"
+    );
+    assert_eq!(lines(), found + left);
+    back.shutdown().await;
 }
