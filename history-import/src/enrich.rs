@@ -3,7 +3,7 @@
 //! track id but no duration, album id or artist ids; an account-data play has names only.
 //! `tracklake enrich` looks each track up once (`GET /tracks/{id}`, or a search by names), keeps
 //! every answer in a [`TrackCache`] (found or not), and fills the plays' empty columns with
-//! [`fill_lake`]. This module is everything but the requests.
+//! [`fill_plays`]. This module is everything but the requests.
 //!
 //! What the export gave is never replaced: only empty columns are filled, and the names the play
 //! rule matches plays by (track, primary artist) stay as the export wrote them, so the named
@@ -267,6 +267,40 @@ impl TrackCache {
     }
 }
 
+/// The imported plays, wherever their partition files are: the local lake ([`LocalPlays`]) or,
+/// in the command line, the deployed stack's bucket.
+pub trait ImportedPlays {
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Shows every imported play to `change`, which says whether it changed it, and stores each
+    /// file one of whose plays changed, at once (`lake_layout::rewrite_bytes`).
+    fn rewrite_each(
+        &mut self,
+        change: &mut dyn FnMut(&mut TrackObservation) -> bool,
+    ) -> Result<Filled, Self::Error>;
+}
+
+/// The imported plays of the local lake folder (the one holding `processed/`).
+pub struct LocalPlays<'a>(pub &'a Path);
+
+impl ImportedPlays for LocalPlays<'_> {
+    type Error = LakeError;
+
+    fn rewrite_each(
+        &mut self,
+        change: &mut dyn FnMut(&mut TrackObservation) -> bool,
+    ) -> Result<Filled, LakeError> {
+        let mut filled = Filled::default();
+        for file in imported_files(self.0)? {
+            let plays = lake_layout::rewrite(&file, &mut *change)?;
+            if plays > 0 {
+                filled.plays += plays;
+                filled.files += 1;
+            }
+        }
+        Ok(filled)
+    }
+}
+
 /// The partition files of imported plays in the lake folder `lake`, in date order.
 pub fn imported_files(lake: &Path) -> Result<Vec<PathBuf>, LakeError> {
     let source_dir = lake_layout::partition_dir(lake, Source::StreamingHistory, "x")
@@ -294,46 +328,36 @@ pub fn imported_files(lake: &Path) -> Result<Vec<PathBuf>, LakeError> {
     Ok(files)
 }
 
-/// What the imported plays of the lake `lake` still need from the catalog, with how many plays
-/// each lookup would fill, most plays first (a budget is best spent on the most played tracks).
-pub fn lookups_needed(lake: &Path) -> Result<Vec<(Lookup, usize)>, LakeError> {
-    let mut plays: HashMap<Lookup, usize> = HashMap::new();
-    for file in imported_files(lake)? {
-        lake_layout::rewrite(&file, |row| {
-            if let Some(lookup) = Lookup::of(row) {
-                *plays.entry(lookup).or_default() += 1;
-            }
-            false
-        })?;
-    }
-    let mut needed: Vec<(Lookup, usize)> = plays.into_iter().collect();
+/// What the imported plays still need from the catalog, with how many plays each lookup would
+/// fill, most plays first (a budget is best spent on the most played tracks).
+pub fn lookups_needed<P: ImportedPlays>(plays: &mut P) -> Result<Vec<(Lookup, usize)>, P::Error> {
+    let mut counts: HashMap<Lookup, usize> = HashMap::new();
+    plays.rewrite_each(&mut |row| {
+        if let Some(lookup) = Lookup::of(row) {
+            *counts.entry(lookup).or_default() += 1;
+        }
+        false
+    })?;
+    let mut needed: Vec<(Lookup, usize)> = counts.into_iter().collect();
     needed.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(needed)
 }
 
-/// What [`fill_lake`] changed.
+/// What [`fill_plays`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Filled {
     pub plays: usize,
     pub files: usize,
 }
 
-/// Fills the imported plays of the lake `lake` from the cache; each partition file is replaced
-/// at once, so a stopped run leaves each file either as it was or filled.
-pub fn fill_lake(lake: &Path, cache: &TrackCache) -> Result<Filled, LakeError> {
-    let mut filled = Filled::default();
-    for file in imported_files(lake)? {
-        let plays = lake_layout::rewrite(&file, |row| {
-            Lookup::of(row)
-                .and_then(|lookup| cache.track(&lookup))
-                .is_some_and(|track| fill(row, track))
-        })?;
-        if plays > 0 {
-            filled.plays += plays;
-            filled.files += 1;
-        }
-    }
-    Ok(filled)
+/// Fills the imported plays from the cache; each partition file is replaced at once, so a
+/// stopped run leaves each file either as it was or filled.
+pub fn fill_plays<P: ImportedPlays>(plays: &mut P, cache: &TrackCache) -> Result<Filled, P::Error> {
+    plays.rewrite_each(&mut |row| {
+        Lookup::of(row)
+            .and_then(|lookup| cache.track(&lookup))
+            .is_some_and(|track| fill(row, track))
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use history_import::enrich::{self, best_match, CatalogTrack, Filled, Lookup, TrackCache};
+
+pub use crate::import::Target;
+use history_import::enrich::{self, best_match, CatalogTrack, Filled, ImportedPlays, Lookup, TrackCache};
 use schemas::Timestamp;
 use spotify_client::{SpotifyClient, SpotifyError, SEARCH_PAGES};
 
@@ -22,9 +24,21 @@ pub struct EnrichArgs {
     /// lake folder.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// The lake folder (the one holding processed/). Default: the configured lake, ./lake.
+    /// The lake folder (the one holding processed/). Default: the configured lake, ./lake. With
+    /// --target aws, the track cache is still kept in its state/ folder, on this machine.
     #[arg(long, value_name = "DIR")]
     pub lake: Option<PathBuf>,
+    /// Whose imported plays to fill in: the local lake's, or those `tracklake import --target
+    /// aws` wrote into the deployed stack's bucket.
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    pub target: Target,
+    /// With --target aws: the deployed stack's bucket, reached with the AWS SDK configuration
+    /// (AWS_REGION, credentials, AWS_ENDPOINT_URL_S3).
+    #[arg(long, value_name = "BUCKET", required_if_eq("target", "aws"))]
+    pub bucket: Option<String>,
+    /// Endpoint of an S3-compatible store holding --bucket (addressed path-style).
+    #[arg(long, value_name = "URL", requires = "bucket")]
+    pub s3_endpoint: Option<String>,
     /// Spotify requests this run may make, token requests included. The tracks left wait for
     /// the next run; the answers so far are kept.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BUDGET, value_parser = clap::value_parser!(u32).range(1..))]
@@ -34,8 +48,8 @@ pub struct EnrichArgs {
 /// Why enrichment stopped before its end with an error (the plays filled so far are kept).
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
-    #[error(transparent)]
-    Lake(#[from] lake_layout::LakeError),
+    #[error("cannot read or write the imported plays: nothing was lost; fix the cause and run again")]
+    Plays(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Cache(#[from] enrich::CacheError),
     #[error(
@@ -62,13 +76,18 @@ pub struct Enriched {
 /// or Spotify's limits stop it, then fills the plays from every answer known (this run's and
 /// earlier runs'). A Spotify error that is not a limit stops the lookups too: the answers before
 /// it are still filled in, then the error is returned.
-pub async fn enrich(
+pub async fn enrich<P: ImportedPlays>(
     client: &SpotifyClient,
-    lake: &Path,
+    plays: &mut P,
+    state: &Path,
     market: Option<&str>,
 ) -> Result<Enriched, EnrichError> {
-    let mut cache = TrackCache::open(&crate::local::state_dir(lake))?;
-    let todo: Vec<(Lookup, usize)> = enrich::lookups_needed(lake)?
+    let plays_error = |e: P::Error| EnrichError::Plays(Box::new(e));
+    let mut cache = TrackCache::open(state)?;
+    // Reading and rewriting the files is blocking work (the bucket's own requests run on the
+    // runtime's other threads).
+    let needed = tokio::task::block_in_place(|| enrich::lookups_needed(plays)).map_err(plays_error)?;
+    let todo: Vec<(Lookup, usize)> = needed
         .into_iter()
         .filter(|(lookup, _)| !cache.knows(lookup))
         .collect();
@@ -93,7 +112,7 @@ pub async fn enrich(
             }
         }
     }
-    done.filled = enrich::fill_lake(lake, &cache)?;
+    done.filled = tokio::task::block_in_place(|| enrich::fill_plays(plays, &cache)).map_err(plays_error)?;
     match failed {
         Some(e) => Err(EnrichError::Spotify(e)),
         None => Ok(done),
@@ -149,7 +168,7 @@ fn catalog_track(spotify: &serde_json::Value) -> Option<CatalogTrack> {
 }
 
 /// What the run did, for the terminal.
-pub fn render(done: &Enriched, lake: &Path, requests: u32) -> String {
+pub fn render(done: &Enriched, state: &Path, requests: u32) -> String {
     let mut out = String::new();
     writeln!(
         out,
@@ -165,7 +184,7 @@ pub fn render(done: &Enriched, lake: &Path, requests: u32) -> String {
         done.filled.plays, done.filled.files
     )
     .unwrap();
-    let cache = crate::local::state_dir(lake).join(enrich::CACHE_FILE);
+    let cache = state.join(enrich::CACHE_FILE);
     if done.remaining > 0 {
         let when = done
             .stopped

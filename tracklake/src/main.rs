@@ -306,6 +306,9 @@ async fn keep_new_refresh_token(client: &SpotifyClient, side: &SpotifySide, conf
 
 /// `tracklake enrich`: the configured Spotify (or the sandbox) with the run's budget.
 async fn enrich(args: enrich::EnrichArgs) -> anyhow::Result<ExitCode> {
+    if args.target == enrich::Target::Local && args.bucket.is_some() {
+        anyhow::bail!("--bucket is for --target aws: add --target aws to fill in the bucket's plays");
+    }
     let mut config = load_config(args.config.as_deref())?;
     if let Some(lake) = args.lake {
         config.local.lake = lake;
@@ -321,13 +324,25 @@ async fn enrich(args: enrich::EnrichArgs) -> anyhow::Result<ExitCode> {
         .market
         .as_ref()
         .map(|m| m.as_str().to_owned());
-    let done = enrich::enrich(&client, &lake, market.as_deref()).await;
+    let state = local::state_dir(&lake);
+    let done = match (args.target, &args.bucket) {
+        (enrich::Target::Aws, Some(bucket)) => {
+            let s3 = redrive::s3_client(args.s3_endpoint.as_deref()).await;
+            let handle = tokio::runtime::Handle::current();
+            let mut bucket = import_s3::S3Lake::open(s3, bucket, handle).await?;
+            enrich::enrich(&client, &mut bucket, &state, market.as_deref()).await
+        }
+        _ => {
+            let mut plays = history_import::enrich::LocalPlays(&lake);
+            enrich::enrich(&client, &mut plays, &state, market.as_deref()).await
+        }
+    };
     keep_new_refresh_token(&client, &side, &config).await;
     if let Some(sandbox) = side.sandbox {
         sandbox.shutdown().await;
     }
     let done = done?;
-    print!("{}", enrich::render(&done, &lake, client.requests_sent()));
+    print!("{}", enrich::render(&done, &state, client.requests_sent()));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -408,3 +408,93 @@ async fn a_spent_quota_ends_the_run_cleanly_saying_when_to_go_on_and_the_next_ru
     assert_eq!(lines(), found + left);
     back.shutdown().await;
 }
+
+/// With `--target aws`, the plays `tracklake import --target aws` wrote into the bucket (moto's S3,
+/// over HTTP with the real AWS SDK) are filled in the same way, each object replaced once.
+#[tokio::test]
+async fn the_bucket_s_imported_plays_are_filled_in_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let (export, _) = recent_export(dir.path());
+    let moto = moto_server::MotoServer::start();
+    let s3 = moto.create_bucket("tracklake-enrich-test").await;
+    let aws = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tracklake"))
+            .args(args)
+            .args([
+                "--target",
+                "aws",
+                "--bucket",
+                "tracklake-enrich-test",
+                "--s3-endpoint",
+            ])
+            .arg(moto.endpoint())
+            .current_dir(dir.path())
+            .env_remove("SPOTIFY_CLIENT_ID")
+            .env_remove("TRACKLAKE_LAKE")
+            .env("AWS_ACCESS_KEY_ID", moto_server::ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", moto_server::SECRET_ACCESS_KEY)
+            .env("AWS_REGION", moto_server::REGION)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    aws(&["import", export.to_str().unwrap()]);
+    // Rows of the bucket's imported plays without a duration.
+    let unfilled = || async {
+        let listed = s3
+            .list_objects_v2()
+            .bucket("tracklake-enrich-test")
+            .send()
+            .await
+            .unwrap();
+        let mut rows = (0, 0);
+        for object in listed.contents() {
+            let body = s3
+                .get_object()
+                .bucket("tracklake-enrich-test")
+                .key(object.key().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes();
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                rows.0 += batch.num_rows();
+                rows.1 += batch.column_by_name("duration_ms").unwrap().null_count();
+            }
+        }
+        rows
+    };
+    let (rows, before) = unfilled().await;
+    assert!(
+        rows > 100 && before == rows,
+        "imported plays carry no duration: {before} of {rows}"
+    );
+
+    let out = aws(&["enrich", "--budget", "100000"]);
+    assert!(out.contains("every imported track has been looked up"), "{out}");
+    assert_eq!(number_after(&out, "filled in"), rows, "{out}");
+    assert_eq!(
+        unfilled().await,
+        (rows, 0),
+        "every play of the bucket is filled in"
+    );
+    assert!(
+        dir.path().join("lake/state/track-catalog.jsonl").is_file(),
+        "the cache stays on this machine"
+    );
+}
