@@ -127,6 +127,8 @@ async fn look_up(
 ) -> Result<Option<CatalogTrack>, SpotifyError> {
     let mut query: Vec<(&str, &str)> = market.map(|m| ("market", m)).into_iter().collect();
     match lookup {
+        // Spotify ids are base62; anything else (a file edited by hand) would change the path.
+        Lookup::Id(id) if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) => Ok(None),
         Lookup::Id(id) => match client.get_json(&format!("/tracks/{id}"), &query).await {
             Ok(track) => Ok(catalog_track(&track)),
             // Removed from the catalog (404), or not an id Spotify knows (400 "Invalid base62 id").
