@@ -11,6 +11,7 @@
 //! Personal data (IP addresses, user agents, user names, device models) is never held: the
 //! parser declares only the fields the lake keeps.
 
+mod elements;
 pub mod enrich;
 mod files;
 pub mod observation;
@@ -272,15 +273,41 @@ impl ExportEntry {
         self.name.rsplit(['/', '\\', ':']).next().unwrap_or(&self.name)
     }
 
-    /// Calls `f` with each element of the file's top-level array, as it is parsed.
-    fn each<T: serde::de::DeserializeOwned>(&self, f: impl FnMut(T)) -> Result<(), ImportError> {
+    /// Calls `f` with each element of the file's top-level array, as it is parsed: by the
+    /// scanner and serde_json over slices, and, from where the scanner is unsure (an error, or
+    /// what it does not expect), by serde_json's reader, which reports errors with their position.
+    fn each<T: serde::de::DeserializeOwned>(&self, mut f: impl FnMut(T)) -> Result<(), ImportError> {
+        let scan = self.with_reader(|reader| {
+            elements::each_element(reader, |bytes| match serde_json::from_slice(bytes) {
+                Ok(element) => {
+                    f(element);
+                    true
+                }
+                Err(_) => false,
+            })
+            .map_err(serde_json::Error::io)
+        })?;
+        match scan {
+            elements::Scan::Done => Ok(()),
+            elements::Scan::Unsure { elements } => {
+                self.with_reader(|reader| Self::parse(reader, elements, &mut f))
+            }
+        }
+    }
+
+    /// Calls `read` with the file's bytes (a zip entry's uncompressed), and names the file in
+    /// its error.
+    fn with_reader<X>(
+        &self,
+        read: impl FnOnce(&mut dyn Read) -> Result<X, serde_json::Error>,
+    ) -> Result<X, ImportError> {
         match &self.origin {
             Origin::File(path) => {
-                let file = File::open(path).map_err(|source| ImportError::Io {
+                let mut file = File::open(path).map_err(|source| ImportError::Io {
                     path: path.clone(),
                     source,
                 })?;
-                self.parse(file, f).map_err(|e| {
+                read(&mut file).map_err(|e| {
                     self.json_error(e, |source| ImportError::Io {
                         path: path.clone(),
                         source,
@@ -289,12 +316,11 @@ impl ExportEntry {
             }
             Origin::Zip { archive, index } => {
                 let mut zip = open_zip(archive)?;
-                let zip_error = |source| ImportError::Zip {
+                let mut file = zip.by_index(*index).map_err(|source| ImportError::Zip {
                     path: archive.clone(),
                     source,
-                };
-                let file = zip.by_index(*index).map_err(zip_error)?;
-                self.parse(file, f).map_err(|e| {
+                })?;
+                read(&mut file).map_err(|e| {
                     self.json_error(e, |source| ImportError::Zip {
                         path: archive.clone(),
                         source: source.into(),
@@ -304,14 +330,15 @@ impl ExportEntry {
         }
     }
 
+    /// Parses the array from `reader`, skipping its first `skip` elements (already handed over).
     fn parse<T: serde::de::DeserializeOwned>(
-        &self,
-        reader: impl Read,
-        mut f: impl FnMut(T),
+        reader: &mut dyn Read,
+        skip: usize,
+        f: &mut impl FnMut(T),
     ) -> Result<(), serde_json::Error> {
         use serde::Deserializer as _;
         let mut de = serde_json::Deserializer::from_reader(BufReader::new(reader));
-        de.deserialize_seq(Each(&mut f, PhantomData))?;
+        de.deserialize_seq(Each(f, skip, PhantomData))?;
         de.end()
     }
 
@@ -341,8 +368,9 @@ impl ExportEntry {
     }
 }
 
-/// A visitor of a JSON array that hands each element to a function instead of collecting them.
-struct Each<'f, T, F>(&'f mut F, PhantomData<fn() -> T>);
+/// A visitor of a JSON array that hands each element after the first `.1` to a function instead
+/// of collecting them.
+struct Each<'f, T, F>(&'f mut F, usize, PhantomData<fn() -> T>);
 
 impl<'de, T: serde::Deserialize<'de>, F: FnMut(T)> serde::de::Visitor<'de> for Each<'_, T, F> {
     type Value = ();
@@ -352,6 +380,11 @@ impl<'de, T: serde::Deserialize<'de>, F: FnMut(T)> serde::de::Visitor<'de> for E
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        for _ in 0..self.1 {
+            if seq.next_element::<serde::de::IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+        }
         while let Some(play) = seq.next_element::<T>()? {
             (self.0)(play);
         }

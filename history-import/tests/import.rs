@@ -200,6 +200,58 @@ fn a_file_cut_short_is_named_with_its_position() {
     assert!(message.contains("cut short"), "{message}");
 }
 
+/// Where serde_json, reading the whole of `bytes` as an array, stops: its line and column.
+fn serde_json_stops_at(bytes: &[u8]) -> (usize, usize) {
+    let e = serde_json::from_slice::<Vec<Value>>(bytes).unwrap_err();
+    (e.line(), e.column())
+}
+
+#[test]
+fn an_error_after_plays_is_placed_exactly_with_the_plays_before_it_read_in_a_file_or_a_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = bytes(&extended_history());
+    // Cut inside the third play; and a missing comma after the fifth (a quote in a name, and
+    // brackets, do not end a play early).
+    let third = String::from_utf8_lossy(&full)
+        .match_indices("\"ts\"")
+        .nth(2)
+        .unwrap()
+        .0;
+    let cut = full[..third + 20].to_vec();
+    let mut named = extended_history();
+    named[0]["master_metadata_track_name"] = json!("Say \"]}\" [live]");
+    let text = String::from_utf8(bytes(&named)).unwrap();
+    let sixth = text.match_indices("\n  {").nth(5).unwrap().0;
+    let comma = text[..sixth].rfind(',').unwrap();
+    let no_comma = format!("{}{}", &text[..comma], &text[comma + 1..]).into_bytes();
+    for (bytes, cut_short, read) in [(cut, true, 2), (no_comma, false, 5)] {
+        let (line, column) = serde_json_stops_at(&bytes);
+        let file = dir.path().join("Streaming_History_Audio_2024_1.json");
+        std::fs::write(&file, &bytes).unwrap();
+        let archive = dir.path().join("export.zip");
+        zip_of(
+            &archive,
+            &[("Streaming_History_Audio_2024_2.json", bytes.clone())],
+        );
+        for export in [
+            Export::open(&[&file]).unwrap(),
+            Export::open(&[&archive]).unwrap(),
+        ] {
+            let mut report = history_import::FileReport::default();
+            let err = export.entries[0]
+                .read_into(&Options::default(), &mut report)
+                .unwrap_err();
+            let at = match err {
+                ImportError::CutShort { line, column, .. } if cut_short => (line, column),
+                ImportError::NotPlays { line, column, .. } if !cut_short => (line, column),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(at, (line, column), "{}", export.entries[0].name);
+            assert_eq!(report.read, read, "{}", export.entries[0].name);
+        }
+    }
+}
+
 #[test]
 fn a_file_named_like_an_export_that_is_not_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
