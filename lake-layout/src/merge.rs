@@ -11,14 +11,17 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Int32Array, ListBuilder, StringArray, StringBuilder,
+    TimestampMillisecondArray,
+};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::errors::ParquetError;
-use schemas::TrackObservation;
+use schemas::{Timestamp, TrackObservation};
 
 use crate::writer_properties;
 
@@ -229,45 +232,104 @@ fn to_parquet(location: &Path, batch: &RecordBatch) -> Result<Vec<u8>, LakeError
     writer.into_inner().map_err(parquet)
 }
 
-/// The records as one batch of `schema`. The JSON decoder reads timestamps into a zone-less
-/// column (it knows named zones such as `UTC` only with chrono-tz, a dependency for this alone):
-/// the records' times are UTC (`Z`), so the column then only gets its zone attached.
+/// The records as one batch of `schema`, a column at a time from the records' fields. A field of
+/// the schema without a column here is an error (a field added to the Avro schema needs one).
 fn to_batch(schema: &SchemaRef, records: &[&TrackObservation]) -> Result<RecordBatch, ArrowError> {
-    let zoneless: Vec<Field> = schema
+    let columns = schema
         .fields()
         .iter()
-        .map(|f| match f.data_type() {
-            DataType::Timestamp(unit, Some(_)) => f
-                .as_ref()
-                .clone()
-                .with_data_type(DataType::Timestamp(*unit, None)),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    let mut decoder = arrow::json::ReaderBuilder::new(Arc::new(Schema::new(zoneless)))
-        .with_batch_size(records.len().max(1))
-        .build_decoder()?;
-    decoder.serialize(records)?;
-    let decoded = decoder
-        .flush()?
-        .ok_or_else(|| ArrowError::JsonError("no records to decode".into()))?;
-    let columns = decoded
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(column, field)| match field.data_type() {
-            DataType::Timestamp(TimeUnit::Millisecond, Some(zone)) => {
-                let times = column
-                    .as_primitive_opt::<TimestampMillisecondType>()
-                    .ok_or_else(|| {
-                        ArrowError::SchemaError(format!("{} is not a millisecond timestamp", field.name()))
-                    })?;
-                Ok(Arc::new(times.clone().with_timezone(zone.clone())) as ArrayRef)
-            }
-            _ => Ok(column.clone()),
-        })
+        .map(|field| column(field, records))
         .collect::<Result<Vec<_>, ArrowError>>()?;
     RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// The column of `field` for `rows`. `RecordBatch::try_new` then checks its type and nulls
+/// against the schema.
+fn column(field: &Field, rows: &[&TrackObservation]) -> Result<ArrayRef, ArrowError> {
+    type Row = TrackObservation;
+    let strings = |get: fn(&Row) -> Option<&str>| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| get(r)).collect::<StringArray>())
+    };
+    let ints = |get: fn(&Row) -> Option<i32>| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| get(r)).collect::<Int32Array>())
+    };
+    let bools = |get: fn(&Row) -> Option<bool>| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| get(r)).collect::<BooleanArray>())
+    };
+    let times = |get: fn(&Row) -> Option<Timestamp>| -> Result<ArrayRef, ArrowError> {
+        let DataType::Timestamp(TimeUnit::Millisecond, zone) = field.data_type() else {
+            return Err(ArrowError::SchemaError(format!(
+                "{} is not a millisecond timestamp",
+                field.name()
+            )));
+        };
+        let millis: TimestampMillisecondArray = rows.iter().map(|r| get(r).map(Timestamp::millis)).collect();
+        Ok(Arc::new(millis.with_timezone_opt(zone.clone())))
+    };
+    let list = |fill: fn(&mut StringBuilder, &Row)| -> Result<ArrayRef, ArrowError> {
+        let DataType::List(item) = field.data_type() else {
+            return Err(ArrowError::SchemaError(format!("{} is not a list", field.name())));
+        };
+        let mut builder = ListBuilder::new(StringBuilder::new()).with_field(item.clone());
+        for row in rows {
+            fill(builder.values(), row);
+            builder.append(true);
+        }
+        Ok(Arc::new(builder.finish()))
+    };
+    Ok(match field.name().as_str() {
+        "record_key" => strings(|r| Some(&r.record_key)),
+        "event_at" => times(|r| Some(r.event_at))?,
+        "observed_at" => times(|r| Some(r.observed_at))?,
+        "added_at" => times(|r| r.added_at)?,
+        "user_id" => strings(|r| r.user_id.as_deref()),
+        "context_id" => strings(|r| r.context_id.as_deref()),
+        "position" => ints(|r| r.position),
+        "snapshot_id" => strings(|r| r.snapshot_id.as_deref()),
+        "added_by" => strings(|r| r.added_by.as_deref()),
+        "play_context_type" => strings(|r| r.play_context_type.as_deref()),
+        "play_context_uri" => strings(|r| r.play_context_uri.as_deref()),
+        "track_id" => strings(|r| r.track_id.as_deref()),
+        "track_uri" => strings(|r| r.track_uri.as_deref()),
+        "track_name" => strings(|r| Some(&r.track_name)),
+        "duration_ms" => ints(|r| r.duration_ms),
+        "explicit" => bools(|r| r.explicit),
+        "popularity" => ints(|r| r.popularity),
+        "isrc" => strings(|r| r.isrc.as_deref()),
+        "is_local" => bools(|r| r.is_local),
+        "disc_number" => ints(|r| r.disc_number),
+        "track_number" => ints(|r| r.track_number),
+        "album_id" => strings(|r| r.album_id.as_deref()),
+        "album_name" => strings(|r| r.album_name.as_deref()),
+        "album_type" => strings(|r| r.album_type.as_deref()),
+        "album_release_date" => Arc::new(
+            rows.iter()
+                .map(|r| r.album_release_date.map(Date32Type::from_naive_date))
+                .collect::<Date32Array>(),
+        ),
+        "album_release_date_precision" => strings(|r| r.album_release_date_precision.as_deref()),
+        "album_total_tracks" => ints(|r| r.album_total_tracks),
+        "album_image_url" => strings(|r| r.album_image_url.as_deref()),
+        "artist_ids" => list(|b, r| r.artist_ids.iter().for_each(|id| b.append_option(id.as_deref())))?,
+        "artist_names" => list(|b, r| r.artist_names.iter().for_each(|name| b.append_value(name)))?,
+        "primary_artist_id" => strings(|r| r.primary_artist_id.as_deref()),
+        "primary_artist_name" => strings(|r| r.primary_artist_name.as_deref()),
+        "ms_played" => ints(|r| r.ms_played),
+        "skipped" => bools(|r| r.skipped),
+        "reason_start" => strings(|r| r.reason_start.as_deref()),
+        "reason_end" => strings(|r| r.reason_end.as_deref()),
+        "shuffle" => bools(|r| r.shuffle),
+        "offline" => bools(|r| r.offline),
+        "incognito_mode" => bools(|r| r.incognito_mode),
+        "platform" => strings(|r| r.platform.as_deref()),
+        "conn_country" => strings(|r| r.conn_country.as_deref()),
+        "export_file" => strings(|r| r.export_file.as_deref()),
+        other => {
+            return Err(ArrowError::SchemaError(format!(
+                "no column is built for the field {other}"
+            )))
+        }
+    })
 }
 
 /// The batches of the file `bytes` (named `file` in errors) and its keys.
