@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex};
 
 use lake_layout::Merged;
 use schemas::{Source, Timestamp, TrackObservation};
@@ -56,22 +57,43 @@ pub trait PartitionStore {
     fn merge_partitions(&mut self, partitions: Vec<Partition>) -> (Merged, Option<ImportError>);
 }
 
-/// The local lake folder (the one holding `processed/`), one partition after the other.
+/// The local lake folder (the one holding `processed/`), its partitions merged on every core:
+/// each partition is its own file, so merges of different partitions share nothing.
 pub struct LocalLake<'a>(pub &'a Path);
 
 impl PartitionStore for LocalLake<'_> {
     fn merge_partitions(&mut self, partitions: Vec<Partition>) -> (Merged, Option<ImportError>) {
-        let mut total = Merged::default();
-        for (dt, rows) in partitions {
-            match lake_layout::merge(&partition_file(self.0, &dt), &rows) {
-                Ok(merged) => {
-                    total.added += merged.added;
-                    total.present += merged.present;
-                }
-                Err(e) => return (total, Some(e.into())),
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(partitions.len());
+        let queue = Mutex::new(partitions.into_iter());
+        let done = Mutex::new((Merged::default(), None));
+        let work = || loop {
+            if done.lock().expect("no merge panics").1.is_some() {
+                return; // the first error stops the merges not yet begun
             }
-        }
-        (total, None)
+            let Some((dt, rows)) = queue.lock().expect("no merge panics").next() else {
+                return;
+            };
+            let merged = lake_layout::merge(&partition_file(self.0, &dt), &rows);
+            let mut done = done.lock().expect("no merge panics");
+            match merged {
+                Ok(merged) => {
+                    done.0.added += merged.added;
+                    done.0.present += merged.present;
+                }
+                Err(e) => {
+                    done.1.get_or_insert(e.into());
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..workers {
+                scope.spawn(work);
+            }
+            work();
+        });
+        done.into_inner().expect("no merge panics")
     }
 }
 
@@ -101,8 +123,26 @@ pub fn import_into_lake(
     import_into(export, &mut LocalLake(lake), options, observed_at, &mut |_| {})
 }
 
+/// What the reading thread sends: plays read so far in the file being read, or the file read.
+enum Read {
+    Plays(usize),
+    File(Box<FileRead>),
+}
+
+/// One export file read and turned into rows, ready to merge.
+struct FileRead {
+    file: FileImport,
+    partitions: Vec<Partition>,
+    /// The error that stopped the reading, after the plays before it.
+    error: Option<ImportError>,
+}
+
 /// Imports the export's files into `store`, in order, stopping at the first error, and tells
 /// `progress` while a file is read, after it is read, and after its plays are in the lake.
+///
+/// A thread reads the next file and turns its plays into rows while this one merges the file
+/// before it into the lake: the two take about as long. Memory: at most two files' rows, the one
+/// being merged and the one being read.
 pub fn import_into(
     export: &Export,
     store: &mut impl PartitionStore,
@@ -120,47 +160,90 @@ pub fn import_into(
         bytes_total: sizes.iter().sum(),
     };
     progress(at);
-    for (entry, size) in export.entries.iter().zip(sizes) {
-        let mut report = FileReport::default();
-        let read = entry.read_with_progress(options, &mut report, &mut |plays| {
-            progress(Progress {
-                plays: at.plays + plays,
-                ..at
-            })
+    std::thread::scope(|scope| {
+        let (reads, read) = mpsc::channel();
+        // One permit per file read after the first: the reader stays at most one file ahead.
+        let (permits, permit) = mpsc::channel::<()>();
+        scope.spawn(move || {
+            for (i, entry) in export.entries.iter().enumerate() {
+                if i > 0 && permit.recv().is_err() {
+                    return; // the import stopped
+                }
+                let done = read_file(entry, options, observed_at, &mut |plays| {
+                    let _ = reads.send(Read::Plays(plays));
+                });
+                let stop = done.error.is_some();
+                if reads.send(Read::File(Box::new(done))).is_err() || stop {
+                    return;
+                }
+            }
         });
-        let mut file = FileImport {
-            name: entry.name.clone(),
-            read: report.read,
-            left_out: report.left_out,
-            ..FileImport::default()
-        };
-        at.plays += report.read;
-        progress(at);
-        // Memory: one file's plays, then its partitions.
-        let mut partitions: BTreeMap<String, Vec<TrackObservation>> = BTreeMap::new();
-        for play in report.plays.drain(..) {
-            match observation(&play, entry.file_name(), observed_at) {
-                Ok(row) => partitions.entry(row.event_at.utc_date()).or_default().push(row),
-                Err(why) => *file.left_out.entry(why).or_default() += 1,
+        for size in sizes {
+            let done = loop {
+                match read.recv() {
+                    Ok(Read::Plays(plays)) => progress(Progress {
+                        plays: at.plays + plays,
+                        ..at
+                    }),
+                    Ok(Read::File(done)) => break *done,
+                    Err(_) => unreachable!("the reader sends every file up to the first error"),
+                }
+            };
+            let _ = permits.send(());
+            let FileRead {
+                mut file,
+                partitions,
+                error: read_error,
+            } = done;
+            at.plays += file.read;
+            progress(at);
+            let (merged, error) = store.merge_partitions(partitions);
+            file.imported += merged.added;
+            file.already += merged.present;
+            run.files.push(file);
+            if let Some(e) = error {
+                run.error = Some(e);
+                return;
+            }
+            at.files_done += 1;
+            at.bytes_done += size;
+            progress(at);
+            if let Some(e) = read_error {
+                run.error = Some(e);
+                return;
             }
         }
-        let (merged, error) = store.merge_partitions(partitions.into_iter().collect());
-        file.imported += merged.added;
-        file.already += merged.present;
-        run.files.push(file);
-        if let Some(e) = error {
-            run.error = Some(e);
-            return run;
-        }
-        at.files_done += 1;
-        at.bytes_done += size;
-        progress(at);
-        if let Err(e) = read {
-            run.error = Some(e);
-            return run;
+    });
+    run
+}
+
+/// Reads one export file and turns its plays into rows, by partition.
+fn read_file(
+    entry: &ExportEntry,
+    options: &Options,
+    observed_at: Timestamp,
+    read_so_far: &mut dyn FnMut(usize),
+) -> FileRead {
+    let mut report = FileReport::default();
+    let read = entry.read_with_progress(options, &mut report, read_so_far);
+    let mut file = FileImport {
+        name: entry.name.clone(),
+        read: report.read,
+        left_out: report.left_out,
+        ..FileImport::default()
+    };
+    let mut partitions: BTreeMap<String, Vec<TrackObservation>> = BTreeMap::new();
+    for play in report.plays.drain(..) {
+        match observation(&play, entry.file_name(), observed_at) {
+            Ok(row) => partitions.entry(row.event_at.utc_date()).or_default().push(row),
+            Err(why) => *file.left_out.entry(why).or_default() += 1,
         }
     }
-    run
+    FileRead {
+        file,
+        partitions: partitions.into_iter().collect(),
+        error: read.err(),
+    }
 }
 
 #[cfg(test)]
