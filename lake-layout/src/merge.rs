@@ -100,13 +100,14 @@ pub fn merge_bytes(
     records: &[TrackObservation],
 ) -> Result<(Merged, Option<Vec<u8>>), LakeError> {
     let schema = Arc::new(schemas::arrow::arrow_schema());
-    let (mut batches, mut keys) = match existing {
+    let (mut batches, held) = match existing {
         Some(bytes) => read_existing(location, bytes)?,
         None => (Vec::new(), HashSet::new()),
     };
+    let mut seen = HashSet::with_capacity(records.len());
     let new: Vec<&TrackObservation> = records
         .iter()
-        .filter(|r| keys.insert(r.record_key.clone()))
+        .filter(|r| !held.contains(&r.record_key) && seen.insert(r.record_key.as_str()))
         .collect();
     let merged = Merged {
         added: new.len(),
@@ -119,8 +120,13 @@ pub fn merge_bytes(
         path: location.to_path_buf(),
         source,
     };
-    batches.push(to_batch(&schema, &new).map_err(records_error)?);
-    let all = arrow::compute::concat_batches(&schema, &batches).map_err(records_error)?;
+    let batch = to_batch(&schema, &new).map_err(records_error)?;
+    let all = if batches.is_empty() {
+        batch // a new file: nothing to concatenate (and copy) it with
+    } else {
+        batches.push(batch);
+        arrow::compute::concat_batches(&schema, &batches).map_err(records_error)?
+    };
     Ok((merged, Some(to_parquet(location, &all)?)))
 }
 
