@@ -113,31 +113,50 @@ pub fn each_element(mut reader: impl Read, mut element: impl FnMut(&[u8]) -> boo
 fn object_end(bytes: &[u8]) -> Option<usize> {
     let mut depth = 0usize;
     let mut i = 0;
-    while i < bytes.len() {
+    loop {
+        i = find_any(bytes, i, [b'"', b'{', b'}', b'[', b']'])?;
         match bytes[i] {
-            b'"' => {
-                i += 1;
-                loop {
-                    match bytes.get(i)? {
-                        b'"' => break,
-                        // The escaped byte, whatever it is, cannot end the string.
-                        b'\\' => i += 2,
-                        _ => i += 1,
-                    }
+            b'"' => loop {
+                i = find_any(bytes, i + 1, [b'"', b'\\'])?;
+                if bytes[i] == b'"' {
+                    break;
                 }
-            }
+                // The escaped byte, whatever it is, cannot end the string.
+                i += 1;
+            },
             b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
+            _ => {
                 depth -= 1;
                 if depth == 0 {
                     return Some(i + 1);
                 }
             }
-            _ => {}
         }
         i += 1;
     }
-    None
+}
+
+/// The index of the first of `needles` in `bytes` at or after `from`, eight bytes at a time (a
+/// play is mostly string bytes and indentation, which the scanner only passes over).
+fn find_any<const N: usize>(bytes: &[u8], from: usize, needles: [u8; N]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let mut found = 0;
+        for needle in needles {
+            let x = word ^ (ONES * u64::from(needle));
+            // The lowest high bit set marks the first zero byte of `x` (later ones may be false).
+            found |= x.wrapping_sub(ONES) & !x & HIGHS;
+        }
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let rest = bytes.get(i..)?;
+    rest.iter().position(|b| needles.contains(b)).map(|at| i + at)
 }
 
 #[cfg(test)]
@@ -190,6 +209,22 @@ mod tests {
             }
         }
         assert_eq!(elements("[]", 1), (vec![], Scan::Done));
+    }
+
+    #[test]
+    fn the_first_needle_is_found_wherever_it_lies_in_a_word() {
+        for len in 0..20 {
+            for at in 0..len {
+                // Multi-byte UTF-8 around it: bytes whose high bit is set are not quotes.
+                let mut bytes = "–a".repeat(len).into_bytes()[..len].to_vec();
+                bytes[at] = b'"';
+                if at + 2 < len {
+                    bytes[at + 2] = b'\\';
+                }
+                assert_eq!(find_any(&bytes, 0, [b'"', b'\\']), Some(at), "{len} {at}");
+                assert_eq!(find_any(&bytes, at + 1, [b'"']), None, "{len} {at}");
+            }
+        }
     }
 
     #[test]
