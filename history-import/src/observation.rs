@@ -36,6 +36,15 @@ pub fn observation(
     export_file: &str,
     observed_at: Timestamp,
 ) -> Result<TrackObservation, LeftOut> {
+    into_observation(play.clone(), export_file, observed_at)
+}
+
+/// [`observation`], taking the play: its strings move into the row instead of being copied.
+pub fn into_observation(
+    play: Play,
+    export_file: &str,
+    observed_at: Timestamp,
+) -> Result<TrackObservation, LeftOut> {
     let event_at = Timestamp::from_datetime(play.ended_at).ok_or(LeftOut::BadTime)?;
     // The schema's int; a play of more than 24 days does not exist, so saturating loses nothing.
     let ms_played = i32::try_from(play.ms_played).unwrap_or(i32::MAX);
@@ -43,12 +52,12 @@ pub fn observation(
         Source::StreamingHistory,
         None,
         Identity::ExportPlay {
-            track: &track_identity(play),
+            track: &track_identity(&play),
             ended_at: event_at,
             ms_played,
         },
     );
-    let artist = play.artist_name.clone();
+    let artist = play.artist_name;
     Ok(TrackObservation {
         record_key: key,
         event_at,
@@ -61,19 +70,19 @@ pub fn observation(
         added_by: None,
         play_context_type: None,
         play_context_uri: None,
-        track_id: play.track_id.clone(),
         track_uri: play.track_id.as_deref().map(track_uri),
-        track_name: play.track_name.clone(),
+        // A spotify:track URI is never a local file; without a URI the export does not say.
+        is_local: play.track_id.as_ref().map(|_| false),
+        track_id: play.track_id,
+        track_name: play.track_name,
         duration_ms: None,
         explicit: None,
         popularity: None,
         isrc: None,
-        // A spotify:track URI is never a local file; without a URI the export does not say.
-        is_local: play.track_id.as_ref().map(|_| false),
         disc_number: None,
         track_number: None,
         album_id: None,
-        album_name: play.album_name.clone(),
+        album_name: play.album_name,
         album_type: None,
         album_release_date: None,
         album_release_date_precision: None,
@@ -86,13 +95,13 @@ pub fn observation(
         primary_artist_name: artist,
         ms_played: Some(ms_played),
         skipped: play.skipped,
-        reason_start: play.reason_start.clone(),
-        reason_end: play.reason_end.clone(),
+        reason_start: play.reason_start,
+        reason_end: play.reason_end,
         shuffle: play.shuffle,
         offline: play.offline,
         incognito_mode: play.incognito_mode,
-        platform: play.platform.clone(),
-        conn_country: play.country.clone(),
+        platform: play.platform,
+        conn_country: play.country,
         export_file: Some(export_file.to_owned()),
     })
 }

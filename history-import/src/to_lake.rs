@@ -10,8 +10,11 @@ use std::sync::{mpsc, Mutex};
 use lake_layout::Merged;
 use schemas::{Source, Timestamp, TrackObservation};
 
-use crate::observation::observation;
+use crate::observation::into_observation;
 use crate::{Export, ExportEntry, FileReport, ImportError, LeftOut, Options};
+
+/// A UTC day: the partitions are by the play's UTC date.
+const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
 
 /// The name of the file holding a partition's imported plays. One fixed name, so that every
 /// import of the same day merges into the same file.
@@ -232,16 +235,23 @@ fn read_file(
         left_out: report.left_out,
         ..FileImport::default()
     };
-    let mut partitions: BTreeMap<String, Vec<TrackObservation>> = BTreeMap::new();
+    // By UTC day number, the date written once per partition rather than once per row.
+    let mut partitions: BTreeMap<i64, Vec<TrackObservation>> = BTreeMap::new();
     for play in report.plays.drain(..) {
-        match observation(&play, entry.file_name(), observed_at) {
-            Ok(row) => partitions.entry(row.event_at.utc_date()).or_default().push(row),
+        match into_observation(play, entry.file_name(), observed_at) {
+            Ok(row) => partitions
+                .entry(row.event_at.millis().div_euclid(MILLIS_PER_DAY))
+                .or_default()
+                .push(row),
             Err(why) => *file.left_out.entry(why).or_default() += 1,
         }
     }
     FileRead {
         file,
-        partitions: partitions.into_iter().collect(),
+        partitions: partitions
+            .into_values()
+            .map(|rows| (rows[0].event_at.utc_date(), rows))
+            .collect(),
         error: read.err(),
     }
 }
