@@ -189,7 +189,9 @@ pub fn import_into(
                         ..at
                     }),
                     Ok(Read::File(done)) => break *done,
-                    Err(_) => unreachable!("the reader sends every file up to the first error"),
+                    // The reader sends every file up to the first error, unless it panicked: the
+                    // scope then passes its panic on.
+                    Err(_) => return,
                 }
             };
             let _ = permits.send(());
@@ -267,5 +269,81 @@ mod tests {
             partition_file(Path::new("lake"), "2024-03-01"),
             Path::new("lake/processed/source=streaming_history/dt=2024-03-01/streaming-history.parquet")
         );
+    }
+
+    /// A store that takes the partitions of the first `ok` files, then fails.
+    struct Failing {
+        ok: usize,
+        calls: Vec<Vec<String>>,
+    }
+
+    impl PartitionStore for Failing {
+        fn merge_partitions(&mut self, partitions: Vec<Partition>) -> (Merged, Option<ImportError>) {
+            self.calls
+                .push(partitions.iter().map(|(dt, _)| dt.clone()).collect());
+            if self.calls.len() > self.ok {
+                let e = std::io::Error::other("full");
+                return (Merged::default(), Some(ImportError::Store(Box::new(e))));
+            }
+            let added = partitions.iter().map(|(_, rows)| rows.len()).sum();
+            (Merged { added, present: 0 }, None)
+        }
+    }
+
+    #[test]
+    fn files_are_merged_in_order_with_their_partitions_by_date_and_a_failed_merge_stops_the_import() {
+        let dir = tempfile::tempdir().unwrap();
+        let play = |ts: &str| {
+            format!(
+                r#"{{"ts": "{ts}", "ms_played": 1000, "master_metadata_track_name": "T",
+                "spotify_track_uri": "spotify:track:6rqhFgbbKwnb9MLmUQDhG6"}}"#
+            )
+        };
+        let days = [
+            "2024-03-02T00:00:01Z",
+            "2024-03-01T23:59:59Z",
+            "2024-03-02T10:00:00Z",
+        ];
+        for n in 0..4 {
+            let plays: Vec<String> = days
+                .iter()
+                .map(|d| play(&d.replace("03-0", &format!("0{}-0", n + 3))))
+                .collect();
+            let file = dir.path().join(format!("Streaming_History_Audio_2024_{n}.json"));
+            std::fs::write(file, format!("[{}]", plays.join(","))).unwrap();
+        }
+        let export = Export::open(&[dir.path()]).unwrap();
+        let mut store = Failing {
+            ok: 2,
+            calls: Vec::new(),
+        };
+        let mut seen = Vec::new();
+        let run = import_into(
+            &export,
+            &mut store,
+            &Options::default(),
+            Timestamp::now(),
+            &mut |p| seen.push(p.files_done),
+        );
+        assert_eq!(
+            store.calls,
+            [
+                vec!["2024-03-01", "2024-03-02"],
+                vec!["2024-04-01", "2024-04-02"],
+                vec!["2024-05-01", "2024-05-02"],
+            ]
+        );
+        assert!(
+            matches!(run.error, Some(ImportError::Store(_))),
+            "{:?}",
+            run.error
+        );
+        let imported: Vec<usize> = run.files.iter().map(|f| f.imported).collect();
+        assert_eq!(
+            imported,
+            [3, 3, 0],
+            "the failed file is reported, the one after it not"
+        );
+        assert_eq!(seen.last(), Some(&2));
     }
 }
